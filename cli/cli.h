@@ -1,0 +1,72 @@
+/* The rximg front-end: option parsing, path syntax, printing. No format logic. */
+#ifndef RX_CLI_H
+#define RX_CLI_H
+
+#include <stdio.h>
+
+#include "image.h"
+#include "json.h"
+#include "rfs.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* IMAGE[:pN|:redoxfs][:/path] */
+struct target {
+	char *image;
+	int partno;		/* RX_PART_AUTO unless :pN */
+	char *path;		/* NULL when none was given */
+};
+
+int target_parse(struct rx_ctx *ctx, const char *arg, struct target *t);
+void target_free(struct target *t);
+
+/* An opened target: image, filesystem, and the resolved node. */
+struct opened {
+	struct target t;
+	struct rx_image *img;
+	struct rfs *fs;
+};
+
+/* Parse arg, open the image read-only and its RedoxFS; prints the error. */
+int open_target(const char *arg, struct opened *o);
+void close_target(struct opened *o);
+/* Resolve o->t.path (default "/"); prints the error. */
+int lookup_target(struct opened *o, int follow, struct rfs_node *node);
+
+/* Print "rximg: IMAGE[: PATH]: message" from the context. */
+void report(struct rx_ctx *ctx, const char *image, const char *path);
+void warnx_(const char *fmt, ...) RX_PRINTF(1, 2);
+
+/* Usage errors: print "rximg VERB: msg" and the hint to --help. */
+int usage_error(const char *verb, const char *fmt, ...) RX_PRINTF(2, 3);
+
+/* Formatting */
+const char *node_type_name(uint16_t mode);
+void mode_string(uint16_t mode, char out[11]);
+void format_time(uint64_t sec, uint32_t nsec, int precise, char *out, size_t cap);
+void format_uuid(const uint8_t uuid[16], char out[37]);
+/* Manifest escaping: tab, newline and backslash become \t, \n, \\. */
+void fput_escaped(FILE *f, const char *s, size_t len);
+
+/* Per-node facts shown by stat and ls --json. */
+struct node_facts {
+	uint64_t records, compressed, stored_blocks;
+	int htree_depth;	/* -1: empty directory */
+	char *target;		/* symlinks */
+};
+int node_facts(struct rfs *fs, const struct rfs_node *n, struct node_facts *f);
+void node_facts_free(struct node_facts *f);
+void json_node(struct json *j, struct rfs *fs, const char *path, const char *name,
+	       const struct rfs_node *n, const struct node_facts *f);
+
+/* Verbs */
+int cmd_info(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_manifest(int argc, char **argv);
+
+#endif

@@ -1,0 +1,206 @@
+/* rximg info */
+#include <getopt.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+static const char *const boot_files[] = {
+	"/boot/kernel", "/boot/initfs", "/usr/lib/boot/kernel", "/usr/lib/boot/initfs",
+};
+
+static const char info_help[] =
+	"Usage: rximg info [OPTIONS] IMAGE[:pN]\n"
+	"Describe an image: container, partition table and partitions, where the RedoxFS\n"
+	"lies, its header (uuid, generation, size, free space, encryption) and the boot\n"
+	"files the bootloader looks for.\n\n"
+	"      --json  print a JSON object\n"
+	"  -h, --help  show this help\n";
+
+static void human(uint64_t bytes, char *out, size_t cap)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	int u = 0;
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+/* Byte offset of the RedoxFS ring inside the container. */
+static uint64_t fs_offset(const struct rx_image *img)
+{
+	for (int i = 0; img->partno > 0 && i < img->table.count; i++)
+		if (img->table.parts[i].partno == img->partno)
+			return img->table.parts[i].start + img->fs_start;
+	return img->fs_start;
+}
+
+int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, 0, 'j' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	int c, json = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'h': fputs(info_help, stdout); return EXIT_OK;
+		default: return usage_error("info", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("info", "expected IMAGE");
+
+	static struct rx_ctx ctx;
+	struct target t;
+	struct rx_image *img;
+	if (target_parse(&ctx, argv[optind], &t)) {
+		report(&ctx, NULL, NULL);
+		return EXIT_FAIL;
+	}
+	if (rx_image_open(&ctx, t.image, t.partno, RX_DEV_RDONLY, &img)) {
+		report(&ctx, t.image, NULL);
+		target_free(&t);
+		return EXIT_FAIL;
+	}
+	struct rfs *fs = NULL;
+	int fs_err = rx_image_redoxfs(img, &fs);
+	char fs_msg[sizeof(ctx.msg)];
+	snprintf(fs_msg, sizeof(fs_msg), "%s", ctx.msg);
+	uint64_t free_blocks = 0;
+	int free_ok = fs && !fs->hdr.encrypted && rfs_free_blocks(fs, &free_blocks) == 0;
+	char uuid[37], h1[32], h2[32];
+	const struct rx_parttable *pt = &img->table;
+	struct json j;
+
+	if (json) {
+		json_init(&j, stdout);
+		json_obj(&j, NULL);
+		json_str(&j, "image", t.image);
+		json_obj(&j, "container");
+		json_str(&j, "kind", img->container->kind);
+		json_str(&j, "format", "raw");
+		json_u64(&j, "size", img->container->size);
+		json_end_obj(&j);
+		json_obj(&j, "partition_table");
+		json_str(&j, "type", pt->type[0] ? pt->type : NULL);
+		json_str(&j, "id", pt->id[0] ? pt->id : NULL);
+		json_arr(&j, "partitions");
+		for (int i = 0; i < pt->count; i++) {
+			const struct rx_part *p = &pt->parts[i];
+			json_obj(&j, NULL);
+			json_u64(&j, "number", (uint64_t)p->partno);
+			json_str(&j, "type", p->type);
+			json_str(&j, "type_name", rx_part_type_name(p->type));
+			json_str(&j, "name", p->name);
+			json_str(&j, "uuid", p->uuid);
+			json_u64(&j, "start", p->start);
+			json_u64(&j, "size", p->size);
+			json_end_obj(&j);
+		}
+		json_end_arr(&j);
+		json_end_obj(&j);
+		if (fs) {
+			format_uuid(fs->hdr.uuid, uuid);
+			json_obj(&j, "redoxfs");
+			if (img->partno > 0)
+				json_u64(&j, "partition", (uint64_t)img->partno);
+			else
+				json_null(&j, "partition");
+			json_u64(&j, "offset", fs_offset(img));
+			json_u64(&j, "reserved_bytes", img->fs_start);
+			json_str(&j, "uuid", uuid);
+			json_u64(&j, "generation", fs->hdr.generation);
+			json_u64(&j, "size", fs->hdr.size);
+			json_u64(&j, "blocks", fs->nblocks);
+			if (free_ok) {
+				json_u64(&j, "free_blocks", free_blocks);
+				json_u64(&j, "free_bytes", free_blocks * RFS_BLOCK);
+			}
+			json_bool(&j, "encrypted", fs->hdr.encrypted);
+			json_arr(&j, "boot_files");
+			for (size_t i = 0; i < RX_ARRAY_SIZE(boot_files) && !fs->hdr.encrypted; i++) {
+				struct rfs_node n;
+				if (rfs_lookup(fs, boot_files[i], 0, &n) != 0) {
+					rx_clear(&ctx);
+					continue;
+				}
+				json_obj(&j, NULL);
+				json_str(&j, "path", boot_files[i]);
+				json_str(&j, "type", node_type_name(n.mode));
+				json_u64(&j, "size", n.size);
+				json_end_obj(&j);
+			}
+			json_end_arr(&j);
+			json_end_obj(&j);
+		} else {
+			json_null(&j, "redoxfs");
+			json_str(&j, "redoxfs_error", fs_msg);
+		}
+		json_end_obj(&j);
+		json_done(&j);
+	} else {
+		human(img->container->size, h1, sizeof(h1));
+		printf("Image:      %s\nContainer:  raw %s, %llu bytes (%s)\n", t.image,
+		       img->container->kind, (unsigned long long)img->container->size, h1);
+		if (pt->type[0]) {
+			printf("Partitions: %s%s%s\n", pt->type, pt->id[0] ? ", id " : "", pt->id);
+			for (int i = 0; i < pt->count; i++) {
+				const struct rx_part *p = &pt->parts[i];
+				const char *tn = rx_part_type_name(p->type);
+				human(p->size, h1, sizeof(h1));
+				printf("  p%-2d %-10s bytes %llu..%llu (%s), type %s%s%s%s\n", p->partno,
+				       p->name[0] ? p->name : "-", (unsigned long long)p->start,
+				       (unsigned long long)(p->start + p->size), h1, tn ? tn : p->type,
+				       tn ? " (" : "", tn ? p->type : "", tn ? ")" : "");
+			}
+		} else {
+			printf("Partitions: none\n");
+		}
+		if (fs) {
+			format_uuid(fs->hdr.uuid, uuid);
+			if (img->partno > 0)
+				printf("RedoxFS:    partition p%d", img->partno);
+			else
+				printf("RedoxFS:    whole image");
+			if (img->fs_start)
+				printf(", after a %llu-byte reserved area", (unsigned long long)img->fs_start);
+			human(fs->hdr.size, h1, sizeof(h1));
+			printf("\n  UUID:       %s\n  Generation: %llu\n  Size:       %llu bytes (%s), %llu blocks\n",
+			       uuid, (unsigned long long)fs->hdr.generation,
+			       (unsigned long long)fs->hdr.size, h1, (unsigned long long)fs->nblocks);
+			if (free_ok) {
+				human(free_blocks * RFS_BLOCK, h2, sizeof(h2));
+				printf("  Free:       %llu blocks (%s)\n", (unsigned long long)free_blocks, h2);
+			}
+			printf("  Encrypted:  %s\n", fs->hdr.encrypted ? "yes" : "no");
+			if (!fs->hdr.encrypted) {
+				printf("Boot files:\n");
+				for (size_t i = 0; i < RX_ARRAY_SIZE(boot_files); i++) {
+					struct rfs_node n;
+					if (rfs_lookup(fs, boot_files[i], 0, &n) != 0) {
+						rx_clear(&ctx);
+						printf("  %-22s missing\n", boot_files[i]);
+					} else {
+						printf("  %-22s %s, %llu bytes\n", boot_files[i],
+						       node_type_name(n.mode), (unsigned long long)n.size);
+					}
+				}
+			}
+		} else {
+			printf("RedoxFS:    none (%s)\n", fs_msg);
+		}
+	}
+	/* No RedoxFS at all is a fact about the image; a broken one is a failure. */
+	int status = EXIT_OK;
+	if (fs_err && fs_err != -ENOENT) {
+		snprintf(ctx.msg, sizeof(ctx.msg), "%s", fs_msg);
+		report(&ctx, t.image, NULL);
+		status = EXIT_FAIL;
+	}
+	rx_image_close(img);
+	target_free(&t);
+	return status;
+}

@@ -1,0 +1,681 @@
+/* rximg cat, get, extract, manifest: everything that copies data out. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "idmap.h"
+#include "progress.h"
+
+static const uint8_t zeros[65536];
+
+/* ---- sequential consumers (cat, sha256): holes become zeros ---- */
+
+struct seq {
+	uint64_t pos;
+	int (*put)(void *arg, const uint8_t *buf, size_t len);
+	void *arg;
+};
+
+static int seq_fill(struct seq *s, uint64_t upto)
+{
+	while (s->pos < upto) {
+		size_t n = (size_t)RX_MIN(upto - s->pos, (uint64_t)sizeof(zeros));
+		int r = s->put(s->arg, zeros, n);
+		if (r)
+			return r;
+		s->pos += n;
+	}
+	return 0;
+}
+
+static int seq_data(void *arg, uint64_t off, const uint8_t *buf, size_t len)
+{
+	struct seq *s = arg;
+	int r = seq_fill(s, off);
+	if (r == 0)
+		r = s->put(s->arg, buf, len);
+	s->pos = off + len;
+	return r;
+}
+
+static int stream_sequential(struct rfs *fs, const struct rfs_node *n,
+			     int (*put)(void *, const uint8_t *, size_t), void *arg)
+{
+	struct seq s = { 0, put, arg };
+	int r = rfs_read_stream(fs, n, seq_data, &s);
+	return r ? r : seq_fill(&s, n->size);
+}
+
+struct fd_sink {
+	int fd;
+	struct rx_ctx *ctx;
+};
+
+static int put_fd(void *arg, const uint8_t *buf, size_t len)
+{
+	struct fd_sink *s = arg;
+	while (len) {
+		ssize_t n = write(s->fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return rx_fail(s->ctx, errno, "write: %s", strerror(errno));
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int put_sha(void *arg, const uint8_t *buf, size_t len)
+{
+	EVP_DigestUpdate(arg, buf, len);
+	return 0;
+}
+
+static const char cat_help[] =
+	"Usage: rximg cat IMAGE:/file...\n"
+	"Write files from an image to standard output (symlinks inside the image are followed).\n\n"
+	"  -h, --help  show this help\n";
+
+int cmd_cat(int argc, char **argv)
+{
+	static const struct option opts[] = { { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	int c, status = EXIT_OK;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(cat_help, stdout);
+			return EXIT_OK;
+		}
+		return usage_error("cat", "bad option");
+	}
+	if (optind >= argc)
+		return usage_error("cat", "missing IMAGE:/file");
+	for (int i = optind; i < argc; i++) {
+		struct opened op;
+		struct rfs_node n;
+		if (open_target(argv[i], &op)) {
+			status = EXIT_FAIL;
+			continue;
+		}
+		if (lookup_target(&op, 1, &n) == 0) {
+			struct fd_sink sink = { STDOUT_FILENO, op.fs->ctx };
+			int r = rfs_is_dir(&n) ? rx_fail(op.fs->ctx, EISDIR, "is a directory")
+					       : stream_sequential(op.fs, &n, put_fd, &sink);
+			if (r) {
+				report(op.fs->ctx, op.t.image, op.t.path ? op.t.path : "/");
+				status = EXIT_FAIL;
+			}
+		} else {
+			status = EXIT_FAIL;
+		}
+		close_target(&op);
+	}
+	return status;
+}
+
+/* ---- extraction onto the host ---- */
+
+struct extract {
+	struct rfs *fs;
+	struct rx_ctx *ctx;
+	int same_owner, force;
+	int named;		/* the failure message already names its path */
+	struct idmap dirs;	/* directory ids already extracted: loops */
+	struct idmap links;	/* node id -> host path of its first name */
+	struct progress prog;
+};
+
+static struct timespec ts_of(uint64_t sec, uint32_t nsec)
+{
+	struct timespec t;
+	t.tv_sec = sec > (uint64_t)INT64_MAX ? (time_t)INT64_MAX : (time_t)sec;
+	t.tv_nsec = nsec < 1000000000u ? (long)nsec : 999999999L;
+	return t;
+}
+
+/* Owner, then mode (chown clears set-id bits), then times. */
+static int apply_meta(struct extract *x, int fd, int dirfd, const char *name,
+		      const struct rfs_node *n)
+{
+	struct timespec times[2] = { ts_of(n->atime, n->atime_nsec), ts_of(n->mtime, n->mtime_nsec) };
+	int r = 0;
+	if (x->same_owner) {
+		r = fd >= 0 ? fchown(fd, n->uid, n->gid)
+			    : fchownat(dirfd, name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW);
+		if (r)
+			return rx_fail(x->ctx, errno, "cannot set owner %u:%u: %s", n->uid, n->gid,
+				       strerror(errno));
+	}
+	if (fd >= 0 && fchmod(fd, n->mode & 07777) != 0)
+		return rx_fail(x->ctx, errno, "cannot set mode: %s", strerror(errno));
+	r = fd >= 0 ? futimens(fd, times) : utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW);
+	if (r)
+		return rx_fail(x->ctx, errno, "cannot set times: %s", strerror(errno));
+	return 0;
+}
+
+struct file_sink {
+	struct extract *x;
+	int fd;
+};
+
+static int put_at(void *arg, uint64_t off, const uint8_t *buf, size_t len)
+{
+	struct file_sink *s = arg;
+	while (len) {
+		ssize_t n = pwrite(s->fd, buf, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return rx_fail(s->x->ctx, errno, "write: %s", strerror(errno));
+		progress_add(&s->x->prog, (uint64_t)n);
+		buf += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Make room for name in dirfd: never follow or write through what is there. */
+static int clear_name(struct extract *x, int dirfd, const char *name, int want_dir)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : rx_fail(x->ctx, errno, "%s", strerror(errno));
+	if (want_dir && S_ISDIR(st.st_mode))
+		return 1;	/* merge into the existing directory */
+	if (!x->force)
+		return rx_fail(x->ctx, EEXIST, "already exists on the host (use --force to replace)");
+	if (unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0)
+		return rx_fail(x->ctx, errno, "cannot replace: %s", strerror(errno));
+	return 0;
+}
+
+static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
+			const char *ipath, const char *hpath);
+
+static int extract_children(struct extract *x, const struct rfs_node *dir, int fd,
+			    const char *ipath, const char *hpath)
+{
+	struct rfs_dirent *ents;
+	size_t count;
+	int r = rfs_dir_list(x->fs, dir, &ents, &count);
+	if (r == 0)
+		r = rfs_dirents_sort(x->fs, ents, count);
+	if (r) {
+		rx_prefix(x->ctx, "%s", ipath);
+		x->named = 1;
+		return r;
+	}
+	for (size_t i = 0; i < count && r == 0; i++) {
+		struct rfs_node child;
+		char *cipath = rx_path_join(ipath, ents[i].name, ents[i].len);
+		char *chpath = rx_path_join(hpath, ents[i].name, ents[i].len);
+		r = rfs_node_get(x->fs, ents[i].id, &child);
+		if (r) {
+			rx_prefix(x->ctx, "%s", cipath);
+			x->named = 1;
+		} else
+			r = extract_node(x, &child, fd, ents[i].name, cipath, chpath);
+		free(cipath);
+		free(chpath);
+	}
+	free(ents);
+	return r;
+}
+
+static int extract_dir(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
+		       const char *ipath, const char *hpath)
+{
+	void **seen = idmap_slot(&x->dirs, n->id, 1);
+	if (*seen)
+		return rx_fail(x->ctx, ELOOP, "directory node %u is reached a second time "
+			       "(a directory loop or hard-linked directory)", n->id);
+	*seen = (void *)1;
+	int r = clear_name(x, dirfd, name, 1);
+	if (r < 0)
+		return r;
+	/* Owner-only access while filling; the stored mode is applied last. */
+	if (r == 0 && mkdirat(dirfd, name, 0700) != 0)
+		return rx_fail(x->ctx, errno, "cannot create directory: %s", strerror(errno));
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return rx_fail(x->ctx, errno, "cannot open directory: %s", strerror(errno));
+	r = extract_children(x, n, fd, ipath, hpath);
+	if (r == 0)
+		r = apply_meta(x, fd, -1, NULL, n);
+	close(fd);
+	return r;
+}
+
+static int extract_file(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
+			const char *hpath)
+{
+	if (n->links > 1) {
+		void **first = idmap_slot(&x->links, n->id, 1);
+		if (*first) {
+			/* Another name of a node already written: a hard link, as tar does. */
+			int r = clear_name(x, dirfd, name, 0);
+			if (r < 0)
+				return r;
+			if (linkat(AT_FDCWD, *first, dirfd, name, 0) != 0)
+				return rx_fail(x->ctx, errno, "cannot link to %s: %s", (char *)*first,
+					       strerror(errno));
+			return 0;
+		}
+		*first = rx_xstrdup(hpath);
+	}
+	int r = clear_name(x, dirfd, name, 0);
+	if (r < 0)
+		return r;
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return rx_fail(x->ctx, errno, "cannot create: %s", strerror(errno));
+	struct file_sink sink = { x, fd };
+	r = rfs_read_stream(x->fs, n, put_at, &sink);
+	if (r == 0 && ftruncate(fd, (off_t)RX_MIN(n->size, (uint64_t)INT64_MAX)) != 0)
+		r = rx_fail(x->ctx, errno, "cannot set size %llu: %s", (unsigned long long)n->size,
+			    strerror(errno));
+	if (r == 0)
+		r = apply_meta(x, fd, -1, NULL, n);
+	close(fd);
+	return r;
+}
+
+static int extract_symlink(struct extract *x, const struct rfs_node *n, int dirfd, const char *name)
+{
+	char *target = NULL;
+	int r = rfs_readlink(x->fs, n, &target);
+	if (r == 0)
+		r = clear_name(x, dirfd, name, 0);
+	/* The link is created as stored; nothing is ever written through it. */
+	if (r == 0 && symlinkat(target, dirfd, name) != 0)
+		r = rx_fail(x->ctx, errno, "cannot create symlink: %s", strerror(errno));
+	if (r == 0)
+		r = apply_meta(x, -1, dirfd, name, n);
+	free(target);
+	return r < 0 ? r : 0;
+}
+
+static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
+			const char *ipath, const char *hpath)
+{
+	int r;
+	switch (n->mode & RFS_MODE_TYPE) {
+	case RFS_MODE_DIR: r = extract_dir(x, n, dirfd, name, ipath, hpath); break;
+	case RFS_MODE_FILE: r = extract_file(x, n, dirfd, name, hpath); break;
+	case RFS_MODE_SYMLINK: r = extract_symlink(x, n, dirfd, name); break;
+	default:
+		warnx_("%s: skipping a socket node", ipath);
+		return 0;
+	}
+	if (r && !x->named) {
+		rx_prefix(x->ctx, "%s", ipath);
+		x->named = 1;
+	}
+	return r;
+}
+
+static void extract_init(struct extract *x, struct rfs *fs, int same_owner, int force, int quiet)
+{
+	memset(x, 0, sizeof(*x));
+	x->fs = fs;
+	x->ctx = fs->ctx;
+	x->same_owner = same_owner;
+	x->force = force;
+	idmap_init(&x->dirs);
+	idmap_init(&x->links);
+	uint64_t free_blocks = 0;
+	int tty = !quiet && isatty(STDERR_FILENO);
+	if (tty && rfs_free_blocks(fs, &free_blocks) == 0)
+		progress_init(&x->prog, "extract", (fs->nblocks - free_blocks) * RFS_BLOCK, quiet);
+	else
+		progress_init(&x->prog, "extract", 0, 1);
+}
+
+static void extract_fini(struct extract *x, int ok)
+{
+	IDMAP_FOREACH(&x->links, i)
+		free(x->links.vals[i]);
+	idmap_free(&x->links);
+	idmap_free(&x->dirs);
+	if (ok)
+		progress_done(&x->prog);
+}
+
+static char *host_abs(const char *path)
+{
+	if (path[0] == '/')
+		return rx_xstrdup(path);
+	char *cwd = getcwd(NULL, 0);
+	char *p = rx_xasprintf("%s/%s", cwd ? cwd : ".", path);
+	free(cwd);
+	return p;
+}
+
+static const char extract_help[] =
+	"Usage: rximg extract [OPTIONS] IMAGE[:/dir] DESTDIR\n"
+	"Extract a tree (files, directories, symlinks, modes, times; holes stay holes).\n"
+	"DESTDIR is created if missing; nothing is ever written outside it.\n\n"
+	"      --same-owner     restore uid/gid (the default when run as root)\n"
+	"      --no-same-owner  do not restore uid/gid\n"
+	"  -f, --force          replace existing non-directories in DESTDIR\n"
+	"  -q, --quiet          no progress bar\n"
+	"  -h, --help           show this help\n";
+
+int cmd_extract(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "same-owner", no_argument, 0, 'o' }, { "no-same-owner", no_argument, 0, 'O' },
+		{ "force", no_argument, 0, 'f' },      { "quiet", no_argument, 0, 'q' },
+		{ "help", no_argument, 0, 'h' },       { 0, 0, 0, 0 },
+	};
+	int c, same_owner = geteuid() == 0, force = 0, quiet = 0;
+	while ((c = getopt_long(argc, argv, "fqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': same_owner = 1; break;
+		case 'O': same_owner = 0; break;
+		case 'f': force = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(extract_help, stdout); return EXIT_OK;
+		default: return usage_error("extract", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("extract", "expected IMAGE[:/dir] DESTDIR");
+	const char *dest = argv[optind + 1];
+	struct opened op;
+	struct rfs_node n;
+	if (open_target(argv[optind], &op))
+		return EXIT_FAIL;
+	if (lookup_target(&op, 1, &n)) {
+		close_target(&op);
+		return EXIT_FAIL;
+	}
+	struct extract x;
+	const char *ipath = op.t.path ? op.t.path : "/";
+	char *hdest = host_abs(dest);
+	int r, created = mkdir(dest, 0700) == 0;
+	int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!created && errno != EEXIST) {
+		fprintf(stderr, "rximg: %s: cannot create: %s\n", dest, strerror(errno));
+		free(hdest);
+		close_target(&op);
+		return EXIT_FAIL;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "rximg: %s: %s\n", dest, strerror(errno));
+		free(hdest);
+		close_target(&op);
+		return EXIT_FAIL;
+	}
+	extract_init(&x, op.fs, same_owner, force, quiet);
+	if (rfs_is_dir(&n)) {
+		*idmap_slot(&x.dirs, n.id, 1) = (void *)1;
+		r = extract_children(&x, &n, fd, ipath, hdest);
+		/* The tree's own root takes DESTDIR's place only when we made DESTDIR. */
+		if (r == 0 && created)
+			r = apply_meta(&x, fd, -1, NULL, &n);
+	} else {
+		const char *base = strrchr(ipath, '/');
+		base = base ? base + 1 : ipath;
+		char *hpath = rx_path_join(hdest, base, strlen(base));
+		r = extract_node(&x, &n, fd, base, ipath, hpath);
+		free(hpath);
+	}
+	extract_fini(&x, r == 0);
+	if (r)
+		report(op.fs->ctx, op.t.image, NULL);
+	close(fd);
+	free(hdest);
+	close_target(&op);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+static const char get_help[] =
+	"Usage: rximg get [OPTIONS] IMAGE:/path [DEST]\n"
+	"Copy one file or directory out of an image (symlinks inside the image are followed).\n"
+	"DEST defaults to the name in the current directory; an existing directory receives\n"
+	"the copy inside it; '-' writes a file to standard output. Existing files are replaced.\n\n"
+	"      --same-owner     restore uid/gid (the default when run as root)\n"
+	"      --no-same-owner  do not restore uid/gid\n"
+	"  -q, --quiet          no progress bar\n"
+	"  -h, --help           show this help\n";
+
+int cmd_get(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "same-owner", no_argument, 0, 'o' }, { "no-same-owner", no_argument, 0, 'O' },
+		{ "quiet", no_argument, 0, 'q' },      { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int c, same_owner = geteuid() == 0, quiet = 0;
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': same_owner = 1; break;
+		case 'O': same_owner = 0; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(get_help, stdout); return EXIT_OK;
+		default: return usage_error("get", "bad option");
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		return usage_error("get", "expected IMAGE:/path [DEST]");
+	struct opened op;
+	struct rfs_node n;
+	if (open_target(argv[optind], &op))
+		return EXIT_FAIL;
+	if (!op.t.path) {
+		close_target(&op);
+		return usage_error("get", "name a path inside the image: IMAGE:/path");
+	}
+	if (lookup_target(&op, 1, &n)) {
+		close_target(&op);
+		return EXIT_FAIL;
+	}
+	const char *ipath = op.t.path;
+	const char *base = strrchr(ipath, '/');
+	base = base && base[1] ? base + 1 : "root";
+	const char *dest = argc - optind == 2 ? argv[optind + 1] : base;
+	int r;
+	if (!strcmp(dest, "-")) {
+		struct fd_sink sink = { STDOUT_FILENO, op.fs->ctx };
+		r = rfs_is_dir(&n) ? rx_fail(op.fs->ctx, EISDIR, "is a directory")
+				   : stream_sequential(op.fs, &n, put_fd, &sink);
+		if (r)
+			report(op.fs->ctx, op.t.image, ipath);
+		close_target(&op);
+		return r ? EXIT_FAIL : EXIT_OK;
+	}
+	/* DEST names the copy, or an existing directory to put it in. */
+	struct stat st;
+	char *target = stat(dest, &st) == 0 && S_ISDIR(st.st_mode) ? rx_path_join(dest, base, strlen(base))
+								   : rx_xstrdup(dest);
+	char *habs = host_abs(target);
+	char *slash = strrchr(habs, '/');
+	char *parent = strndup(habs, (size_t)(slash - habs) + (slash == habs));
+	int dirfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		fprintf(stderr, "rximg: %s: %s\n", parent, strerror(errno));
+		r = -1;
+	} else {
+		struct extract x;
+		extract_init(&x, op.fs, same_owner, 1, quiet);
+		r = extract_node(&x, &n, dirfd, slash + 1, ipath, habs);
+		extract_fini(&x, r == 0);
+		if (r)
+			report(op.fs->ctx, op.t.image, NULL);
+		close(dirfd);
+	}
+	free(parent);
+	free(habs);
+	free(target);
+	close_target(&op);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- manifest ---- */
+
+struct mentry {
+	char *path;
+	uint32_t id;
+};
+
+struct mlist {
+	struct mentry *v;
+	size_t n, cap;
+	struct idmap dirs;
+};
+
+static void mlist_add(struct mlist *l, char *path, uint32_t id)
+{
+	if (l->n == l->cap)
+		l->v = rx_xrealloc(l->v, (l->cap = l->cap ? l->cap * 2 : 256) * sizeof(*l->v));
+	l->v[l->n].path = path;
+	l->v[l->n++].id = id;
+}
+
+static int collect(struct rfs *fs, struct mlist *l, const char *path, const struct rfs_node *dir)
+{
+	struct rfs_dirent *ents;
+	size_t count;
+	int r = rfs_dir_list(fs, dir, &ents, &count);
+	if (r == 0)
+		r = rfs_dirents_sort(fs, ents, count);
+	if (r) {
+		rx_prefix(fs->ctx, "%s", path);
+		return r;
+	}
+	for (size_t i = 0; i < count && r == 0; i++) {
+		char *child = rx_path_join(path, ents[i].name, ents[i].len);
+		struct rfs_node n;
+		r = rfs_node_get(fs, ents[i].id, &n);
+		if (r == 0 && rfs_is_dir(&n)) {
+			void **seen = idmap_slot(&l->dirs, n.id, 1);
+			if (*seen)
+				r = rx_fail(fs->ctx, ELOOP, "directory node %u is reached a second time "
+					    "(a directory loop or hard-linked directory)", n.id);
+			*seen = (void *)1;
+		}
+		if (r) {
+			rx_prefix(fs->ctx, "%s", child);
+			free(child);
+			break;
+		}
+		mlist_add(l, child, n.id);
+		if (rfs_is_dir(&n))
+			r = collect(fs, l, child, &n);
+	}
+	free(ents);
+	return r;
+}
+
+static int mentry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct mentry *)a)->path, ((const struct mentry *)b)->path);
+}
+
+static int manifest_line(struct rfs *fs, const char *path, uint32_t id, EVP_MD_CTX *md)
+{
+	struct rfs_node n;
+	char *target = NULL;
+	int r = rfs_node_get(fs, id, &n);
+	if (r)
+		return r;
+	unsigned char digest[32];
+	unsigned dlen = 0;
+	if (rfs_is_symlink(&n)) {
+		r = rfs_readlink(fs, &n, &target);
+		if (r)
+			return r;
+		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+		EVP_DigestUpdate(md, target, strlen(target));
+		EVP_DigestFinal_ex(md, digest, &dlen);
+	} else if (!rfs_is_dir(&n)) {
+		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+		r = stream_sequential(fs, &n, put_sha, md);
+		if (r)
+			return r;
+		EVP_DigestFinal_ex(md, digest, &dlen);
+	}
+	fput_escaped(stdout, path, strlen(path));
+	printf("\t%s\t%04o\t%u\t%u\t%llu\t%llu.%09u\t%llu.%09u\t%u\t", node_type_name(n.mode),
+	       n.mode & RFS_MODE_PERM, n.uid, n.gid, (unsigned long long)n.size,
+	       (unsigned long long)n.mtime, n.mtime_nsec, (unsigned long long)n.ctime, n.ctime_nsec,
+	       n.links);
+	if (target)
+		fput_escaped(stdout, target, strlen(target));
+	else
+		putchar('-');
+	putchar('\t');
+	if (dlen)
+		for (unsigned i = 0; i < dlen; i++)
+			printf("%02x", digest[i]);
+	else
+		putchar('-');
+	putchar('\n');
+	free(target);
+	return 0;
+}
+
+static const char manifest_help[] =
+	"Usage: rximg manifest IMAGE[:/dir]\n"
+	"Print one tab-separated line per path, sorted by path bytes:\n"
+	"path type mode uid gid size mtime ctime nlink symlink_target sha256\n"
+	"(tab, newline and backslash in names are written as \\t, \\n, \\\\).\n\n"
+	"  -h, --help  show this help\n";
+
+int cmd_manifest(int argc, char **argv)
+{
+	static const struct option opts[] = { { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(manifest_help, stdout);
+			return EXIT_OK;
+		}
+		return usage_error("manifest", "bad option");
+	}
+	if (argc - optind != 1)
+		return usage_error("manifest", "expected IMAGE[:/dir]");
+	struct opened op;
+	struct rfs_node root;
+	if (open_target(argv[optind], &op))
+		return EXIT_FAIL;
+	if (lookup_target(&op, 1, &root)) {
+		close_target(&op);
+		return EXIT_FAIL;
+	}
+	const char *top = op.t.path ? op.t.path : "/";
+	struct mlist l = { 0 };
+	idmap_init(&l.dirs);
+	mlist_add(&l, rx_xstrdup(top), root.id);
+	int r = 0;
+	if (rfs_is_dir(&root)) {
+		*idmap_slot(&l.dirs, root.id, 1) = (void *)1;
+		r = collect(op.fs, &l, top, &root);
+	}
+	if (r == 0) {
+		qsort(l.v, l.n, sizeof(*l.v), mentry_cmp);
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		printf("# path\ttype\tmode\tuid\tgid\tsize\tmtime\tctime\tnlink\tsymlink_target\tsha256\n");
+		for (size_t i = 0; i < l.n && r == 0; i++) {
+			r = manifest_line(op.fs, l.v[i].path, l.v[i].id, md);
+			if (r)
+				rx_prefix(op.fs->ctx, "%s", l.v[i].path);
+		}
+		EVP_MD_CTX_free(md);
+	}
+	if (r)
+		report(op.fs->ctx, op.t.image, NULL);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i].path);
+	free(l.v);
+	idmap_free(&l.dirs);
+	close_target(&op);
+	return r ? EXIT_FAIL : EXIT_OK;
+}

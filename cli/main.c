@@ -1,0 +1,90 @@
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "config.h"
+
+static const struct verb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} verbs[] = {
+	{ "info", cmd_info, "describe an image: container, partitions, RedoxFS header, boot files" },
+	{ "ls", cmd_ls, "list a directory inside an image" },
+	{ "stat", cmd_stat, "show everything stored about a file" },
+	{ "cat", cmd_cat, "write a file's contents to standard output" },
+	{ "get", cmd_get, "copy a file or directory out of an image" },
+	{ "extract", cmd_extract, "extract a whole tree with modes, owners and times" },
+	{ "check", cmd_check, "verify every checksum and structure of a RedoxFS" },
+	{ "manifest", cmd_manifest, "print a manifest of every path with its SHA-256" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: rximg VERB [OPTIONS] ARGS...\n"
+		   "       rximg VERB --help\n\n"
+		   "Work with Redox OS disk images without mounting them.\n"
+		   "Images are named IMAGE[:pN][:/path], e.g. disk.img:/boot/kernel or disk.img:p3:/etc.\n\n"
+		   "Verbs:\n");
+	for (size_t i = 0; i < RX_ARRAY_SIZE(verbs); i++)
+		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(f, "\nOptions:\n  -h, --help     show this help\n  -V, --version  show the version\n"
+		   "\nSee rximg(1) and rximg-VERB(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *verb = argv[1];
+	if (!strcmp(verb, "-h") || !strcmp(verb, "--help") || !strcmp(verb, "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(verb, "-V") || !strcmp(verb, "--version")) {
+		printf("rximg %s\n", PACKAGE_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < RX_ARRAY_SIZE(verbs); i++) {
+		if (strcmp(verb, verbs[i].name) == 0) {
+			optind = 1;
+			return verbs[i].run(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "rximg: unknown verb '%s' (see rximg --help)\n", verb);
+	return EXIT_USAGE;
+}
+
+void report(struct rx_ctx *ctx, const char *image, const char *path)
+{
+	fputs("rximg: ", stderr);
+	if (image)
+		fprintf(stderr, "%s: ", image);
+	if (path)
+		fprintf(stderr, "%s: ", path);
+	fprintf(stderr, "%s\n", ctx->msg[0] ? ctx->msg : strerror(ctx->err ? ctx->err : EIO));
+}
+
+void warnx_(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("rximg: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int usage_error(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "rximg %s: ", verb);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'rximg %s --help'.\n", verb);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,21 @@
+/* An open-addressing map from 32-bit ids to small values (visited sets, counters). */
+#ifndef RX_IDMAP_H
+#define RX_IDMAP_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+struct idmap {
+	size_t cap, count;	/* cap is a power of two */
+	uint32_t *keys;		/* 0 = empty: node id 0 is never valid */
+	void **vals;
+};
+
+void idmap_init(struct idmap *m);
+void idmap_free(struct idmap *m);
+/* The value slot for id, created (NULL) when absent if create is set. */
+void **idmap_slot(struct idmap *m, uint32_t id, int create);
+/* Visit every entry in no particular order. */
+#define IDMAP_FOREACH(m, i) for (size_t i = 0; i < (m)->cap; i++) if ((m)->keys[i])
+
+#endif

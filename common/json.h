@@ -1,0 +1,31 @@
+/* A small streaming JSON writer: values are written as they are produced. */
+#ifndef RX_JSON_H
+#define RX_JSON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct json {
+	FILE *f;
+	int depth;
+	unsigned char first[64];	/* no comma needed yet at this depth */
+};
+
+void json_init(struct json *j, FILE *f);
+/* key is NULL inside arrays and at the top level. */
+void json_obj(struct json *j, const char *key);
+void json_arr(struct json *j, const char *key);
+void json_end_obj(struct json *j);
+void json_end_arr(struct json *j);
+void json_str(struct json *j, const char *key, const char *s);
+void json_strn(struct json *j, const char *key, const char *s, size_t len);
+void json_u64(struct json *j, const char *key, uint64_t v);
+void json_i64(struct json *j, const char *key, int64_t v);
+void json_bool(struct json *j, const char *key, int v);
+void json_null(struct json *j, const char *key);
+/* seconds.nanoseconds as a string, exact (a double would round). */
+void json_time(struct json *j, const char *key, uint64_t sec, uint32_t nsec);
+/* Finish the document with a newline. */
+void json_done(struct json *j);
+
+#endif

@@ -1,0 +1,29 @@
+/* Partition tables (probed with libblkid) and locating RedoxFS on a disk. */
+#ifndef RX_PART_H
+#define RX_PART_H
+
+#include <stdint.h>
+
+#include "dev.h"
+
+struct rx_part {
+	int partno;		/* 1-based, as in "p3" */
+	uint64_t start, size;	/* bytes */
+	char type[64];		/* type GUID or MBR type */
+	char name[128];
+	char uuid[64];
+};
+
+struct rx_parttable {
+	char type[16];		/* "gpt", "dos", or "" when there is none */
+	char id[64];		/* disk GUID / MBR id */
+	int count;
+	struct rx_part *parts;
+};
+
+int rx_part_probe(struct rx_dev *dev, struct rx_parttable *out);
+void rx_part_free(struct rx_parttable *t);
+/* Human name of a well-known partition type GUID, or NULL. */
+const char *rx_part_type_name(const char *type);
+
+#endif

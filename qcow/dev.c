@@ -1,0 +1,198 @@
+#include "dev.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/fs.h>
+#endif
+
+struct raw_dev {
+	struct rx_dev dev;
+};
+
+struct slice_dev {
+	struct rx_dev dev;
+	struct rx_dev *parent;
+	uint64_t off;
+};
+
+static int raw_pread(struct rx_dev *dev, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = pread(dev->fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return rx_fail(dev->ctx, errno, "read at byte %llu: %s",
+				       (unsigned long long)off, strerror(errno));
+		}
+		if (n == 0)
+			return rx_fail(dev->ctx, EIO, "unexpected end of file at byte %llu", (unsigned long long)off);
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int raw_pwrite(struct rx_dev *dev, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = pwrite(dev->fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return rx_fail(dev->ctx, errno, "write at byte %llu: %s",
+				       (unsigned long long)off, strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int raw_flush(struct rx_dev *dev)
+{
+	if (fsync(dev->fd) < 0)
+		return rx_fail(dev->ctx, errno, "fsync: %s", strerror(errno));
+	return 0;
+}
+
+static void raw_close(struct rx_dev *dev)
+{
+	close(dev->fd);
+}
+
+static const struct rx_dev_ops raw_ops = { raw_pread, raw_pwrite, raw_flush, raw_close };
+
+int rx_dev_open_file(struct rx_ctx *ctx, const char *path, int mode, struct rx_dev **out)
+{
+	struct stat st;
+	int fd = open(path, (mode == RX_DEV_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return rx_fail(ctx, errno, "%s", strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return rx_fail(ctx, e, "%s", strerror(e));
+	}
+	uint64_t size;
+	const char *kind;
+	if (S_ISREG(st.st_mode)) {
+		size = (uint64_t)st.st_size;
+		kind = "file";
+	} else if (S_ISBLK(st.st_mode)) {
+		kind = "block device";
+#ifdef BLKGETSIZE64
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
+			int e = errno;
+			close(fd);
+			return rx_fail(ctx, e, "cannot get device size: %s", strerror(e));
+		}
+#else
+		off_t end = lseek(fd, 0, SEEK_END);
+		size = end < 0 ? 0 : (uint64_t)end;
+#endif
+	} else {
+		close(fd);
+		return rx_fail(ctx, EINVAL, "not a regular file or block device");
+	}
+	struct raw_dev *r = rx_xcalloc(1, sizeof(*r));
+	r->dev.ops = &raw_ops;
+	r->dev.ctx = ctx;
+	r->dev.name = rx_xstrdup(path);
+	r->dev.size = size;
+	r->dev.writable = mode == RX_DEV_RDWR;
+	r->dev.fd = fd;
+	r->dev.kind = kind;
+	*out = &r->dev;
+	return 0;
+}
+
+static int slice_pread(struct rx_dev *dev, void *buf, size_t len, uint64_t off)
+{
+	struct slice_dev *s = (struct slice_dev *)dev;
+	return rx_dev_read(s->parent, buf, len, s->off + off);
+}
+
+static int slice_pwrite(struct rx_dev *dev, const void *buf, size_t len, uint64_t off)
+{
+	struct slice_dev *s = (struct slice_dev *)dev;
+	return rx_dev_write(s->parent, buf, len, s->off + off);
+}
+
+static int slice_flush(struct rx_dev *dev)
+{
+	return rx_dev_flush(((struct slice_dev *)dev)->parent);
+}
+
+static void slice_close(struct rx_dev *dev)
+{
+	(void)dev;
+}
+
+static const struct rx_dev_ops slice_ops = { slice_pread, slice_pwrite, slice_flush, slice_close };
+
+int rx_dev_open_slice(struct rx_dev *parent, uint64_t off, uint64_t len, const char *name,
+		      struct rx_dev **out)
+{
+	if (off > parent->size || len > parent->size - off)
+		return rx_fail(parent->ctx, EINVAL,
+			       "range %llu+%llu lies beyond the end of the image (%llu bytes)", (unsigned long long)off, (unsigned long long)len,
+			       (unsigned long long)parent->size);
+	struct slice_dev *s = rx_xcalloc(1, sizeof(*s));
+	s->dev.ops = &slice_ops;
+	s->dev.ctx = parent->ctx;
+	s->dev.name = rx_xstrdup(name);
+	s->dev.size = len;
+	s->dev.writable = parent->writable;
+	s->dev.fd = -1;
+	s->dev.kind = "partition";
+	s->parent = parent;
+	s->off = off;
+	*out = &s->dev;
+	return 0;
+}
+
+static int check_range(struct rx_dev *dev, size_t len, uint64_t off)
+{
+	if (off > dev->size || len > dev->size - off)
+		return rx_fail(dev->ctx, EIO,
+			       "truncated: needs bytes %llu..%llu but has only %llu", (unsigned long long)off,
+			       (unsigned long long)(off + len), (unsigned long long)dev->size);
+	return 0;
+}
+
+int rx_dev_read(struct rx_dev *dev, void *buf, size_t len, uint64_t off)
+{
+	int r = check_range(dev, len, off);
+	return r ? r : dev->ops->pread(dev, buf, len, off);
+}
+
+int rx_dev_write(struct rx_dev *dev, const void *buf, size_t len, uint64_t off)
+{
+	if (!dev->writable)
+		return rx_fail(dev->ctx, EROFS, "opened read-only");
+	int r = check_range(dev, len, off);
+	return r ? r : dev->ops->pwrite(dev, buf, len, off);
+}
+
+int rx_dev_flush(struct rx_dev *dev)
+{
+	return dev->writable ? dev->ops->flush(dev) : 0;
+}
+
+void rx_dev_close(struct rx_dev *dev)
+{
+	if (!dev)
+		return;
+	dev->ops->close(dev);
+	free(dev->name);
+	free(dev);
+}

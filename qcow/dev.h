@@ -1,0 +1,46 @@
+/*
+ * The one block-device seam: every container (raw file, block device,
+ * partition slice, later qcow2) is read and written at byte offsets through
+ * this small vtable, so the layers above never care what holds the bytes.
+ */
+#ifndef RX_DEV_H
+#define RX_DEV_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "rx.h"
+
+struct rx_dev;
+
+struct rx_dev_ops {
+	int (*pread)(struct rx_dev *dev, void *buf, size_t len, uint64_t off);
+	int (*pwrite)(struct rx_dev *dev, const void *buf, size_t len, uint64_t off);
+	int (*flush)(struct rx_dev *dev);
+	void (*close)(struct rx_dev *dev);
+};
+
+struct rx_dev {
+	const struct rx_dev_ops *ops;
+	struct rx_ctx *ctx;	/* where failures are described */
+	char *name;		/* shown in messages: file name, "disk.img:p3" */
+	uint64_t size;		/* bytes */
+	int writable;
+	int fd;			/* backing descriptor when there is one, else -1 */
+	const char *kind;	/* "file", "block device", "partition" ... */
+};
+
+enum { RX_DEV_RDONLY = 0, RX_DEV_RDWR = 1 };
+
+int rx_dev_open_file(struct rx_ctx *ctx, const char *path, int mode, struct rx_dev **out);
+/* A window [off, off+len) of parent; parent must outlive the slice. */
+int rx_dev_open_slice(struct rx_dev *parent, uint64_t off, uint64_t len, const char *name,
+		      struct rx_dev **out);
+
+/* Whole-range reads: a short read (past the end) is an error naming the range. */
+int rx_dev_read(struct rx_dev *dev, void *buf, size_t len, uint64_t off);
+int rx_dev_write(struct rx_dev *dev, const void *buf, size_t len, uint64_t off);
+int rx_dev_flush(struct rx_dev *dev);
+void rx_dev_close(struct rx_dev *dev);
+
+#endif

@@ -1,0 +1,484 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "idmap.h"
+#include "seahash.h"
+
+struct node_info {
+	struct rfs_ptr ptr;	/* where the tree says the node is */
+	uint32_t refs;		/* directory entries naming it */
+	uint8_t reached, released;
+};
+
+struct checker {
+	struct rfs *fs;
+	struct rfs_check *c;
+	uint8_t *used;		/* one bit per block reachable from the header */
+	struct idmap nodes;	/* id -> struct node_info */
+	const char *where;	/* for block-use problems */
+	uint64_t dir_blocks;
+};
+
+static void problem(struct checker *k, int sev, const char *where, const char *fmt, ...)
+	RX_PRINTF(4, 5);
+
+static void problem(struct checker *k, int sev, const char *where, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sev == CHECK_ERROR)
+		k->c->errors++;
+	else
+		k->c->warnings++;
+	if (k->c->problem)
+		k->c->problem(k->c->arg, sev, where, msg);
+}
+
+/* The failure recorded by the read layer, as a problem. */
+static void read_problem(struct checker *k, const char *where)
+{
+	problem(k, CHECK_ERROR, where, "%s", k->fs->ctx->msg);
+	rx_clear(k->fs->ctx);
+}
+
+/* Mark a verified block range as in use; a second use is corruption. */
+static int mark_used(struct checker *k, struct rfs_ptr ptr, const char *where)
+{
+	uint64_t idx = rfs_ptr_index(ptr), n = 1ULL << rfs_ptr_level(ptr);
+	for (uint64_t b = idx; b < idx + n && b < k->fs->nblocks; b++) {
+		if (k->used[b >> 3] & (1u << (b & 7))) {
+			problem(k, CHECK_ERROR, where, "block %llu is used more than once",
+				(unsigned long long)b);
+			return -1;
+		}
+		k->used[b >> 3] |= (uint8_t)(1u << (b & 7));
+		k->c->used_blocks++;
+	}
+	return 0;
+}
+
+static void check_ring(struct checker *k)
+{
+	struct rfs *fs = k->fs;
+	uint8_t *ring = rx_xmalloc((size_t)RFS_HEADER_RING * RFS_BLOCK);
+	if (rx_dev_read(fs->dev, ring, (size_t)RFS_HEADER_RING * RFS_BLOCK, fs->start) != 0) {
+		read_problem(k, "header ring");
+		free(ring);
+		return;
+	}
+	uint64_t gens[RFS_HEADER_RING];
+	int valid[RFS_HEADER_RING] = { 0 };
+	for (unsigned i = 0; i < RFS_HEADER_RING; i++) {
+		struct rfs_header h;
+		char where[32];
+		snprintf(where, sizeof(where), "header slot %u", i);
+		if (rfs_header_decode(ring + (size_t)i * RFS_BLOCK, &h) != 0)
+			continue;
+		valid[i] = 1;
+		gens[i] = h.generation;
+		if (h.generation % RFS_HEADER_RING != i)
+			problem(k, CHECK_ERROR, where, "holds generation %llu, which belongs in slot %llu",
+				(unsigned long long)h.generation,
+				(unsigned long long)(h.generation % RFS_HEADER_RING));
+		if (memcmp(h.uuid, fs->hdr.uuid, 16) != 0)
+			problem(k, CHECK_WARNING, where, "valid header of another filesystem (stale uuid)");
+		for (unsigned j = 0; j < i; j++)
+			if (valid[j] && gens[j] == h.generation)
+				problem(k, CHECK_ERROR, where, "generation %llu also in slot %u",
+					(unsigned long long)h.generation, j);
+	}
+	free(ring);
+	if (fs->hdr.size % RFS_BLOCK)
+		problem(k, CHECK_WARNING, "header", "size %llu is not a multiple of 4096",
+			(unsigned long long)fs->hdr.size);
+	if (rfs_ptr_is_null(fs->hdr.tree))
+		problem(k, CHECK_ERROR, "header", "node tree pointer is null");
+	if (rfs_ptr_is_null(fs->hdr.alloc))
+		problem(k, CHECK_ERROR, "header", "allocation log pointer is null");
+}
+
+/* Walk the node tree: every TreeList and node block, with the full-flag rules. */
+static int walk_tree(struct checker *k, struct rfs_ptr ptr, int level, uint32_t prefix)
+{
+	char where[64];
+	uint8_t buf[RFS_BLOCK];
+	snprintf(where, sizeof(where), "node tree level %d (ids from %u)", level, prefix);
+	if (rfs_read_ptr(k->fs, ptr, 1, buf) != 0) {
+		read_problem(k, where);
+		return 0;
+	}
+	if (mark_used(k, ptr, where))
+		return 0;
+	int full = 1, any = 0;
+	for (unsigned i = 0; i < 256; i++) {
+		int flag = (buf[4064 + (i / 128) * 16 + (i % 128) / 8] >> (i % 8)) & 1;
+		if (i >= RFS_TREE_ENTRIES) {
+			if (flag)
+				problem(k, CHECK_ERROR, where, "full flag set for the unused entry %u", i);
+			continue;
+		}
+		struct rfs_ptr child = rfs_ptr_decode(buf + 16 * i);
+		uint32_t id = prefix | (uint32_t)i << (8 * level);
+		int child_full = 0;
+		if (!rfs_ptr_is_null(child)) {
+			any = 1;
+			if (level == 0) {
+				struct node_info *ni = rx_xcalloc(1, sizeof(*ni));
+				ni->ptr = child;
+				*idmap_slot(&k->nodes, id, 1) = ni;
+				child_full = 1;
+				if (id == 0)
+					problem(k, CHECK_ERROR, where, "the reserved node id 0 is used");
+			} else {
+				child_full = walk_tree(k, child, level - 1, id);
+			}
+		} else if (level == 0 && id == 0) {
+			child_full = 1;	/* id 0 is reserved: flagged full, never used */
+		}
+		if (flag != child_full)
+			problem(k, level == 0 ? CHECK_ERROR : CHECK_WARNING, where,
+				"entry %u is flagged %s but is %s", i, flag ? "full" : "not full",
+				child_full ? "full" : "not full");
+		full &= child_full;
+	}
+	if (!any && level < 3)
+		problem(k, CHECK_WARNING, where, "empty node tree list kept allocated");
+	return full;
+}
+
+struct data_ctx {
+	struct checker *k;
+	const char *path;
+	const struct rfs_node *node;
+	uint64_t counted;	/* blocks charged to the node that we found */
+	uint8_t *rec;
+};
+
+static int data_block(void *arg, struct rfs_ptr ptr, int is_record)
+{
+	struct data_ctx *d = arg;
+	d->counted += 1ULL << rfs_ptr_level(ptr);
+	if (mark_used(d->k, ptr, d->path))
+		return 0;
+	if (!is_record)
+		return 0;
+	d->k->c->records++;
+	if (rfs_ptr_decomp(ptr))
+		d->k->c->compressed++;
+	/* Loading verifies the checksum and that compressed records decode. */
+	if (rfs_record_load(d->k->fs, d->node, ptr, d->rec) != 0)
+		read_problem(d->k, d->path);
+	return 0;
+}
+
+static int dir_block(void *arg, struct rfs_ptr ptr, int is_record)
+{
+	struct data_ctx *d = arg;
+	d->counted++;
+	mark_used(d->k, ptr, d->path);
+	return 0;
+}
+
+static void check_node_fields(struct checker *k, const char *path, const struct rfs_node *n)
+{
+	if (!rx_is_zero(n->raw + 74, 54))
+		problem(k, CHECK_WARNING, path, "node padding bytes are not zero");
+	if (n->flags & ~RFS_FLAG_INLINE)
+		problem(k, CHECK_WARNING, path, "unknown node flags 0x%x", n->flags);
+	if (n->ctime_nsec >= 1000000000u || n->mtime_nsec >= 1000000000u ||
+	    n->atime_nsec >= 1000000000u)
+		problem(k, CHECK_ERROR, path, "a timestamp has 1e9 or more nanoseconds");
+	unsigned want = rfs_is_file(n) ? RFS_RECORD_LEVEL : 0;
+	if (n->record_level != want)
+		problem(k, CHECK_WARNING, path, "record level %u (expected %u)", n->record_level, want);
+	if (rfs_is_inline(n) && n->size < RFS_INLINE_MAX &&
+	    !rx_is_zero(n->raw + RFS_INLINE_OFF + n->size, (size_t)(RFS_INLINE_MAX - n->size)))
+		problem(k, CHECK_WARNING, path, "stale inline bytes beyond the file size");
+}
+
+static void check_file(struct checker *k, const char *path, const struct rfs_node *n)
+{
+	struct data_ctx d = { k, path, n, 1, NULL };
+	if (rfs_is_inline(n))
+		return;
+	d.rec = rx_xmalloc((size_t)rfs_record_size(n));
+	if (rfs_file_blocks(k->fs, n, data_block, &d) != 0)
+		read_problem(k, path);
+	free(d.rec);
+	k->c->data_bytes += n->size;
+	if (d.counted > n->blocks)
+		problem(k, CHECK_WARNING, path, "node charges %llu blocks but owns %llu",
+			(unsigned long long)n->blocks, (unsigned long long)d.counted);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	const struct rfs_dirent *x = a, *y = b;
+	int c = memcmp(x->name, y->name, RX_MIN(x->len, y->len));
+	return c ? c : (int)x->len - (int)y->len;
+}
+
+static int valid_utf8(const char *s, size_t len);
+
+static void check_dir(struct checker *k, const char *path, const struct rfs_node *n,
+		      struct rfs_dirent **ents_out, size_t *count_out)
+{
+	struct data_ctx d = { k, path, n, 1, NULL };
+	*ents_out = NULL;
+	*count_out = 0;
+	for (unsigned s = 2; s < 248; s++)
+		if (!rfs_ptr_is_null(rfs_node_level_ptr(n, s))) {
+			problem(k, CHECK_ERROR, path, "directory has a data pointer in slot %u", s);
+			break;
+		}
+	if (rfs_dir_blocks(k->fs, n, dir_block, &d) != 0) {
+		read_problem(k, path);
+		return;
+	}
+	if (n->size != (d.counted - 1) * RFS_BLOCK)
+		problem(k, CHECK_ERROR, path, "directory size %llu but it has %llu blocks",
+			(unsigned long long)n->size, (unsigned long long)(d.counted - 1));
+	if (n->blocks != d.counted)
+		problem(k, CHECK_WARNING, path, "node charges %llu blocks but owns %llu",
+			(unsigned long long)n->blocks, (unsigned long long)d.counted);
+	struct rfs_dirent *ents;
+	size_t count;
+	if (rfs_dir_list(k->fs, n, &ents, &count) != 0) {
+		read_problem(k, path);
+		return;
+	}
+	/* Every name must be found again through the hashed lookup. */
+	for (size_t i = 0; i < count; i++) {
+		uint32_t id;
+		if (!valid_utf8(ents[i].name, ents[i].len))
+			problem(k, CHECK_WARNING, path, "entry '%s' is not valid UTF-8", ents[i].name);
+		if (memchr(ents[i].name, ':', ents[i].len))
+			problem(k, CHECK_WARNING, path, "entry '%s' contains ':'", ents[i].name);
+		if (rfs_dir_lookup(k->fs, n, ents[i].name, ents[i].len, &id) != 0 || id != ents[i].id) {
+			rx_clear(k->fs->ctx);
+			problem(k, CHECK_ERROR, path, "entry '%s' cannot be found by its hash "
+				"(h-tree order broken)", ents[i].name);
+		}
+	}
+	qsort(ents, count, sizeof(*ents), name_cmp);
+	for (size_t i = 1; i < count; i++)
+		if (name_cmp(&ents[i - 1], &ents[i]) == 0)
+			problem(k, CHECK_ERROR, path, "the name '%s' appears twice", ents[i].name);
+	*ents_out = ents;
+	*count_out = count;
+}
+
+static int valid_utf8(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		size_t n = p[i] < 0x80 ? 1 : (p[i] & 0xE0) == 0xC0 ? 2 : (p[i] & 0xF0) == 0xE0 ? 3
+			 : (p[i] & 0xF8) == 0xF0 ? 4 : 0;
+		if (n == 0 || i + n > len)
+			return 0;
+		for (size_t j = 1; j < n; j++)
+			if ((p[i + j] & 0xC0) != 0x80)
+				return 0;
+		i += n;
+	}
+	return 1;
+}
+
+struct pending {
+	char *path;
+	uint32_t id;
+};
+
+/* Breadth-first from the root so that every node is checked once, with a path. */
+static void walk_dirs(struct checker *k)
+{
+	size_t head = 0, n = 0, cap = 64;
+	struct pending *q = rx_xmalloc(cap * sizeof(*q));
+	q[n++] = (struct pending){ rx_xstrdup("/"), RFS_ROOT_ID };
+	while (head < n) {
+		struct pending cur = q[head++];
+		void **slot = idmap_slot(&k->nodes, cur.id, 0);
+		struct node_info *ni = slot ? *slot : NULL;
+		struct rfs_node node;
+		if (!ni) {
+			problem(k, CHECK_ERROR, cur.path, "names node %u, which is not in the node tree",
+				cur.id);
+			free(cur.path);
+			continue;
+		}
+		ni->refs += cur.id != RFS_ROOT_ID || head > 1;
+		if (ni->reached) {
+			if (rfs_node_get(k->fs, cur.id, &node) == 0 && rfs_is_dir(&node))
+				problem(k, CHECK_ERROR, cur.path, "directory node %u is reached a second time "
+					"(a directory loop or hard-linked directory)", cur.id);
+			rx_clear(k->fs->ctx);
+			free(cur.path);
+			continue;
+		}
+		ni->reached = 1;
+		if (rfs_node_get(k->fs, cur.id, &node) != 0) {
+			read_problem(k, cur.path);
+			free(cur.path);
+			continue;
+		}
+		if (mark_used(k, ni->ptr, cur.path) == 0)
+			k->c->nodes++;
+		check_node_fields(k, cur.path, &node);
+		if (cur.id == RFS_ROOT_ID && !rfs_is_dir(&node))
+			problem(k, CHECK_ERROR, "/", "the root node is not a directory");
+		if (rfs_is_dir(&node)) {
+			struct rfs_dirent *ents;
+			size_t count;
+			k->c->dirs++;
+			check_dir(k, cur.path, &node, &ents, &count);
+			for (size_t i = 0; i < count; i++) {
+				if (n == cap)
+					q = rx_xrealloc(q, (cap *= 2) * sizeof(*q));
+				q[n++] = (struct pending){ rx_path_join(cur.path, ents[i].name, ents[i].len),
+							   ents[i].id };
+			}
+			free(ents);
+		} else {
+			if (rfs_is_symlink(&node))
+				k->c->symlinks++;
+			else
+				k->c->files++;
+			check_file(k, cur.path, &node);
+		}
+		free(cur.path);
+	}
+	free(q);
+}
+
+static void walk_release(struct checker *k)
+{
+	struct rfs_ptr ptr = k->fs->hdr.release;
+	uint8_t buf[RFS_BLOCK];
+	uint64_t n = 0;
+	while (!rfs_ptr_is_null(ptr)) {
+		if (++n > k->fs->nblocks) {
+			problem(k, CHECK_ERROR, "release list", "the chain loops");
+			return;
+		}
+		if (rfs_read_ptr(k->fs, ptr, 1, buf) != 0) {
+			read_problem(k, "release list");
+			return;
+		}
+		if (mark_used(k, ptr, "release list"))
+			return;
+		for (unsigned i = 0; i < 1020; i++) {
+			uint32_t id = get_le32(buf + 16 + 4 * i);
+			if (!id)
+				continue;
+			void **slot = idmap_slot(&k->nodes, id, 0);
+			if (!slot) {
+				problem(k, CHECK_ERROR, "release list", "names node %u, which does not exist", id);
+				continue;
+			}
+			((struct node_info *)*slot)->released = 1;
+		}
+		ptr = rfs_ptr_decode(buf);
+	}
+}
+
+/* Nodes only the release list holds: checked and accounted like reachable ones. */
+static void check_unreached(struct checker *k)
+{
+	IDMAP_FOREACH(&k->nodes, i) {
+		struct node_info *ni = k->nodes.vals[i];
+		uint32_t id = k->nodes.keys[i];
+		char where[48];
+		struct rfs_node node;
+		snprintf(where, sizeof(where), "node %u", id);
+		if (ni->reached) {
+			if (rfs_node_get(k->fs, id, &node) == 0 && id != RFS_ROOT_ID && node.links != ni->refs)
+				problem(k, CHECK_ERROR, where, "link count %u but %u directory entries name it",
+					node.links, ni->refs);
+			rx_clear(k->fs->ctx);
+			continue;
+		}
+		if (!ni->released) {
+			problem(k, CHECK_ERROR, where, "orphan: in the node tree but in no directory");
+			continue;
+		}
+		if (rfs_node_get(k->fs, id, &node) != 0) {
+			read_problem(k, where);
+			continue;
+		}
+		if (node.links != 0)
+			problem(k, CHECK_ERROR, where, "pending release but has %u links", node.links);
+		if (mark_used(k, ni->ptr, where) == 0)
+			k->c->nodes++;
+		if (!rfs_is_dir(&node))
+			check_file(k, where, &node);
+	}
+}
+
+static int log_block(void *arg, struct rfs_ptr ptr, int is_record)
+{
+	struct checker *k = arg;
+	mark_used(k, ptr, "allocation log");
+	return 0;
+}
+
+static void check_alloc(struct checker *k)
+{
+	uint8_t *free_map;
+	if (rfs_alloc_replay(k->fs, &free_map, log_block, k) != 0) {
+		read_problem(k, "allocation log");
+		return;
+	}
+	uint64_t leaked = 0, first_leak = 0;
+	for (uint64_t b = 0; b < k->fs->nblocks; b++) {
+		int is_free = (free_map[b >> 3] >> (b & 7)) & 1;
+		int used = (k->used[b >> 3] >> (b & 7)) & 1;
+		if (is_free) {
+			k->c->free_blocks++;
+			if (b < RFS_FIRST_DATA_BLOCK)
+				problem(k, CHECK_ERROR, "allocation log", "block %llu of the header ring "
+					"area is marked free", (unsigned long long)b);
+			if (used)
+				problem(k, CHECK_ERROR, "allocation log", "block %llu is in use but marked free",
+					(unsigned long long)b);
+		} else if (!used && b >= RFS_FIRST_DATA_BLOCK) {
+			if (!leaked++)
+				first_leak = b;
+		}
+	}
+	k->c->leaked_blocks = leaked;
+	if (leaked)
+		problem(k, CHECK_WARNING, "allocation log", "%llu allocated block%s not reachable "
+			"(leaked; the first is %llu)", (unsigned long long)leaked, leaked == 1 ? " is" : "s are",
+			(unsigned long long)first_leak);
+	free(free_map);
+}
+
+int rfs_check(struct rfs *fs, struct rfs_check *c)
+{
+	struct checker k = { fs, c, NULL, { 0 }, NULL, 0 };
+	if (fs->hdr.encrypted)
+		return rx_fail(fs->ctx, ENOKEY, "the filesystem is encrypted; checking it needs a "
+			       "password (not supported yet)");
+	k.used = rx_xcalloc((size_t)(fs->nblocks / 8 + 1), 1);
+	idmap_init(&k.nodes);
+	check_ring(&k);
+	if (!rfs_ptr_is_null(fs->hdr.tree))
+		walk_tree(&k, fs->hdr.tree, 3, 0);
+	if (!idmap_slot(&k.nodes, RFS_ROOT_ID, 0))
+		problem(&k, CHECK_ERROR, "/", "the root node (id 1) is missing");
+	else
+		walk_dirs(&k);
+	walk_release(&k);
+	check_unreached(&k);
+	check_alloc(&k);
+	IDMAP_FOREACH(&k.nodes, i)
+		free(k.nodes.vals[i]);
+	idmap_free(&k.nodes);
+	free(k.used);
+	return 0;
+}
