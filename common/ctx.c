@@ -17,17 +17,21 @@ int rx_fail(struct rx_ctx *ctx, int err, const char *fmt, ...)
 
 void rx_prefix(struct rx_ctx *ctx, const char *fmt, ...)
 {
-	char head[512], old[sizeof(ctx->msg)];
+	char joined[2 * sizeof(ctx->msg)];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
+	n = vsnprintf(joined, sizeof(ctx->msg), fmt, ap);
 	va_end(ap);
-	memcpy(old, ctx->msg, sizeof(old));
-	if (old[0])
-		snprintf(ctx->msg, sizeof(ctx->msg), "%s: %s", head, old);
-	else
-		snprintf(ctx->msg, sizeof(ctx->msg), "%s", head);
+	if (n < 0)
+		return;
+	n = RX_MIN(n, (int)sizeof(ctx->msg) - 1);
+	if (ctx->msg[0])
+		snprintf(joined + n, sizeof(joined) - (size_t)n, ": %s", ctx->msg);
+	size_t len = RX_MIN(strlen(joined), sizeof(ctx->msg) - 1);
+	memcpy(ctx->msg, joined, len);
+	ctx->msg[len] = 0;
 }
 
 void rx_clear(struct rx_ctx *ctx)

@@ -265,7 +265,8 @@ static void check_dir(struct checker *k, const char *path, const struct rfs_node
 				"(h-tree order broken)", ents[i].name);
 		}
 	}
-	qsort(ents, count, sizeof(*ents), name_cmp);
+	if (count > 1)
+		qsort(ents, count, sizeof(*ents), name_cmp);
 	for (size_t i = 1; i < count; i++)
 		if (name_cmp(&ents[i - 1], &ents[i]) == 0)
 			problem(k, CHECK_ERROR, path, "the name '%s' appears twice", ents[i].name);

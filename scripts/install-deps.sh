@@ -1,0 +1,11 @@
+#!/bin/sh
+# Install what rximg needs to build and test on Debian (12 or newer).
+set -e
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+	build-essential autoconf automake pkg-config ca-certificates \
+	libblkid-dev liblz4-dev libssl-dev libfuse3-dev fuse3 libedit-dev libargon2-dev \
+	zstd python3 qemu-utils gdisk dosfstools mtools groff-base man-db >/dev/null

@@ -1,0 +1,74 @@
+# Shared helpers for the scenario tests: TAP output and test images.
+# Each test script sources this file; the harness sets RXIMG, top_srcdir, top_builddir.
+
+: "${RXIMG:=$(pwd)/rximg}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$(pwd)}"
+DATA="$top_srcdir/tests/data"
+GOLDEN_DIR="${GOLDEN_DIR:-$top_srcdir/../shared/golden}"
+CACHE="$top_builddir/tests/work/cache"
+mkdir -p "$CACHE"
+WORK=$(mktemp -d "$top_builddir/tests/work/$(basename "$0" .sh).XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+_tap_n=0
+_tap_failed=0
+
+ok() {  # ok DESCRIPTION COMMAND...
+	_tap_n=$((_tap_n + 1))
+	local desc=$1
+	shift
+	if "$@" >"$WORK/.out" 2>&1; then
+		echo "ok $_tap_n - $desc"
+	else
+		_tap_failed=$((_tap_failed + 1))
+		echo "not ok $_tap_n - $desc"
+		sed 's/^/#   /' "$WORK/.out" | head -40
+	fi
+}
+
+pass() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1"; }
+fail() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok $_tap_n - $1"; }
+skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
+diag() { echo "# $*"; }
+done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
+
+# Decompress a test image once per build tree; prints its path.
+# Looks in tests/data first, then in the shared golden corpus.
+test_image() {
+	local name=$1 src
+	if [ -f "$DATA/$name.zst" ]; then
+		src="$DATA/$name.zst"
+	elif [ -f "$GOLDEN_DIR/$name.zst" ]; then
+		src="$GOLDEN_DIR/$name.zst"
+	else
+		return 1
+	fi
+	if [ ! -f "$CACHE/$name" ] || [ "$src" -nt "$CACHE/$name" ]; then
+		zstd -q -d -f "$src" -o "$CACHE/$name.tmp.$$" && mv "$CACHE/$name.tmp.$$" "$CACHE/$name"
+	fi
+	echo "$CACHE/$name"
+}
+
+# A private, writable copy of a test image (for tests that corrupt or modify it).
+copy_image() {
+	local src dst=$WORK/$1
+	src=$(test_image "$1") || return 1
+	cp --sparse=always "$src" "$dst" && chmod u+w "$dst" && echo "$dst"
+}
+
+# Expect a command to fail cleanly: non-zero exit, no signal, a one-line
+# "rximg: ..." error on stderr that mentions $2 (a regex), nothing from a sanitizer.
+fails_cleanly() {  # fails_cleanly REGEX COMMAND...
+	local re=$1 rc
+	shift
+	"$@" >"$WORK/.fc.out" 2>"$WORK/.fc.err"
+	rc=$?
+	if [ $rc -eq 0 ]; then echo "unexpected success"; return 1; fi
+	if [ $rc -ge 124 ]; then echo "exit status $rc (crash, signal or timeout)"; cat "$WORK/.fc.err"; return 1; fi
+	if grep -q -E 'Sanitizer|runtime error' "$WORK/.fc.err"; then cat "$WORK/.fc.err"; return 1; fi
+	if ! grep -q -E "^rximg: .*($re)" "$WORK/.fc.err"; then
+		echo "stderr does not match /$re/:"; cat "$WORK/.fc.err"; return 1
+	fi
+	return 0
+}
