@@ -16,7 +16,7 @@ static void sep(struct json *j, const char *key)
 		fputc(',', j->f);
 	j->first[j->depth] = 0;
 	/* One element of a top-level array per line keeps output greppable. */
-	if (j->depth == 1)
+	if (j->depth == 1 && j->array[1])
 		fputc('\n', j->f);
 	if (key) {
 		put_string(j, key, strlen(key));
@@ -31,6 +31,7 @@ static void open_(struct json *j, const char *key, char c)
 	if (j->depth + 1 < (int)sizeof(j->first))
 		j->depth++;
 	j->first[j->depth] = 1;
+	j->array[j->depth] = c == '[';
 }
 
 void json_obj(struct json *j, const char *key) { open_(j, key, '{'); }

@@ -9,6 +9,7 @@ struct json {
 	FILE *f;
 	int depth;
 	unsigned char first[64];	/* no comma needed yet at this depth */
+	unsigned char array[64];	/* the container at this depth is an array */
 };
 
 void json_init(struct json *j, FILE *f);
