@@ -92,6 +92,7 @@ int cmd_check(int argc, char **argv)
 		json_u64(&j, "used_blocks", chk.used_blocks);
 		json_u64(&j, "free_blocks", chk.free_blocks);
 		json_u64(&j, "leaked_blocks", chk.leaked_blocks);
+		json_u64(&j, "stale_blocks", chk.stale_blocks);
 		json_u64(&j, "exit_status", (uint64_t)status);
 		json_end_obj(&j);
 		json_done(&j);

@@ -17,8 +17,8 @@ struct checker {
 	struct rfs_check *c;
 	uint8_t *used;		/* one bit per block reachable from the header */
 	struct idmap nodes;	/* id -> struct node_info */
-	const char *where;	/* for block-use problems */
-	uint64_t dir_blocks;
+	struct rfs_ptr *stale;	/* pointers beyond end of file, settled last */
+	size_t nstale, stale_cap;
 };
 
 static void problem(struct checker *k, int sev, const char *where, const char *fmt, ...)
@@ -159,13 +159,21 @@ struct data_ctx {
 	uint8_t *rec;
 };
 
-static int data_block(void *arg, struct rfs_ptr ptr, int is_record)
+static int data_block(void *arg, struct rfs_ptr ptr, int kind)
 {
 	struct data_ctx *d = arg;
+	struct checker *k = d->k;
 	d->counted += 1ULL << rfs_ptr_level(ptr);
-	if (mark_used(d->k, ptr, d->path))
+	if (kind == RFS_BLK_STALE_INDEX || kind == RFS_BLK_STALE_RECORD) {
+		if (k->nstale == k->stale_cap)
+			k->stale = rx_xrealloc(k->stale, (k->stale_cap = k->stale_cap * 2 + 16) *
+							 sizeof(*k->stale));
+		k->stale[k->nstale++] = ptr;
 		return 0;
-	if (!is_record)
+	}
+	if (mark_used(k, ptr, d->path))
+		return 0;
+	if (kind != RFS_BLK_RECORD)
 		return 0;
 	d->k->c->records++;
 	if (rfs_ptr_decomp(ptr))
@@ -176,7 +184,7 @@ static int data_block(void *arg, struct rfs_ptr ptr, int is_record)
 	return 0;
 }
 
-static int dir_block(void *arg, struct rfs_ptr ptr, int is_record)
+static int dir_block(void *arg, struct rfs_ptr ptr, int kind)
 {
 	struct data_ctx *d = arg;
 	d->counted++;
@@ -420,7 +428,7 @@ static void check_unreached(struct checker *k)
 	}
 }
 
-static int log_block(void *arg, struct rfs_ptr ptr, int is_record)
+static int log_block(void *arg, struct rfs_ptr ptr, int kind)
 {
 	struct checker *k = arg;
 	mark_used(k, ptr, "allocation log");
@@ -434,6 +442,26 @@ static void check_alloc(struct checker *k)
 		read_problem(k, "allocation log");
 		return;
 	}
+	/*
+	 * Pointers the reference leaves beyond end of file still hold their
+	 * blocks (it never freed them): count those as owned, not leaked.
+	 */
+	uint64_t stale_blocks = 0;
+	for (size_t i = 0; i < k->nstale; i++) {
+		uint64_t idx = rfs_ptr_index(k->stale[i]), n = 1ULL << rfs_ptr_level(k->stale[i]);
+		for (uint64_t b = idx; b < idx + n && b < k->fs->nblocks; b++) {
+			int is_free = (free_map[b >> 3] >> (b & 7)) & 1;
+			if (is_free || (k->used[b >> 3] >> (b & 7) & 1))
+				continue;
+			k->used[b >> 3] |= (uint8_t)(1u << (b & 7));
+			stale_blocks++;
+		}
+	}
+	k->c->stale_blocks = stale_blocks;
+	if (stale_blocks)
+		problem(k, CHECK_WARNING, "allocation log", "%llu block%s held only by stale pointers "
+			"beyond end of file (left by the reference driver's truncate)",
+			(unsigned long long)stale_blocks, stale_blocks == 1 ? " is" : "s are");
 	uint64_t leaked = 0, first_leak = 0;
 	for (uint64_t b = 0; b < k->fs->nblocks; b++) {
 		int is_free = (free_map[b >> 3] >> (b & 7)) & 1;
@@ -461,7 +489,7 @@ static void check_alloc(struct checker *k)
 
 int rfs_check(struct rfs *fs, struct rfs_check *c)
 {
-	struct checker k = { fs, c, NULL, { 0 }, NULL, 0 };
+	struct checker k = { .fs = fs, .c = c };
 	if (fs->hdr.encrypted)
 		return rx_fail(fs->ctx, ENOKEY, "the filesystem is encrypted; checking it needs a "
 			       "password (not supported yet)");
@@ -481,5 +509,6 @@ int rfs_check(struct rfs *fs, struct rfs_check *c)
 		free(k.nodes.vals[i]);
 	idmap_free(&k.nodes);
 	free(k.used);
+	free(k.stale);
 	return 0;
 }

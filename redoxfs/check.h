@@ -12,7 +12,7 @@ struct rfs_check {
 	void *arg;
 	uint64_t errors, warnings;
 	uint64_t nodes, dirs, files, symlinks, records, compressed, used_blocks, free_blocks,
-		leaked_blocks, data_bytes;
+		leaked_blocks, stale_blocks, data_bytes;
 };
 
 /* Returns 0 when the walk finished (problems are counted), -errno if it could not start. */

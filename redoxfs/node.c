@@ -168,19 +168,20 @@ struct walk {
 
 static int walk_ptr(struct walk *w, struct rfs_ptr ptr, unsigned depth, uint64_t first)
 {
-	if (first >= w->nrec || rfs_ptr_is_null(ptr))
+	int stale = first >= w->nrec;
+	if ((stale && !w->blk_cb) || rfs_ptr_is_null(ptr))
 		return 0;
 	if (w->budget-- == 0)
 		return rx_fail(w->fs->ctx, ELOOP, "file references more blocks than the filesystem has");
 	if (depth == 0) {
 		if (w->blk_cb)
-			return w->blk_cb(w->arg, ptr, 1);
+			return w->blk_cb(w->arg, ptr, stale ? RFS_BLK_STALE_RECORD : RFS_BLK_RECORD);
 		return w->rec_cb(w->arg, first, ptr);
 	}
 	uint8_t *buf = rx_xmalloc(RFS_BLOCK);
 	int r = rfs_read_ptr(w->fs, ptr, 1, buf);
 	if (r == 0 && w->blk_cb)
-		r = w->blk_cb(w->arg, ptr, 0);
+		r = w->blk_cb(w->arg, ptr, stale ? RFS_BLK_STALE_INDEX : RFS_BLK_INDEX);
 	uint64_t step = 1ULL << (8 * (depth - 1));
 	for (unsigned i = 0; r == 0 && i < RFS_BLOCKLIST_ENTRIES; i++)
 		r = walk_ptr(w, rfs_ptr_decode(buf + 16 * i), depth - 1, first + i * step);
@@ -200,6 +201,8 @@ static int walk_node(struct walk *w, const struct rfs_node *node)
 	for (unsigned k = 0; k < 5; k++) {
 		unsigned depth = ranges[k].depth;
 		uint64_t step = 1ULL << (8 * depth);
+		if (first >= w->nrec && !w->blk_cb)
+			break;
 		for (unsigned s = 0; s < ranges[k].slots; s++, first += step) {
 			int r = walk_ptr(w, rfs_node_level_ptr(node, ranges[k].base + s), depth, first);
 			if (r)

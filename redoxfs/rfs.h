@@ -127,8 +127,13 @@ int rfs_record_load(struct rfs *fs, const struct rfs_node *node, struct rfs_ptr 
  */
 typedef int (*rfs_record_cb)(void *arg, uint64_t r, struct rfs_ptr ptr);
 int rfs_record_walk(struct rfs *fs, const struct rfs_node *node, rfs_record_cb cb, void *arg);
-/* Visit the indirect BlockLists of a file too (for accounting and checking). */
-typedef int (*rfs_block_cb)(void *arg, struct rfs_ptr ptr, int is_record);
+/*
+ * Visit every block a file or directory owns: indirect BlockLists and records,
+ * including stale pointers at or beyond the end of file that the reference
+ * leaves behind when it shrinks a file (kind tells which).
+ */
+enum rfs_block_kind { RFS_BLK_INDEX, RFS_BLK_RECORD, RFS_BLK_STALE_INDEX, RFS_BLK_STALE_RECORD };
+typedef int (*rfs_block_cb)(void *arg, struct rfs_ptr ptr, int kind);
 int rfs_file_blocks(struct rfs *fs, const struct rfs_node *node, rfs_block_cb cb, void *arg);
 
 /* Read up to len bytes at off; returns bytes read (0 at or past EOF) or -errno. */
