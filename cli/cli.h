@@ -6,6 +6,7 @@
 
 #include "image.h"
 #include "json.h"
+#include "ops.h"
 #include "rfs.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -40,6 +41,38 @@ void warnx_(const char *fmt, ...) RX_PRINTF(1, 2);
 /* Usage errors: print "rximg VERB: msg" and the hint to --help. */
 int usage_error(const char *verb, const char *fmt, ...) RX_PRINTF(2, 3);
 
+/* Writing: one invocation = one transaction = one commit. */
+struct wsession {
+	struct opened o;
+	struct rfs_tx *tx;
+};
+int wsession_open(const char *arg, struct wsession *w);
+int wsession_same(struct wsession *w, const char *verb, const struct target *t);
+/* Commit (or report) and close; returns the exit status. */
+int wsession_commit(struct wsession *w);
+/* Report the recorded failure for path, drop every change, close; returns EXIT_FAIL. */
+int wsession_fail(struct wsession *w, const char *path);
+
+struct rfs_time now_time(void);
+int reproducible_epoch(uint64_t *epoch);
+int parse_owner(const char *s, struct rfs_owner *o);
+int parse_mode(const char *s, uint16_t *mode);
+int parse_size(const char *s, uint64_t *v);
+
+/* Copy a host tree (or file) into the image under dir/name. */
+struct import_opts {
+	int keep_owner;			/* take uid/gid from the source */
+	const struct rfs_owner *owner;	/* forced owner (wins over keep_owner) */
+	int have_epoch;			/* SOURCE_DATE_EPOCH: clamp times */
+	uint64_t epoch;
+	int warned_links;
+};
+int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int host_dirfd,
+		const char *host_name, const char *host_path, struct import_opts *o);
+/* Copy everything inside the host directory fd into the image directory dir. */
+int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char *host_path,
+		    struct import_opts *o);
+
 /* Formatting */
 const char *node_type_name(uint16_t mode);
 void mode_string(uint16_t mode, char out[11]);
@@ -68,5 +101,9 @@ int cmd_get(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_manifest(int argc, char **argv);
+int cmd_mkfs(int argc, char **argv);
+int cmd_put(int argc, char **argv);
+int cmd_mkdir(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 #endif

@@ -18,6 +18,10 @@ static const struct verb {
 	{ "extract", cmd_extract, "extract a whole tree with modes, owners and times" },
 	{ "check", cmd_check, "verify every checksum and structure of a RedoxFS" },
 	{ "manifest", cmd_manifest, "print a manifest of every path with its SHA-256" },
+	{ "mkfs", cmd_mkfs, "create a RedoxFS, empty or filled from a host directory" },
+	{ "put", cmd_put, "copy host files and directories into an image" },
+	{ "mkdir", cmd_mkdir, "create directories inside an image" },
+	{ "rm", cmd_rm, "remove files and directories inside an image" },
 };
 
 static void usage(FILE *f)

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "image.h"
+#include "lock.h"
 
 int rx_image_open(struct rx_ctx *ctx, const char *path, int partno, int mode,
 		  struct rx_image **out)
@@ -11,6 +12,8 @@ int rx_image_open(struct rx_ctx *ctx, const char *path, int partno, int mode,
 	img->path = rx_xstrdup(path);
 	img->partno = partno;
 	int r = rx_dev_open_file(ctx, path, mode, &img->container);
+	if (r == 0 && mode == RX_DEV_RDWR && img->container->fd >= 0)
+		r = rx_lock_image(ctx, img->container->fd);
 	if (r == 0)
 		r = rx_part_probe(img->container, &img->table);
 	if (r == 0 && partno > 0) {

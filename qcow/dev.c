@@ -39,9 +39,29 @@ static int raw_pread(struct rx_dev *dev, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/*
+ * Crash testing: RXIMG_CRASH_AFTER=k makes the k-th write to any image land
+ * only half (a torn write) and then ends the process at once, as kill -9 or a
+ * power cut would. Read once; never set outside tests.
+ */
+static void crash_point(int fd, const void *buf, size_t len, uint64_t off)
+{
+	static long left = -1;
+	if (left == -1) {
+		const char *e = getenv("RXIMG_CRASH_AFTER");
+		left = e ? atol(e) : 0;
+	}
+	if (left <= 0 || --left > 0)
+		return;
+	if (pwrite(fd, buf, len / 2, (off_t)off) < 0)
+		_exit(98);
+	_exit(99);
+}
+
 static int raw_pwrite(struct rx_dev *dev, const void *buf, size_t len, uint64_t off)
 {
 	const uint8_t *p = buf;
+	crash_point(dev->fd, buf, len, off);
 	while (len > 0) {
 		ssize_t n = pwrite(dev->fd, p, len, (off_t)off);
 		if (n < 0) {

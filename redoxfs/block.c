@@ -3,6 +3,7 @@
 
 #include "rfs.h"
 #include "seahash.h"
+#include "tx.h"
 
 const uint8_t rfs_signature[8] = { 'R', 'e', 'd', 'o', 'x', 'F', 'S', 0 };
 
@@ -185,6 +186,14 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
 			       "(not supported yet)");
 
 	size_t len = (size_t)(RFS_BLOCK << level);
+	if (fs->tx && level == 0) {
+		/* Blocks changed by the open transaction: not sealed yet, no checksum. */
+		const uint8_t *d = rfs_tx_dirty_buf(fs->tx, index);
+		if (d) {
+			memcpy(buf, d, RFS_BLOCK);
+			return 0;
+		}
+	}
 	if (level == 0) {
 		pthread_mutex_lock(&fs->lock);
 		struct cache_slot *s = cache_slot(fs, index);

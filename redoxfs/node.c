@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "rfs.h"
+#include "wr.h"
 
 static int id_split(struct rfs *fs, uint32_t id, unsigned idx[4])
 {
@@ -323,4 +324,23 @@ int rfs_read_stream(struct rfs *fs, const struct rfs_node *node, rfs_data_cb cb,
 	int r = rfs_record_walk(fs, node, stream_record, &s);
 	free(s.rec);
 	return r;
+}
+
+void rfs_node_encode(struct rfs_node *n)
+{
+	uint8_t *b = n->raw;
+	put_le16(b, n->mode);
+	put_le32(b + 2, n->uid);
+	put_le32(b + 6, n->gid);
+	put_le32(b + 10, n->links);
+	put_le64(b + 14, n->size);
+	put_le64(b + 22, n->blocks);
+	put_le64(b + 30, n->ctime);
+	put_le32(b + 38, n->ctime_nsec);
+	put_le64(b + 42, n->mtime);
+	put_le32(b + 50, n->mtime_nsec);
+	put_le64(b + 54, n->atime);
+	put_le32(b + 62, n->atime_nsec);
+	put_le32(b + 66, n->record_level);
+	put_le32(b + 70, n->flags);
 }

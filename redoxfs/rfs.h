@@ -90,6 +90,7 @@ static inline struct rfs_ptr rfs_node_level_ptr(const struct rfs_node *n, unsign
 }
 
 struct rfs_cache;
+struct rfs_tx;
 
 struct rfs {
 	struct rx_dev *dev;
@@ -99,6 +100,7 @@ struct rfs {
 	struct rfs_header hdr;
 	struct rfs_cache *cache;
 	pthread_mutex_t lock;	/* guards the cache */
+	struct rfs_tx *tx;	/* the open write transaction: reads see its blocks */
 };
 
 /*

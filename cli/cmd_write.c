@@ -1,0 +1,595 @@
+/* rximg mkfs, put, mkdir, rm */
+#include <fcntl.h>
+#include <getopt.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "wr.h"
+
+static int bad_uuid(const char *s, uint8_t out[16])
+{
+	int n = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p == '-')
+			continue;
+		unsigned v;
+		if (n >= 32 || sscanf(p, "%1x", &v) != 1)
+			return 1;
+		if (n % 2 == 0)
+			out[n / 2] = (uint8_t)(v << 4);
+		else
+			out[n / 2] |= (uint8_t)v;
+		n++;
+	}
+	return n != 32;
+}
+
+/* A version-4 UUID: random, or derived from a seed for reproducible images. */
+static void make_uuid(uint8_t out[16], const char *seed)
+{
+	if (seed) {
+		unsigned char md[32];
+		unsigned len;
+		EVP_Digest(seed, strlen(seed), md, &len, EVP_sha256(), NULL);
+		memcpy(out, md, 16);
+	} else if (getrandom(out, 16, 0) != 16) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		for (int i = 0; i < 16; i++)
+			out[i] = (uint8_t)((ts.tv_nsec >> (i % 4 * 8)) ^ (getpid() >> (i % 2 * 8)) ^ i);
+	}
+	out[6] = (uint8_t)((out[6] & 0x0F) | 0x40);
+	out[8] = (uint8_t)((out[8] & 0x3F) | 0x80);
+}
+
+static const char mkfs_help[] =
+	"Usage: rximg mkfs [OPTIONS] IMAGE\n"
+	"Create an empty RedoxFS (or one filled from a host directory) on IMAGE.\n"
+	"IMAGE is created when --size is given and it does not exist; an existing file or\n"
+	"block device keeps its size. A new image is written as IMAGE.partial and renamed.\n\n"
+	"  -s, --size N           size of a new image (suffixes K, M, G, T: powers of 1024)\n"
+	"  -r, --reserved FILE|N  keep FILE (e.g. a bootloader), or N zero bytes, before the\n"
+	"                         filesystem, padded to 4 KiB\n"
+	"      --uuid UUID        filesystem UUID (default: random, or derived from the seed)\n"
+	"      --seed TEXT        derive the UUID from TEXT (reproducible images)\n"
+	"      --from DIR         copy DIR's contents into the new filesystem\n"
+	"      --owner U:G        with --from: owner of everything (default: the source's)\n"
+	"  -f, --force            overwrite an image that already holds a filesystem or partitions\n"
+	"  -h, --help             show this help\n\n"
+	"With SOURCE_DATE_EPOCH set, times are clamped to it and the UUID is derived from it,\n"
+	"so the same input gives a byte-identical image.\n";
+
+static int load_reserved(const char *arg, uint8_t **buf, size_t *len)
+{
+	uint64_t n;
+	struct stat st;
+	if (stat(arg, &st) != 0 && parse_size(arg, &n) == 0) {
+		if (n > (uint64_t)RFS_SCAN_BLOCKS * RFS_BLOCK)
+			return -1;
+		*buf = rx_xcalloc((size_t)n + 1, 1);
+		*len = (size_t)n;
+		return 0;
+	}
+	FILE *f = fopen(arg, "rb");
+	if (!f) {
+		fprintf(stderr, "rximg: %s: %s\n", arg, strerror(errno));
+		return -1;
+	}
+	size_t cap = 1 << 16, have = 0;
+	*buf = rx_xmalloc(cap);
+	size_t got;
+	while ((got = fread(*buf + have, 1, cap - have, f)) > 0) {
+		have += got;
+		if (have == cap) {
+			if (cap >= (size_t)RFS_SCAN_BLOCKS * RFS_BLOCK)
+				break;
+			*buf = rx_xrealloc(*buf, cap *= 2);
+		}
+	}
+	fclose(f);
+	*len = have;
+	return 0;
+}
+
+int cmd_mkfs(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, 0, 's' }, { "reserved", required_argument, 0, 'r' },
+		{ "uuid", required_argument, 0, 'u' }, { "seed", required_argument, 0, 'S' },
+		{ "from", required_argument, 0, 'F' }, { "owner", required_argument, 0, 'o' },
+		{ "force", no_argument, 0, 'f' },      { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	uint64_t size = 0;
+	int c, force = 0, have_size = 0, have_uuid = 0;
+	const char *reserved = NULL, *seed = NULL, *from = NULL;
+	struct rfs_owner owner;
+	int have_owner = 0;
+	struct rfs_mkfs_opts mo = { 0 };
+	while ((c = getopt_long(argc, argv, "s:r:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (parse_size(optarg, &size) || size == 0)
+				return usage_error("mkfs", "bad size '%s'", optarg);
+			have_size = 1;
+			break;
+		case 'r': reserved = optarg; break;
+		case 'u':
+			if (bad_uuid(optarg, mo.uuid))
+				return usage_error("mkfs", "bad UUID '%s'", optarg);
+			have_uuid = 1;
+			break;
+		case 'S': seed = optarg; break;
+		case 'F': from = optarg; break;
+		case 'o':
+			if (parse_owner(optarg, &owner))
+				return usage_error("mkfs", "bad owner '%s' (want UID[:GID])", optarg);
+			have_owner = 1;
+			break;
+		case 'f': force = 1; break;
+		case 'h': fputs(mkfs_help, stdout); return EXIT_OK;
+		default: return usage_error("mkfs", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("mkfs", "expected IMAGE");
+	const char *image = argv[optind];
+	uint64_t epoch;
+	int have_epoch = reproducible_epoch(&epoch);
+	char seed_buf[64];
+	if (!seed && have_epoch) {
+		snprintf(seed_buf, sizeof(seed_buf), "SOURCE_DATE_EPOCH=%llu", (unsigned long long)epoch);
+		seed = seed_buf;
+	}
+	if (!have_uuid)
+		make_uuid(mo.uuid, seed);
+	mo.time = now_time();
+	uint8_t *res = NULL;
+	if (reserved && load_reserved(reserved, &res, &mo.reserved_len)) {
+		free(res);
+		return usage_error("mkfs", "bad --reserved '%s'", reserved);
+	}
+	mo.reserved = res;
+
+	static struct rx_ctx ctx;
+	struct stat st;
+	int exists = stat(image, &st) == 0;
+	char *partial = NULL;
+	const char *path = image;
+	int status = EXIT_FAIL;
+	if (!exists) {
+		if (!have_size) {
+			free(res);
+			return usage_error("mkfs", "%s does not exist: give --size to create it", image);
+		}
+		partial = rx_xasprintf("%s.partial", image);
+		int fd = open(partial, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
+			fprintf(stderr, "rximg: %s: %s\n", partial, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			unlink(partial);
+			free(partial);
+			free(res);
+			return EXIT_FAIL;
+		}
+		close(fd);
+		path = partial;
+	} else if (have_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != size) {
+		free(res);
+		return usage_error("mkfs", "%s exists with another size; remove it or drop --size", image);
+	}
+	struct rx_image *img = NULL;
+	int r = rx_image_open(&ctx, path, RX_PART_AUTO, RX_DEV_RDWR, &img);
+	if (r == 0 && exists && !force) {
+		struct rfs *old;
+		if (rx_image_redoxfs(img, &old) == 0)
+			r = rx_fail(&ctx, EEXIST, "already holds a RedoxFS (use --force to overwrite it)");
+		else if (img->table.type[0])
+			r = rx_fail(&ctx, EEXIST, "holds a %s partition table: name a partition "
+				    "(IMAGE:pN is not supported by mkfs yet) or use --force", img->table.type);
+		else
+			rx_clear(&ctx);
+	}
+	if (r == 0)
+		r = rfs_mkfs(&ctx, img->container, &mo);
+	if (r == 0 && from) {
+		/* Fill it in one transaction: the image is either complete or empty. */
+		struct rfs *fs;
+		struct rfs_tx *tx;
+		struct rfs_node root;
+		struct import_opts io = { .keep_owner = 1, .owner = have_owner ? &owner : NULL,
+					  .have_epoch = have_epoch, .epoch = epoch };
+		r = rx_image_redoxfs(img, &fs);
+		if (r == 0)
+			r = rfs_tx_begin(fs, &tx);
+		if (r == 0) {
+			r = rfs_node_get(fs, RFS_ROOT_ID, &root);
+			int dfd = open(from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (dfd < 0)
+				r = rx_fail(&ctx, errno, "%s: %s", from, strerror(errno));
+			if (r == 0)
+				r = import_contents(tx, &root, dfd, from, &io);
+			if (dfd >= 0) {
+				struct stat ds;
+				if (r == 0 && fstat(dfd, &ds) == 0 && (r = rfs_node_get(fs, RFS_ROOT_ID, &root)) == 0) {
+					root.mode = (uint16_t)(RFS_MODE_DIR | (ds.st_mode & 07777));
+					if (io.owner || io.keep_owner) {
+						root.uid = io.owner ? io.owner->uid : ds.st_uid;
+						root.gid = io.owner ? io.owner->gid : ds.st_gid;
+					}
+					struct timespec m = ds.st_mtim;
+					root.mtime = have_epoch && (uint64_t)m.tv_sec >= epoch ? epoch : (uint64_t)m.tv_sec;
+					root.mtime_nsec = have_epoch && (uint64_t)m.tv_sec >= epoch ? 0 : (uint32_t)m.tv_nsec;
+					r = rfs_node_put(tx, &root);
+				}
+				close(dfd);
+			}
+			if (r == 0)
+				r = rfs_tx_commit(tx);
+			else
+				rfs_tx_abort(tx);
+		}
+	}
+	if (r == 0)
+		r = rx_dev_flush(img->container);
+	rx_image_close(img);
+	if (r == 0 && partial && rename(partial, image) != 0)
+		r = rx_fail(&ctx, errno, "cannot rename %s: %s", partial, strerror(errno));
+	if (r) {
+		report(&ctx, image, NULL);
+		if (partial)
+			unlink(partial);
+	} else {
+		status = EXIT_OK;
+	}
+	free(partial);
+	free(res);
+	return status;
+}
+
+static const char put_help[] =
+	"Usage: rximg put [OPTIONS] SRC... IMAGE:/dest\n"
+	"Copy host files (and with -r, directories) into an image, in one atomic commit.\n"
+	"When /dest is a directory, each SRC goes inside it under its own name.\n"
+	"A replaced file keeps its node, mode and owner unless -p, --mode or --owner say\n"
+	"otherwise; a new one takes the source's mode and the parent directory's owner.\n\n"
+	"  -p, --preserve     take mode, owner and times from the source\n"
+	"  -r, --recursive    copy directories and everything in them\n"
+	"  -m, --mode MODE    set this mode (octal) on what is put\n"
+	"      --owner U:G    set this owner on what is put\n"
+	"  -P, --parents      create missing parent directories of /dest\n"
+	"  -h, --help         show this help\n";
+
+struct put_opts {
+	int preserve, recursive, parents, have_mode;
+	uint16_t mode;
+	const struct rfs_owner *owner;
+};
+
+/* Put one host file at path in the image (created or replaced). */
+static int put_file(struct wsession *w, const char *src, int src_fd, const struct stat *st,
+		    const char *path, const struct put_opts *po)
+{
+	struct rfs *fs = w->o.fs;
+	struct rfs_node dir, n;
+	char *name;
+	int r = rfs_lookup_parent(fs, path, &dir, &name);
+	if (r)
+		return r;
+	uint32_t id;
+	r = rfs_dir_lookup(fs, &dir, name, strlen(name), &id);
+	struct rfs_owner own = { (uint32_t)st->st_uid, (uint32_t)st->st_gid };
+	const struct rfs_owner *ownp = po->owner ? po->owner : po->preserve ? &own : NULL;
+	if (r == -ENOENT) {
+		rx_clear(fs->ctx);
+		r = rfs_op_create(w->tx, &dir, name, (uint16_t)(RFS_MODE_FILE | (st->st_mode & 07777)),
+				  ownp, now_time(), &n);
+	} else if (r == 0) {
+		r = rfs_node_get(fs, id, &n);
+		if (r == 0 && !rfs_is_file(&n))
+			r = rx_fail(fs->ctx, rfs_is_dir(&n) ? EISDIR : EEXIST,
+				    "exists and is not a regular file");
+	}
+	free(name);
+	if (r == 0)
+		r = rfs_op_write_fd(w->tx, &n, src_fd, NULL);
+	if (r) {
+		if (!strchr(fs->ctx->msg, '/') || fs->ctx->msg[0] != '/')
+			rx_prefix(fs->ctx, "%s", src);
+		return r;
+	}
+	if (po->preserve) {
+		n.mode = (uint16_t)(RFS_MODE_FILE | (st->st_mode & 07777));
+		uint64_t epoch;
+		int have_epoch = reproducible_epoch(&epoch);
+		n.mtime = have_epoch && (uint64_t)st->st_mtim.tv_sec > epoch ? epoch : (uint64_t)st->st_mtim.tv_sec;
+		n.mtime_nsec = have_epoch && (uint64_t)st->st_mtim.tv_sec > epoch ? 0 : (uint32_t)st->st_mtim.tv_nsec;
+		n.atime = (uint64_t)st->st_atim.tv_sec;
+		n.atime_nsec = (uint32_t)st->st_atim.tv_nsec;
+	} else {
+		struct rfs_time t = now_time();
+		n.mtime = n.atime = t.sec;
+		n.mtime_nsec = n.atime_nsec = t.nsec;
+	}
+	if (po->have_mode)
+		n.mode = (uint16_t)(RFS_MODE_FILE | po->mode);
+	if (ownp) {
+		n.uid = ownp->uid;
+		n.gid = ownp->gid;
+	}
+	return rfs_node_put(w->tx, &n);
+}
+
+static int put_one(struct wsession *w, const char *src, const char *path, const struct put_opts *po)
+{
+	struct rfs *fs = w->o.fs;
+	struct stat st;
+	/* A named source is followed if it is a symlink, as cp does. */
+	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return rx_fail(fs->ctx, e, "%s: %s", src, strerror(e));
+	}
+	int r;
+	if (S_ISDIR(st.st_mode)) {
+		if (!po->recursive) {
+			close(fd);
+			return rx_fail(fs->ctx, EISDIR, "%s: is a directory (use -r)", src);
+		}
+		struct rfs_node dir;
+		char *name;
+		struct import_opts io = { .keep_owner = po->preserve, .owner = po->owner };
+		io.have_epoch = reproducible_epoch(&io.epoch);
+		r = rfs_lookup_parent(fs, path, &dir, &name);
+		if (r == 0) {
+			/* import_tree reads the directory by name: give it the parent of src. */
+			char *copy = rx_xstrdup(src), *slash;
+			size_t l = strlen(copy);
+			while (l > 1 && copy[l - 1] == '/')
+				copy[--l] = 0;
+			slash = strrchr(copy, '/');
+			const char *base = slash ? slash + 1 : copy;
+			char *parent = slash ? (slash == copy ? rx_xstrdup("/") : strndup(copy, (size_t)(slash - copy)))
+					     : rx_xstrdup(".");
+			int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (pfd < 0)
+				r = rx_fail(fs->ctx, errno, "%s: %s", parent, strerror(errno));
+			else
+				r = import_tree(w->tx, &dir, name, pfd, base, src, &io);
+			if (pfd >= 0)
+				close(pfd);
+			free(parent);
+			free(copy);
+			free(name);
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		r = put_file(w, src, fd, &st, path, po);
+	} else {
+		r = rx_fail(fs->ctx, EINVAL, "%s: not a regular file or directory", src);
+	}
+	close(fd);
+	return r;
+}
+
+int cmd_put(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "preserve", no_argument, 0, 'p' }, { "recursive", no_argument, 0, 'r' },
+		{ "mode", required_argument, 0, 'm' }, { "owner", required_argument, 0, 'o' },
+		{ "parents", no_argument, 0, 'P' },  { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	struct put_opts po = { 0 };
+	struct rfs_owner owner;
+	int c;
+	while ((c = getopt_long(argc, argv, "prm:Ph", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': po.preserve = 1; break;
+		case 'r': po.recursive = 1; break;
+		case 'm':
+			if (parse_mode(optarg, &po.mode))
+				return usage_error("put", "bad mode '%s' (want octal, e.g. 0755)", optarg);
+			po.have_mode = 1;
+			break;
+		case 'o':
+			if (parse_owner(optarg, &owner))
+				return usage_error("put", "bad owner '%s' (want UID[:GID])", optarg);
+			po.owner = &owner;
+			break;
+		case 'P': po.parents = 1; break;
+		case 'h': fputs(put_help, stdout); return EXIT_OK;
+		default: return usage_error("put", "bad option");
+		}
+	}
+	if (argc - optind < 2)
+		return usage_error("put", "expected SRC... IMAGE:/dest");
+	struct wsession w;
+	if (wsession_open(argv[argc - 1], &w))
+		return EXIT_FAIL;
+	struct rfs *fs = w.o.fs;
+	const char *dest = w.o.t.path;
+	if (!dest) {
+		rfs_tx_abort(w.tx);
+		close_target(&w.o);
+		return usage_error("put", "name the destination inside the image: IMAGE:/dest");
+	}
+	int nsrc = argc - 1 - optind, r = 0;
+	struct rfs_node dn;
+	if (po.parents) {
+		/* Missing parents of dest (and dest itself when several sources go in it). */
+		char *p = rx_xstrdup(dest);
+		if (nsrc == 1 && dest[strlen(dest) - 1] != '/') {
+			char *slash = strrchr(p, '/');
+			if (slash)
+				*slash = 0;
+		}
+		if (*p)
+			r = rfs_op_mkdir(w.tx, p, 0755, 1, po.owner, now_time());
+		free(p);
+		if (r)
+			return wsession_fail(&w, dest);
+	}
+	int into = rfs_lookup(fs, dest, 1, &dn) == 0 && rfs_is_dir(&dn);
+	rx_clear(fs->ctx);
+	if (nsrc > 1 && !into) {
+		rx_fail(fs->ctx, ENOTDIR, "several sources need a directory to go in");
+		return wsession_fail(&w, dest);
+	}
+	for (int i = optind; i < argc - 1 && r == 0; i++) {
+		const char *src = argv[i];
+		char *path;
+		if (into) {
+			char *copy = rx_xstrdup(src);
+			size_t l = strlen(copy);
+			while (l > 1 && copy[l - 1] == '/')
+				copy[--l] = 0;
+			const char *base = strrchr(copy, '/') ? strrchr(copy, '/') + 1 : copy;
+			path = rx_path_join(dest, base, strlen(base));
+			free(copy);
+		} else {
+			path = rx_xstrdup(dest);
+		}
+		r = put_one(&w, src, path, &po);
+		if (r) {
+			int s = wsession_fail(&w, path);
+			free(path);
+			return s;
+		}
+		free(path);
+	}
+	return wsession_commit(&w);
+}
+
+static const char mkdir_help[] =
+	"Usage: rximg mkdir [OPTIONS] IMAGE:/dir...\n"
+	"Create directories inside an image (all in one commit).\n\n"
+	"  -p, --parents     create missing parents; an existing directory is not an error\n"
+	"  -m, --mode MODE   permissions (octal, default 0755)\n"
+	"      --owner U:G   owner (default: the parent directory's)\n"
+	"  -h, --help        show this help\n";
+
+int cmd_mkdir(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "parents", no_argument, 0, 'p' }, { "mode", required_argument, 0, 'm' },
+		{ "owner", required_argument, 0, 'o' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int c, parents = 0;
+	uint16_t mode = 0755;
+	struct rfs_owner owner, *ownp = NULL;
+	while ((c = getopt_long(argc, argv, "pm:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': parents = 1; break;
+		case 'm':
+			if (parse_mode(optarg, &mode))
+				return usage_error("mkdir", "bad mode '%s'", optarg);
+			break;
+		case 'o':
+			if (parse_owner(optarg, &owner))
+				return usage_error("mkdir", "bad owner '%s'", optarg);
+			ownp = &owner;
+			break;
+		case 'h': fputs(mkdir_help, stdout); return EXIT_OK;
+		default: return usage_error("mkdir", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("mkdir", "expected IMAGE:/dir");
+	struct wsession w;
+	if (wsession_open(argv[optind], &w))
+		return EXIT_FAIL;
+	for (int i = optind; i < argc; i++) {
+		struct target t;
+		static struct rx_ctx pctx;
+		if (target_parse(&pctx, argv[i], &t)) {
+			report(&pctx, NULL, NULL);
+			rfs_tx_abort(w.tx);
+			close_target(&w.o);
+			return EXIT_FAIL;
+		}
+		int same = wsession_same(&w, "mkdir", &t);
+		if (!same || !t.path) {
+			target_free(&t);
+			rfs_tx_abort(w.tx);
+			close_target(&w.o);
+			return same ? usage_error("mkdir", "name a directory: IMAGE:/dir") : EXIT_USAGE;
+		}
+		int r = rfs_op_mkdir(w.tx, t.path, mode, parents, ownp, now_time());
+		if (r) {
+			int s = wsession_fail(&w, t.path);
+			target_free(&t);
+			return s;
+		}
+		target_free(&t);
+	}
+	return wsession_commit(&w);
+}
+
+static const char rm_help[] =
+	"Usage: rximg rm [OPTIONS] IMAGE:/path...\n"
+	"Remove files, symlinks and (with -r or -d) directories inside an image, in one commit.\n\n"
+	"  -r, --recursive  remove directories and their contents\n"
+	"  -d, --dir        remove empty directories\n"
+	"  -f, --force      a missing path is not an error\n"
+	"  -h, --help       show this help\n";
+
+int cmd_rm(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "recursive", no_argument, 0, 'r' }, { "dir", no_argument, 0, 'd' },
+		{ "force", no_argument, 0, 'f' },     { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int c, recursive = 0, dir_ok = 0, force = 0;
+	while ((c = getopt_long(argc, argv, "rRdfh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': case 'R': recursive = 1; break;
+		case 'd': dir_ok = 1; break;
+		case 'f': force = 1; break;
+		case 'h': fputs(rm_help, stdout); return EXIT_OK;
+		default: return usage_error("rm", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("rm", "expected IMAGE:/path");
+	struct wsession w;
+	if (wsession_open(argv[optind], &w))
+		return EXIT_FAIL;
+	for (int i = optind; i < argc; i++) {
+		struct target t;
+		static struct rx_ctx pctx;
+		if (target_parse(&pctx, argv[i], &t)) {
+			report(&pctx, NULL, NULL);
+			rfs_tx_abort(w.tx);
+			close_target(&w.o);
+			return EXIT_FAIL;
+		}
+		int same = wsession_same(&w, "rm", &t);
+		if (!same || !t.path) {
+			target_free(&t);
+			rfs_tx_abort(w.tx);
+			close_target(&w.o);
+			return same ? usage_error("rm", "name a path: IMAGE:/path") : EXIT_USAGE;
+		}
+		int r = rfs_op_remove(w.tx, t.path, recursive, dir_ok);
+		if (r == -ENOENT && force) {
+			rx_clear(w.o.fs->ctx);
+			r = 0;
+		}
+		if (r) {
+			int s = wsession_fail(&w, t.path);
+			target_free(&t);
+			return s;
+		}
+		target_free(&t);
+	}
+	return wsession_commit(&w);
+}

@@ -1,0 +1,27 @@
+/* Path-level operations on an open transaction, shared by every front-end. */
+#ifndef RX_OPS_H
+#define RX_OPS_H
+
+#include "wr.h"
+
+/* An explicit owner; NULL means "inherit from the parent directory". */
+struct rfs_owner {
+	uint32_t uid, gid;
+};
+
+/* "/a/b/c" -> "/a/b" and "c" (malloc'd). */
+int rfs_split_path(struct rfs *fs, const char *path, char **parent, char **name);
+/* The directory that would hold path, and the last component. */
+int rfs_lookup_parent(struct rfs *fs, const char *path, struct rfs_node *dir, char **name);
+
+/* Create a node named name in dir (dir is updated). */
+int rfs_op_create(struct rfs_tx *tx, struct rfs_node *dir, const char *name, uint16_t mode,
+		  const struct rfs_owner *own, struct rfs_time t, struct rfs_node *out);
+int rfs_op_mkdir(struct rfs_tx *tx, const char *path, uint16_t perm, int parents,
+		 const struct rfs_owner *own, struct rfs_time t);
+/* Remove a name: files and symlinks; empty directories when dir_ok; trees when recursive. */
+int rfs_op_remove(struct rfs_tx *tx, const char *path, int recursive, int dir_ok);
+/* Replace a file's content with what fd holds (unchanged records are not rewritten). */
+int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *total);
+
+#endif

@@ -1,0 +1,481 @@
+#include <stdlib.h>
+
+#include "seahash.h"
+#include "tx.h"
+
+#define ALLOC_ENTRIES 255u
+
+struct rfs_dirty {
+	uint64_t index;
+	enum rfs_btype type;
+	int sealed;
+	uint64_t hash;
+	uint8_t buf[RFS_BLOCK];
+};
+
+static inline int bit(const uint8_t *m, uint64_t i) { return (m[i >> 3] >> (i & 7)) & 1; }
+static inline void set_bit(uint8_t *m, uint64_t i) { m[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+static inline void clr_bit(uint8_t *m, uint64_t i) { m[i >> 3] &= (uint8_t)~(1u << (i & 7)); }
+
+/* ---- the dirty-block table ---- */
+
+static size_t dirty_probe(const struct rfs_tx *tx, uint64_t index)
+{
+	size_t i = (size_t)((index * 0x9E3779B97F4A7C15ULL) >> 20) & (tx->dirty_cap - 1);
+	while (tx->dirty[i] && tx->dirty[i]->index != index)
+		i = (i + 1) & (tx->dirty_cap - 1);
+	return i;
+}
+
+static struct rfs_dirty *dirty_get(const struct rfs_tx *tx, uint64_t index)
+{
+	return tx->dirty[dirty_probe(tx, index)];
+}
+
+static void dirty_put(struct rfs_tx *tx, struct rfs_dirty *d)
+{
+	if ((tx->ndirty + 1) * 2 > tx->dirty_cap) {
+		struct rfs_dirty **old = tx->dirty;
+		size_t cap = tx->dirty_cap;
+		tx->dirty_cap *= 2;
+		tx->dirty = rx_xcalloc(tx->dirty_cap, sizeof(*tx->dirty));
+		for (size_t i = 0; i < cap; i++)
+			if (old[i])
+				tx->dirty[dirty_probe(tx, old[i]->index)] = old[i];
+		free(old);
+	}
+	tx->dirty[dirty_probe(tx, d->index)] = d;
+	tx->ndirty++;
+}
+
+/* Remove with backward-shift deletion so probing stays correct. */
+static void dirty_del(struct rfs_tx *tx, uint64_t index)
+{
+	size_t i = dirty_probe(tx, index), mask = tx->dirty_cap - 1;
+	if (!tx->dirty[i])
+		return;
+	free(tx->dirty[i]);
+	tx->dirty[i] = NULL;
+	tx->ndirty--;
+	for (size_t j = (i + 1) & mask; tx->dirty[j]; j = (j + 1) & mask) {
+		struct rfs_dirty *d = tx->dirty[j];
+		tx->dirty[j] = NULL;
+		tx->dirty[dirty_probe(tx, d->index)] = d;
+	}
+}
+
+uint8_t *rfs_tx_dirty_buf(struct rfs_tx *tx, uint64_t index)
+{
+	struct rfs_dirty *d = dirty_get(tx, index);
+	return d ? d->buf : NULL;
+}
+
+/* ---- begin / abort ---- */
+
+int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out)
+{
+	if (fs->tx)
+		return rx_fail(fs->ctx, EBUSY, "a transaction is already open");
+	if (!fs->dev->writable)
+		return rx_fail(fs->ctx, EROFS, "the image is open read-only");
+	if (fs->hdr.encrypted)
+		return rx_fail(fs->ctx, ENOKEY, "writing encrypted filesystems is not supported yet");
+	struct rfs_tx *tx = rx_xcalloc(1, sizeof(*tx));
+	int r = rfs_alloc_replay(fs, &tx->free_map, NULL, NULL);
+	if (r) {
+		free(tx);
+		return r;
+	}
+	tx->fs = fs;
+	tx->saved = fs->hdr;
+	tx->tx_alloc = rx_xcalloc((size_t)(fs->nblocks / 8 + 1), 1);
+	tx->lo = UINT64_MAX;
+	tx->cursor = RFS_FIRST_DATA_BLOCK;
+	tx->dirty_cap = 256;
+	tx->dirty = rx_xcalloc(tx->dirty_cap, sizeof(*tx->dirty));
+	fs->tx = tx;
+	*out = tx;
+	return 0;
+}
+
+static void tx_free_all(struct rfs_tx *tx)
+{
+	for (size_t i = 0; i < tx->dirty_cap; i++)
+		free(tx->dirty[i]);
+	free(tx->dirty);
+	free(tx->deferred);
+	free(tx->free_map);
+	free(tx->tx_alloc);
+	tx->fs->tx = NULL;
+	free(tx);
+}
+
+void rfs_tx_abort(struct rfs_tx *tx)
+{
+	if (!tx)
+		return;
+	tx->fs->hdr = tx->saved;
+	tx_free_all(tx);
+}
+
+/* ---- allocation ---- */
+
+uint64_t rfs_tx_free_blocks(const struct rfs_tx *tx)
+{
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < tx->fs->nblocks / 8 + 1; i++)
+		n += (uint64_t)__builtin_popcount(tx->free_map[i]);
+	return n;
+}
+
+int rfs_tx_alloc(struct rfs_tx *tx, unsigned level, uint64_t *index)
+{
+	uint64_t n = 1ULL << level, nb = tx->fs->nblocks;
+	/* Lowest aligned free run first, as the reference's buddy allocator places blocks. */
+	uint64_t start = (tx->cursor + n - 1) & ~(n - 1);
+	for (uint64_t i = start; i + n <= nb; i += n) {
+		const uint8_t *m = tx->free_map;
+		if (n >= 8) {
+			uint64_t k = 0;
+			while (k < n && m[(i + k) >> 3] == 0xFF)
+				k += 8;
+			if (k < n)
+				continue;
+		} else {
+			uint64_t k = 0;
+			while (k < n && bit(m, i + k))
+				k++;
+			if (k < n)
+				continue;
+		}
+		for (uint64_t k = 0; k < n; k++) {
+			clr_bit(tx->free_map, i + k);
+			set_bit(tx->tx_alloc, i + k);
+		}
+		if (level == 0)
+			tx->cursor = i + 1;
+		tx->lo = RX_MIN(tx->lo, i);
+		tx->hi = RX_MAX(tx->hi, i + n);
+		*index = i;
+		return 0;
+	}
+	return rx_fail(tx->fs->ctx, ENOSPC, "no space left in the filesystem (%llu blocks free, "
+		       "none of them %llu contiguous)", (unsigned long long)rfs_tx_free_blocks(tx),
+		       (unsigned long long)n);
+}
+
+void rfs_tx_free(struct rfs_tx *tx, uint64_t index, unsigned level)
+{
+	uint64_t n = 1ULL << level;
+	if (index + n > tx->fs->nblocks || index < RFS_FIRST_DATA_BLOCK)
+		return;	/* never free what cannot have been allocated */
+	if (bit(tx->tx_alloc, index)) {
+		/* Made by this transaction: nothing committed refers to it; reuse at once. */
+		for (uint64_t k = 0; k < n; k++) {
+			clr_bit(tx->tx_alloc, index + k);
+			set_bit(tx->free_map, index + k);
+			dirty_del(tx, index + k);
+		}
+		if (index < tx->cursor)
+			tx->cursor = index;
+		return;
+	}
+	if (tx->ndeferred == tx->deferred_cap) {
+		tx->deferred_cap = tx->deferred_cap * 2 + 64;
+		tx->deferred = rx_xrealloc(tx->deferred, tx->deferred_cap * sizeof(*tx->deferred));
+	}
+	tx->deferred[tx->ndeferred].index = index;
+	tx->deferred[tx->ndeferred++].count = n;
+}
+
+/* ---- copy-on-write ---- */
+
+uint8_t *rfs_tx_mut(struct rfs_tx *tx, uint8_t *slot, enum rfs_btype type)
+{
+	struct rfs_ptr old = rfs_ptr_decode(slot);
+	struct rfs_dirty *d;
+	if (!rfs_ptr_is_null(old) && (d = dirty_get(tx, rfs_ptr_index(old))) != NULL)
+		return d->buf;
+	d = rx_xmalloc(sizeof(*d));
+	if (rfs_ptr_is_null(old)) {
+		memset(d->buf, 0, RFS_BLOCK);
+	} else if (rfs_read_ptr(tx->fs, old, 1, d->buf) != 0) {
+		free(d);
+		return NULL;
+	}
+	uint64_t index;
+	if (rfs_tx_alloc(tx, 0, &index) != 0) {
+		free(d);
+		return NULL;
+	}
+	if (!rfs_ptr_is_null(old))
+		rfs_tx_free(tx, rfs_ptr_index(old), 0);
+	d->index = index;
+	d->type = type;
+	d->sealed = 0;
+	dirty_put(tx, d);
+	struct rfs_ptr p = { index << 8, 0 };	/* the hash is sealed at commit */
+	rfs_ptr_encode(slot, p);
+	return d->buf;
+}
+
+static int dev_write(struct rfs_tx *tx, const void *buf, size_t len, uint64_t index)
+{
+	return rx_dev_write(tx->fs->dev, buf, len, tx->fs->start + index * RFS_BLOCK);
+}
+
+int rfs_tx_write_record(struct rfs_tx *tx, const uint8_t *buf, unsigned level, unsigned decomp,
+			struct rfs_ptr *out)
+{
+	uint64_t index;
+	int r = rfs_tx_alloc(tx, level, &index);
+	if (r)
+		return r;
+	size_t len = (size_t)RFS_BLOCK << level;
+	r = dev_write(tx, buf, len, index);
+	if (r)
+		return r;
+	out->addr = index << 8 | (uint64_t)decomp << 4 | level;
+	out->hash = seahash(buf, len);
+	tx->records_written++;
+	return 0;
+}
+
+/* ---- commit ---- */
+
+/* Seal a pointer slot: if it names a dirty block, seal that first and store its hash. */
+static void seal_slot(struct rfs_tx *tx, uint8_t *slot);
+
+static void seal_block(struct rfs_tx *tx, struct rfs_dirty *d)
+{
+	if (d->sealed)
+		return;
+	uint8_t *b = d->buf;
+	switch (d->type) {
+	case BT_TREE0: case BT_TREE1: case BT_TREE2: case BT_TREE3:
+		for (unsigned i = 0; i < RFS_TREE_ENTRIES; i++)
+			seal_slot(tx, b + 16 * i);
+		break;
+	case BT_BLOCKLIST:
+		for (unsigned i = 0; i < RFS_BLOCKLIST_ENTRIES; i++)
+			seal_slot(tx, b + 16 * i);
+		break;
+	case BT_NODE:
+		if (!(get_le32(b + 70) & RFS_FLAG_INLINE))
+			for (unsigned i = 0; i < 248; i++)
+				seal_slot(tx, b + RFS_INLINE_OFF + 16 * i);
+		break;
+	case BT_HTREE:
+		for (unsigned k = 0; k < RFS_HTREE_ENTRIES; k++)
+			seal_slot(tx, b + 20 * k + 4);
+		break;
+	case BT_ALLOC: case BT_RELEASE:
+		seal_slot(tx, b);
+		break;
+	case BT_DIRLIST:
+		break;
+	}
+	d->hash = seahash(b, RFS_BLOCK);
+	d->sealed = 1;
+}
+
+static void seal_slot(struct rfs_tx *tx, uint8_t *slot)
+{
+	struct rfs_ptr p = rfs_ptr_decode(slot);
+	if (rfs_ptr_is_null(p) || rfs_ptr_is_marker(p))
+		return;
+	struct rfs_dirty *d = dirty_get(tx, rfs_ptr_index(p));
+	if (!d)
+		return;
+	seal_block(tx, d);
+	p.hash = d->hash;
+	rfs_ptr_encode(slot, p);
+}
+
+static void seal_header_ptr(struct rfs_tx *tx, struct rfs_ptr *p)
+{
+	uint8_t slot[16];
+	rfs_ptr_encode(slot, *p);
+	seal_slot(tx, slot);
+	*p = rfs_ptr_decode(slot);
+}
+
+struct entry {
+	uint64_t index;
+	int64_t count;
+};
+
+static int cmp_deferred(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Rebuild the allocation log from the free map (a squash, spec 11.6): free
+ * extents, then the new log blocks' own allocations, then every block freed
+ * by this transaction, the old log included.
+ */
+static int write_log(struct rfs_tx *tx)
+{
+	struct rfs *fs = tx->fs;
+	size_t n = 0, cap = 256;
+	struct entry *e = rx_xmalloc(cap * sizeof(*e));
+
+	/* The old chain is replaced wholesale: free its blocks at commit. */
+	struct rfs_ptr p = fs->hdr.alloc;
+	uint8_t buf[RFS_BLOCK];
+	for (uint64_t guard = 0; !rfs_ptr_is_null(p) && guard < fs->nblocks; guard++) {
+		if (rfs_read_ptr(fs, p, 1, buf) != 0) {
+			free(e);
+			return -fs->ctx->err;
+		}
+		rfs_tx_free(tx, rfs_ptr_index(p), 0);
+		p = rfs_ptr_decode(buf);
+	}
+	for (uint64_t b = 0; b < fs->nblocks;) {
+		if (!bit(tx->free_map, b)) {
+			b++;
+			continue;
+		}
+		uint64_t s = b;
+		while (b < fs->nblocks && bit(tx->free_map, b))
+			b++;
+		if (n == cap)
+			e = rx_xrealloc(e, (cap *= 2) * sizeof(*e));
+		e[n].index = s;
+		e[n++].count = (int64_t)(b - s);
+	}
+	/* Deferred frees, sorted and merged into runs. */
+	qsort(tx->deferred, tx->ndeferred, sizeof(*tx->deferred), cmp_deferred);
+	size_t nfree = 0;
+	struct entry *fr = rx_xmalloc((tx->ndeferred + 1) * sizeof(*fr));
+	for (size_t i = 0; i < tx->ndeferred; i++) {
+		if (nfree && fr[nfree - 1].index + (uint64_t)fr[nfree - 1].count == tx->deferred[i].index)
+			fr[nfree - 1].count += (int64_t)tx->deferred[i].count;
+		else
+			fr[nfree++] = (struct entry){ tx->deferred[i].index, (int64_t)tx->deferred[i].count };
+	}
+	size_t k = 1;
+	while (k * ALLOC_ENTRIES < n + k + nfree)
+		k++;
+	uint64_t *blocks = rx_xmalloc(k * sizeof(*blocks));
+	int r = 0;
+	for (size_t i = 0; i < k && r == 0; i++) {
+		r = rfs_tx_alloc(tx, 0, &blocks[i]);
+		/* The log's own blocks stay out of the "allocated by tx" set: listed below. */
+		if (r == 0)
+			clr_bit(tx->tx_alloc, blocks[i]);
+	}
+	if (r) {
+		free(e);
+		free(fr);
+		free(blocks);
+		return r;
+	}
+	e = rx_xrealloc(e, (n + k + nfree + 1) * sizeof(*e));
+	for (size_t i = 0; i < k; i++)
+		e[n++] = (struct entry){ blocks[i], -1 };
+	for (size_t i = 0; i < nfree; i++) {
+		e[n++] = fr[i];
+		for (uint64_t b = fr[i].index; b < fr[i].index + (uint64_t)fr[i].count; b++)
+			set_bit(tx->free_map, b);
+	}
+	tx->ndeferred = 0;
+	free(fr);
+
+	/* Fill in allocation order; each block points back to the previous one. */
+	size_t pos = 0;
+	uint64_t prev = 0;
+	for (size_t i = 0; i < k; i++) {
+		struct rfs_dirty *d = rx_xcalloc(1, sizeof(*d));
+		d->index = blocks[i];
+		d->type = BT_ALLOC;
+		if (prev)
+			rfs_ptr_encode(d->buf, (struct rfs_ptr){ prev << 8, 0 });
+		for (unsigned s = 0; s < ALLOC_ENTRIES && pos < n; s++, pos++) {
+			put_le64(d->buf + 16 + 16 * s, e[pos].index);
+			put_le64(d->buf + 24 + 16 * s, (uint64_t)e[pos].count);
+		}
+		dirty_put(tx, d);
+		prev = blocks[i];
+	}
+	fs->hdr.alloc = (struct rfs_ptr){ prev << 8, 0 };
+	free(blocks);
+	free(e);
+	return 0;
+}
+
+static int cmp_dirty(const void *a, const void *b)
+{
+	uint64_t x = (*(struct rfs_dirty *const *)a)->index, y = (*(struct rfs_dirty *const *)b)->index;
+	return x < y ? -1 : x > y;
+}
+
+int rfs_tx_commit(struct rfs_tx *tx)
+{
+	struct rfs *fs = tx->fs;
+	int r = 0;
+
+	if (tx->ndirty == 0 && tx->ndeferred == 0 && tx->records_written == 0 &&
+	    memcmp(&fs->hdr, &tx->saved, sizeof(fs->hdr)) == 0) {
+		tx_free_all(tx);	/* nothing changed: no new generation */
+		return 0;
+	}
+	r = write_log(tx);
+	if (r)
+		goto fail;
+	seal_header_ptr(tx, &fs->hdr.tree);
+	seal_header_ptr(tx, &fs->hdr.alloc);
+	seal_header_ptr(tx, &fs->hdr.release);
+
+	/* Every dirty block, in address order, coalescing neighbours into one write. */
+	struct rfs_dirty **list = rx_xmalloc((tx->ndirty + 1) * sizeof(*list));
+	size_t n = 0;
+	for (size_t i = 0; i < tx->dirty_cap; i++)
+		if (tx->dirty[i]) {
+			seal_block(tx, tx->dirty[i]);	/* unreachable leftovers still get a hash */
+			list[n++] = tx->dirty[i];
+		}
+	qsort(list, n, sizeof(*list), cmp_dirty);
+	uint8_t *run = rx_xmalloc(64 * RFS_BLOCK);
+	for (size_t i = 0; i < n && r == 0;) {
+		size_t j = i;
+		while (j < n && j - i < 64 && list[j]->index == list[i]->index + (j - i)) {
+			memcpy(run + (j - i) * RFS_BLOCK, list[j]->buf, RFS_BLOCK);
+			j++;
+		}
+		r = dev_write(tx, run, (j - i) * RFS_BLOCK, list[i]->index);
+		i = j;
+	}
+	free(run);
+	free(list);
+	if (r == 0)
+		r = rx_dev_flush(fs->dev);	/* data before the header that names it */
+	if (r)
+		goto fail;
+
+	uint8_t h[RFS_BLOCK];
+	memcpy(h, fs->hdr.raw, RFS_BLOCK);
+	uint64_t gen = fs->hdr.generation + 1;
+	put_le64(h + 32, fs->hdr.size);
+	put_le64(h + 40, gen);
+	rfs_ptr_encode(h + 48, fs->hdr.tree);
+	rfs_ptr_encode(h + 64, fs->hdr.alloc);
+	rfs_ptr_encode(h + 3152, fs->hdr.release);
+	uint64_t hash = rfs_header_checksum(h);
+	put_le64(h + 4072, hash);
+	put_le64(h + 4080, 0);
+	put_le64(h + 4088, hash);
+	r = dev_write(tx, h, RFS_BLOCK, gen % RFS_HEADER_RING);
+	if (r == 0)
+		r = rx_dev_flush(fs->dev);
+	if (r)
+		goto fail;
+	rfs_header_decode(h, &fs->hdr);
+	tx_free_all(tx);
+	return 0;
+fail:
+	rfs_tx_abort(tx);
+	return r;
+}

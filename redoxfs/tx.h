@@ -1,0 +1,57 @@
+/*
+ * Write transactions: copy-on-write of metadata in memory, data records
+ * written straight to blocks that are free in the committed state, and a
+ * commit that seals checksums bottom-up, writes the blocks, syncs, writes the
+ * next header slot and syncs again. Until that header lands, the image on disk
+ * still means exactly what it meant before.
+ */
+#ifndef RX_TX_H
+#define RX_TX_H
+
+#include "rfs.h"
+
+/* What a dirty block holds: tells the sealer where its child pointers are. */
+enum rfs_btype {
+	BT_TREE0, BT_TREE1, BT_TREE2, BT_TREE3,	/* TreeList of that level */
+	BT_NODE, BT_BLOCKLIST, BT_DIRLIST, BT_HTREE, BT_ALLOC, BT_RELEASE,
+};
+
+struct rfs_dirty;
+
+struct rfs_tx {
+	struct rfs *fs;
+	struct rfs_header saved;	/* header as committed, restored on abort */
+	uint8_t *free_map;		/* 1 = free now (deferred frees not applied) */
+	uint8_t *tx_alloc;		/* 1 = allocated by this transaction */
+	uint64_t cursor;		/* no free block below this index */
+	uint64_t lo, hi;		/* range of tx_alloc that may be set */
+	struct { uint64_t index, count; } *deferred;
+	size_t ndeferred, deferred_cap;
+	struct rfs_dirty **dirty;	/* open-addressing table by block index */
+	size_t dirty_cap, ndirty;
+	uint64_t records_written;
+};
+
+int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out);
+/* Commit as one new generation; the transaction is finished either way. */
+int rfs_tx_commit(struct rfs_tx *tx);
+void rfs_tx_abort(struct rfs_tx *tx);
+
+int rfs_tx_alloc(struct rfs_tx *tx, unsigned level, uint64_t *index);
+/* Free a block the tree no longer references (now if this tx made it, else at commit). */
+void rfs_tx_free(struct rfs_tx *tx, uint64_t index, unsigned level);
+uint64_t rfs_tx_free_blocks(const struct rfs_tx *tx);
+
+/*
+ * Make the block a pointer slot names writable in this transaction: a fresh
+ * copy at a new address (the slot is updated), or a zeroed new block when the
+ * slot is null. Returns the 4096-byte buffer, or NULL with the error recorded.
+ */
+uint8_t *rfs_tx_mut(struct rfs_tx *tx, uint8_t *slot, enum rfs_btype type);
+/* The buffer of a block made writable earlier in this transaction, or NULL. */
+uint8_t *rfs_tx_dirty_buf(struct rfs_tx *tx, uint64_t index);
+/* Write a data record now (it is a leaf: its checksum is final). */
+int rfs_tx_write_record(struct rfs_tx *tx, const uint8_t *buf, unsigned level, unsigned decomp,
+			struct rfs_ptr *out);
+
+#endif
