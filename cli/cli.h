@@ -105,5 +105,13 @@ int cmd_mkfs(int argc, char **argv);
 int cmd_put(int argc, char **argv);
 int cmd_mkdir(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
+int cmd_mv(int argc, char **argv);
+int cmd_ln(int argc, char **argv);
+int cmd_chmod(int argc, char **argv);
+int cmd_chown(int argc, char **argv);
+int cmd_touch(int argc, char **argv);
+int cmd_truncate(int argc, char **argv);
+int cmd_write(int argc, char **argv);
+int cmd_edit(int argc, char **argv);
 
 #endif

@@ -22,6 +22,14 @@ static const struct verb {
 	{ "put", cmd_put, "copy host files and directories into an image" },
 	{ "mkdir", cmd_mkdir, "create directories inside an image" },
 	{ "rm", cmd_rm, "remove files and directories inside an image" },
+	{ "mv", cmd_mv, "rename or move inside an image" },
+	{ "ln", cmd_ln, "make symbolic or hard links inside an image" },
+	{ "chmod", cmd_chmod, "change permission bits inside an image" },
+	{ "chown", cmd_chown, "change owner and group inside an image" },
+	{ "touch", cmd_touch, "set times, creating empty files" },
+	{ "truncate", cmd_truncate, "shrink or extend files inside an image" },
+	{ "write", cmd_write, "replace a file inside an image with standard input" },
+	{ "edit", cmd_edit, "edit a file inside an image with $EDITOR" },
 };
 
 static void usage(FILE *f)

@@ -217,3 +217,170 @@ int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *tot
 		*total = off;
 	return r;
 }
+
+/* Is node id the directory at path or one of its ancestors? (A rename must not move a dir into itself.) */
+static int path_passes(struct rfs *fs, const char *path, uint32_t id, int *passes)
+{
+	char *p = rx_xstrdup(path);
+	struct rfs_node n;
+	int r = 0;
+	*passes = 0;
+	for (char *s = p;; s++) {
+		if (*s == '/' || *s == 0) {
+			char c = *s;
+			*s = 0;
+			r = rfs_lookup(fs, *p ? p : "/", 1, &n);
+			*s = c;
+			if (r)
+				break;
+			if (n.id == id) {
+				*passes = 1;
+				break;
+			}
+			if (!c)
+				break;
+		}
+	}
+	free(p);
+	return r;
+}
+
+int rfs_op_rename(struct rfs_tx *tx, const char *from, const char *to, unsigned flags)
+{
+	struct rfs *fs = tx->fs;
+	struct rfs_node d1, d2, src, dst;
+	char *n1 = NULL, *n2 = NULL;
+	uint32_t id, did;
+	int r = rfs_lookup_parent(fs, from, &d1, &n1);
+	if (r)
+		return r;
+	r = rfs_lookup_parent(fs, to, &d2, &n2);
+	if (r)
+		goto out;
+	/* One directory as both ends: share one in-memory copy so no change is lost. */
+	struct rfs_node *dst_dir = d1.id == d2.id ? &d1 : &d2;
+	r = rfs_dir_lookup(fs, &d1, n1, strlen(n1), &id);
+	if (r == 0)
+		r = rfs_node_get(fs, id, &src);
+	if (r)
+		goto out;
+	if (src.id == RFS_ROOT_ID) {
+		r = rx_fail(fs->ctx, EBUSY, "cannot move the root directory");
+		goto out;
+	}
+	if (rfs_is_dir(&src)) {
+		char *parent, *name;
+		int passes;
+		r = rfs_split_path(fs, to, &parent, &name);
+		if (r == 0) {
+			r = path_passes(fs, parent, src.id, &passes);
+			free(parent);
+			free(name);
+		}
+		if (r == 0 && passes)
+			r = rx_fail(fs->ctx, EINVAL, "cannot move a directory into itself");
+		if (r)
+			goto out;
+	}
+	r = rfs_dir_lookup(fs, dst_dir, n2, strlen(n2), &did);
+	if (r == 0) {
+		if (did == src.id && !(flags & RFS_RENAME_EXCHANGE))
+			goto out;	/* the same node: nothing to do */
+		if (flags & RFS_RENAME_NOREPLACE) {
+			r = rx_fail(fs->ctx, EEXIST, "%s already exists", to);
+			goto out;
+		}
+		r = rfs_node_get(fs, did, &dst);
+		if (r)
+			goto out;
+		if (flags & RFS_RENAME_EXCHANGE) {
+			/* Swap the ids the two names point at. */
+			r = rfs_dir_remove(tx, &d1, n1, strlen(n1));
+			if (r == 0)
+				r = rfs_dir_insert(tx, &d1, n1, strlen(n1), dst.id);
+			if (r == 0 && dst_dir == &d1) {
+				r = rfs_dir_remove(tx, &d1, n2, strlen(n2));
+				if (r == 0)
+					r = rfs_dir_insert(tx, &d1, n2, strlen(n2), src.id);
+			} else if (r == 0) {
+				r = rfs_dir_remove(tx, &d2, n2, strlen(n2));
+				if (r == 0)
+					r = rfs_dir_insert(tx, &d2, n2, strlen(n2), src.id);
+			}
+			goto out;
+		}
+		if (rfs_is_dir(&dst) && !rfs_is_dir(&src)) {
+			r = rx_fail(fs->ctx, EISDIR, "%s is a directory", to);
+			goto out;
+		}
+		if (!rfs_is_dir(&dst) && rfs_is_dir(&src)) {
+			r = rx_fail(fs->ctx, ENOTDIR, "%s is not a directory", to);
+			goto out;
+		}
+		if (rfs_is_dir(&dst) && dst.size != 0) {
+			r = rx_fail(fs->ctx, ENOTEMPTY, "%s is not empty", to);
+			goto out;
+		}
+		r = unlink_node(tx, dst_dir, n2, &dst);
+		if (r)
+			goto out;
+		if (dst_dir == &d1 || dst.id == d1.id)
+			r = rfs_node_get(fs, d1.id, &d1);	/* reload what unlink_node changed */
+		if (r)
+			goto out;
+	} else if (r != -ENOENT) {
+		goto out;
+	} else if (flags & RFS_RENAME_EXCHANGE) {
+		goto out;	/* r = -ENOENT */
+	}
+	rx_clear(fs->ctx);
+	r = rfs_dir_insert(tx, dst_dir, n2, strlen(n2), src.id);
+	if (r == 0)
+		r = rfs_dir_remove(tx, &d1, n1, strlen(n1));
+out:
+	free(n1);
+	free(n2);
+	return r;
+}
+
+int rfs_op_link(struct rfs_tx *tx, const char *existing, const char *path)
+{
+	struct rfs *fs = tx->fs;
+	struct rfs_node n, dir;
+	char *name;
+	int r = rfs_lookup(fs, existing, 0, &n);
+	if (r)
+		return r;
+	if (rfs_is_dir(&n))
+		return rx_fail(fs->ctx, EPERM, "hard links to directories are not allowed");
+	r = rfs_lookup_parent(fs, path, &dir, &name);
+	if (r)
+		return r;
+	r = rfs_dir_insert(tx, &dir, name, strlen(name), n.id);
+	free(name);
+	if (r)
+		return r;
+	n.links++;
+	return rfs_node_put(tx, &n);
+}
+
+int rfs_op_symlink(struct rfs_tx *tx, const char *target, const char *path,
+		   const struct rfs_owner *own, struct rfs_time t)
+{
+	struct rfs *fs = tx->fs;
+	struct rfs_node dir, n;
+	char *name;
+	size_t len = strlen(target);
+	if (len == 0 || len > RFS_BLOCK)
+		return rx_fail(fs->ctx, ENAMETOOLONG, "a symlink target must be 1 to 4096 bytes");
+	int r = rfs_lookup_parent(fs, path, &dir, &name);
+	if (r)
+		return r;
+	r = rfs_op_create(tx, &dir, name, RFS_MODE_SYMLINK | 0777, own, t, &n);
+	free(name);
+	if (r == 0)
+		r = rfs_file_write(tx, &n, 0, target, len);
+	if (r == 0)
+		r = rfs_node_put(tx, &n);
+	return r;
+}

@@ -24,4 +24,13 @@ int rfs_op_remove(struct rfs_tx *tx, const char *path, int recursive, int dir_ok
 /* Replace a file's content with what fd holds (unchanged records are not rewritten). */
 int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *total);
 
+#define RFS_RENAME_NOREPLACE 1u
+#define RFS_RENAME_EXCHANGE 2u
+/* Rename within the image, replacing an existing target atomically (POSIX rules). */
+int rfs_op_rename(struct rfs_tx *tx, const char *from, const char *to, unsigned flags);
+/* Another name for a file or symlink (links counts it). */
+int rfs_op_link(struct rfs_tx *tx, const char *existing, const char *path);
+int rfs_op_symlink(struct rfs_tx *tx, const char *target, const char *path,
+		   const struct rfs_owner *own, struct rfs_time t);
+
 #endif

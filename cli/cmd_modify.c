@@ -1,0 +1,595 @@
+/* rximg mv, ln, chmod, chown, touch, truncate, write, edit: small changes, one commit each. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Parse every argument as IMAGE:/path of the session's image; NULL-terminated list of paths. */
+static char **session_paths(struct wsession *w, const char *verb, int argc, char **argv)
+{
+	char **paths = rx_xcalloc((size_t)argc + 1, sizeof(*paths));
+	static struct rx_ctx pctx;
+	for (int i = 0; i < argc; i++) {
+		struct target t;
+		if (target_parse(&pctx, argv[i], &t)) {
+			report(&pctx, NULL, NULL);
+			goto bad;
+		}
+		if (!wsession_same(w, verb, &t) || !t.path) {
+			if (!t.path)
+				usage_error(verb, "name a path inside the image: %s", argv[i]);
+			target_free(&t);
+			goto bad;
+		}
+		paths[i] = t.path;
+		t.path = NULL;
+		target_free(&t);
+	}
+	return paths;
+bad:
+	for (int i = 0; i < argc; i++)
+		free(paths[i]);
+	free(paths);
+	return NULL;
+}
+
+static void free_paths(char **paths)
+{
+	for (char **p = paths; p && *p; p++)
+		free(*p);
+	free(paths);
+}
+
+/* Open the image named by first, check every argument names it; EXIT_OK or a status. */
+static int begin(const char *verb, int argc, char **argv, struct wsession *w, char ***paths)
+{
+	if (argc < 1)
+		return usage_error(verb, "expected IMAGE:/path");
+	if (wsession_open(argv[0], w))
+		return EXIT_FAIL;
+	*paths = session_paths(w, verb, argc, argv);
+	if (!*paths) {
+		rfs_tx_abort(w->tx);
+		close_target(&w->o);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int finish(struct wsession *w, char **paths, int r, const char *path)
+{
+	int s = r ? wsession_fail(w, path) : wsession_commit(w);
+	free_paths(paths);
+	return s;
+}
+
+static const char mv_help[] =
+	"Usage: rximg mv [OPTIONS] IMAGE:/from IMAGE:/to\n"
+	"       rximg mv [OPTIONS] IMAGE:/from... IMAGE:/dir/\n"
+	"Rename or move inside an image; an existing target is replaced atomically.\n\n"
+	"  -n, --no-clobber  do not replace an existing target (fail instead)\n"
+	"      --exchange    swap the two paths\n"
+	"  -h, --help        show this help\n";
+
+int cmd_mv(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "no-clobber", no_argument, 0, 'n' }, { "exchange", no_argument, 0, 'x' },
+		{ "help", no_argument, 0, 'h' },       { 0, 0, 0, 0 },
+	};
+	unsigned flags = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "nh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': flags |= RFS_RENAME_NOREPLACE; break;
+		case 'x': flags |= RFS_RENAME_EXCHANGE; break;
+		case 'h': fputs(mv_help, stdout); return EXIT_OK;
+		default: return usage_error("mv", "bad option");
+		}
+	}
+	if (argc - optind < 2)
+		return usage_error("mv", "expected IMAGE:/from IMAGE:/to");
+	struct wsession w;
+	char **paths;
+	int s = begin("mv", argc - optind, argv + optind, &w, &paths);
+	if (s)
+		return s;
+	int n = argc - optind, r = 0;
+	const char *dest = paths[n - 1];
+	struct rfs_node dn;
+	int into = !(flags & RFS_RENAME_EXCHANGE) && rfs_lookup(w.o.fs, dest, 1, &dn) == 0 && rfs_is_dir(&dn);
+	rx_clear(w.o.fs->ctx);
+	if (n > 2 && !into) {
+		rx_fail(w.o.fs->ctx, ENOTDIR, "moving several paths needs a directory to move them into");
+		return finish(&w, paths, -1, dest);
+	}
+	for (int i = 0; i < n - 1 && r == 0; i++) {
+		char *to;
+		if (into) {
+			const char *base = strrchr(paths[i], '/');
+			base = base ? base + 1 : paths[i];
+			to = rx_path_join(dest, base, strlen(base));
+		} else {
+			to = rx_xstrdup(dest);
+		}
+		r = rfs_op_rename(w.tx, paths[i], to, flags);
+		if (r) {
+			s = finish(&w, paths, r, paths[i]);
+			free(to);
+			return s;
+		}
+		free(to);
+	}
+	return finish(&w, paths, 0, NULL);
+}
+
+static const char ln_help[] =
+	"Usage: rximg ln -s TARGET IMAGE:/link\n"
+	"       rximg ln IMAGE:/existing IMAGE:/newname\n"
+	"Make a symbolic link (TARGET is stored as given) or a hard link inside an image.\n\n"
+	"  -s, --symbolic    make a symbolic link\n"
+	"  -f, --force       replace an existing link name\n"
+	"      --owner U:G   owner of a new symlink (default: the parent directory's)\n"
+	"  -h, --help        show this help\n";
+
+int cmd_ln(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "symbolic", no_argument, 0, 's' }, { "force", no_argument, 0, 'f' },
+		{ "owner", required_argument, 0, 'o' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int c, symbolic = 0, force = 0;
+	struct rfs_owner owner, *ownp = NULL;
+	while ((c = getopt_long(argc, argv, "sfh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': symbolic = 1; break;
+		case 'f': force = 1; break;
+		case 'o':
+			if (parse_owner(optarg, &owner))
+				return usage_error("ln", "bad owner '%s'", optarg);
+			ownp = &owner;
+			break;
+		case 'h': fputs(ln_help, stdout); return EXIT_OK;
+		default: return usage_error("ln", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("ln", "expected TARGET IMAGE:/link");
+	struct wsession w;
+	char **paths;
+	/* For -s the target is free text: only the link names the image. */
+	int s = symbolic ? begin("ln", 1, argv + optind + 1, &w, &paths)
+			 : begin("ln", 2, argv + optind, &w, &paths);
+	if (s)
+		return s;
+	const char *link = symbolic ? paths[0] : paths[1];
+	int r = 0;
+	if (force) {
+		r = rfs_op_remove(w.tx, link, 0, 0);
+		if (r == -ENOENT) {
+			rx_clear(w.o.fs->ctx);
+			r = 0;
+		}
+	}
+	if (r == 0)
+		r = symbolic ? rfs_op_symlink(w.tx, argv[optind], link, ownp, now_time())
+			     : rfs_op_link(w.tx, paths[0], link);
+	return finish(&w, paths, r, link);
+}
+
+/* ---- attribute changes: chmod, chown, touch ---- */
+
+struct attr_change {
+	int set_mode, set_owner, set_atime, set_mtime, recursive;
+	uint16_t mode;
+	struct rfs_owner owner;
+	struct rfs_time atime, mtime;
+};
+
+static int apply_attr(struct rfs_tx *tx, struct rfs_node *n, const struct attr_change *a, unsigned depth)
+{
+	if (a->set_mode)
+		n->mode = (uint16_t)((n->mode & RFS_MODE_TYPE) | a->mode);
+	if (a->set_owner) {
+		n->uid = a->owner.uid;
+		n->gid = a->owner.gid;
+	}
+	if (a->set_atime) {
+		n->atime = a->atime.sec;
+		n->atime_nsec = a->atime.nsec;
+	}
+	if (a->set_mtime) {
+		n->mtime = a->mtime.sec;
+		n->mtime_nsec = a->mtime.nsec;
+	}
+	int r = rfs_node_put(tx, n);
+	if (r || !a->recursive || !rfs_is_dir(n))
+		return r;
+	if (depth > 4096)
+		return rx_fail(tx->fs->ctx, ELOOP, "directories nest too deeply (a loop?)");
+	struct rfs_dirent *ents;
+	size_t count;
+	r = rfs_dir_list(tx->fs, n, &ents, &count);
+	for (size_t i = 0; i < count && r == 0; i++) {
+		struct rfs_node child;
+		r = rfs_node_get(tx->fs, ents[i].id, &child);
+		if (r == 0)
+			r = apply_attr(tx, &child, a, depth + 1);
+	}
+	free(ents);
+	return r;
+}
+
+static int change_attrs(const char *verb, int argc, char **argv, const struct attr_change *a,
+			int create_missing)
+{
+	struct wsession w;
+	char **paths;
+	int s = begin(verb, argc, argv, &w, &paths);
+	if (s)
+		return s;
+	for (int i = 0; paths[i]; i++) {
+		struct rfs_node n;
+		int r = rfs_lookup(w.o.fs, paths[i], 1, &n);
+		if (r == -ENOENT && create_missing) {
+			struct rfs_node dir;
+			char *name;
+			rx_clear(w.o.fs->ctx);
+			r = rfs_lookup_parent(w.o.fs, paths[i], &dir, &name);
+			if (r == 0) {
+				r = rfs_op_create(w.tx, &dir, name, RFS_MODE_FILE | 0644, NULL, now_time(), &n);
+				free(name);
+			}
+		}
+		if (r == 0)
+			r = apply_attr(w.tx, &n, a, 0);
+		if (r)
+			return finish(&w, paths, r, paths[i]);
+	}
+	return finish(&w, paths, 0, NULL);
+}
+
+static const char chmod_help[] =
+	"Usage: rximg chmod [OPTIONS] MODE IMAGE:/path...\n"
+	"Set permission bits (octal, e.g. 0755 or 4755) inside an image.\n\n"
+	"  -R, --recursive  also everything below a directory\n"
+	"  -h, --help       show this help\n";
+
+int cmd_chmod(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "recursive", no_argument, 0, 'R' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	struct attr_change a = { .set_mode = 1 };
+	int c;
+	while ((c = getopt_long(argc, argv, "Rh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'R': a.recursive = 1; break;
+		case 'h': fputs(chmod_help, stdout); return EXIT_OK;
+		default: return usage_error("chmod", "bad option");
+		}
+	}
+	if (argc - optind < 2)
+		return usage_error("chmod", "expected MODE IMAGE:/path");
+	if (parse_mode(argv[optind], &a.mode))
+		return usage_error("chmod", "bad mode '%s' (want octal, e.g. 0755)", argv[optind]);
+	return change_attrs("chmod", argc - optind - 1, argv + optind + 1, &a, 0);
+}
+
+static const char chown_help[] =
+	"Usage: rximg chown [OPTIONS] UID[:GID] IMAGE:/path...\n"
+	"Set the numeric owner and group inside an image.\n\n"
+	"  -R, --recursive  also everything below a directory\n"
+	"  -h, --help       show this help\n";
+
+int cmd_chown(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "recursive", no_argument, 0, 'R' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	struct attr_change a = { .set_owner = 1 };
+	int c;
+	while ((c = getopt_long(argc, argv, "Rh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'R': a.recursive = 1; break;
+		case 'h': fputs(chown_help, stdout); return EXIT_OK;
+		default: return usage_error("chown", "bad option");
+		}
+	}
+	if (argc - optind < 2)
+		return usage_error("chown", "expected UID[:GID] IMAGE:/path");
+	if (parse_owner(argv[optind], &a.owner))
+		return usage_error("chown", "bad owner '%s' (want numeric UID[:GID])", argv[optind]);
+	return change_attrs("chown", argc - optind - 1, argv + optind + 1, &a, 0);
+}
+
+/* @SECONDS[.NANOSECONDS] */
+static int parse_time(const char *s, struct rfs_time *t)
+{
+	char *end;
+	if (*s == '@')
+		s++;
+	t->sec = strtoull(s, &end, 10);
+	t->nsec = 0;
+	if (end == s)
+		return -1;
+	if (*end == '.') {
+		const char *f = end + 1;
+		unsigned digits = 0;
+		for (; *f >= '0' && *f <= '9' && digits < 9; f++, digits++)
+			t->nsec = t->nsec * 10 + (uint32_t)(*f - '0');
+		for (; digits < 9; digits++)
+			t->nsec *= 10;
+		end = (char *)f;
+	}
+	return *end ? -1 : 0;
+}
+
+static const char touch_help[] =
+	"Usage: rximg touch [OPTIONS] IMAGE:/path...\n"
+	"Set access and modification times inside an image; create empty files that are missing.\n\n"
+	"  -d, --date @SEC[.NSEC]  use this time instead of now (seconds since the epoch)\n"
+	"  -a                      change only the access time\n"
+	"  -m                      change only the modification time\n"
+	"  -c, --no-create         do not create missing files\n"
+	"  -h, --help              show this help\n";
+
+int cmd_touch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "date", required_argument, 0, 'd' }, { "no-create", no_argument, 0, 'c' },
+		{ "help", no_argument, 0, 'h' },       { 0, 0, 0, 0 },
+	};
+	struct attr_change a = { 0 };
+	struct rfs_time t = now_time();
+	int c, only_a = 0, only_m = 0, create = 1;
+	while ((c = getopt_long(argc, argv, "d:amch", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (parse_time(optarg, &t))
+				return usage_error("touch", "bad time '%s' (want @SECONDS[.NANOSECONDS])", optarg);
+			break;
+		case 'a': only_a = 1; break;
+		case 'm': only_m = 1; break;
+		case 'c': create = 0; break;
+		case 'h': fputs(touch_help, stdout); return EXIT_OK;
+		default: return usage_error("touch", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("touch", "expected IMAGE:/path");
+	a.set_atime = !only_m || only_a;
+	a.set_mtime = !only_a || only_m;
+	a.atime = a.mtime = t;
+	return change_attrs("touch", argc - optind, argv + optind, &a, create);
+}
+
+static const char truncate_help[] =
+	"Usage: rximg truncate -s SIZE IMAGE:/file...\n"
+	"Shrink or extend files inside an image (extended parts read as zeros).\n\n"
+	"  -s, --size SIZE  the new size (suffixes K, M, G: powers of 1024)\n"
+	"  -h, --help       show this help\n";
+
+int cmd_truncate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, 0, 's' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	uint64_t size = 0;
+	int c, have = 0;
+	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (parse_size(optarg, &size))
+				return usage_error("truncate", "bad size '%s'", optarg);
+			have = 1;
+			break;
+		case 'h': fputs(truncate_help, stdout); return EXIT_OK;
+		default: return usage_error("truncate", "bad option");
+		}
+	}
+	if (!have || optind >= argc)
+		return usage_error("truncate", "expected -s SIZE IMAGE:/file");
+	struct wsession w;
+	char **paths;
+	int s = begin("truncate", argc - optind, argv + optind, &w, &paths);
+	if (s)
+		return s;
+	for (int i = 0; paths[i]; i++) {
+		struct rfs_node n;
+		int r = rfs_lookup(w.o.fs, paths[i], 1, &n);
+		if (r == 0 && !rfs_is_file(&n))
+			r = rx_fail(w.o.fs->ctx, EINVAL, "not a regular file");
+		if (r == 0 && n.size != size) {
+			r = rfs_file_truncate(w.tx, &n, size);
+			if (r == 0) {
+				struct rfs_time t = now_time();
+				n.mtime = t.sec;
+				n.mtime_nsec = t.nsec;
+				r = rfs_node_put(w.tx, &n);
+			}
+		}
+		if (r)
+			return finish(&w, paths, r, paths[i]);
+	}
+	return finish(&w, paths, 0, NULL);
+}
+
+/* Replace (or create) the file at path with what fd holds. */
+static int write_from_fd(struct wsession *w, const char *path, int fd, const struct rfs_owner *own,
+			 int have_mode, uint16_t mode)
+{
+	struct rfs *fs = w->o.fs;
+	struct rfs_node n, dir;
+	char *name;
+	int r = rfs_lookup(fs, path, 1, &n);
+	if (r == -ENOENT) {
+		rx_clear(fs->ctx);
+		r = rfs_lookup_parent(fs, path, &dir, &name);
+		if (r == 0) {
+			r = rfs_op_create(w->tx, &dir, name, RFS_MODE_FILE | (have_mode ? mode : 0644), own,
+					  now_time(), &n);
+			free(name);
+		}
+	} else if (r == 0 && !rfs_is_file(&n)) {
+		r = rx_fail(fs->ctx, rfs_is_dir(&n) ? EISDIR : EINVAL, "not a regular file");
+	}
+	if (r == 0)
+		r = rfs_op_write_fd(w->tx, &n, fd, NULL);
+	if (r == 0) {
+		struct rfs_time t = now_time();
+		n.mtime = t.sec;
+		n.mtime_nsec = t.nsec;
+		if (have_mode)
+			n.mode = (uint16_t)(RFS_MODE_FILE | mode);
+		if (own) {
+			n.uid = own->uid;
+			n.gid = own->gid;
+		}
+		r = rfs_node_put(w->tx, &n);
+	}
+	return r;
+}
+
+static const char write_help[] =
+	"Usage: rximg write [OPTIONS] IMAGE:/path < DATA\n"
+	"Replace (or create) a file inside an image with standard input, in one commit.\n\n"
+	"  -m, --mode MODE   mode of a new file (octal, default 0644) or the new mode\n"
+	"      --owner U:G   owner (default: kept, or the parent directory's for a new file)\n"
+	"  -h, --help        show this help\n";
+
+int cmd_write(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, 0, 'm' }, { "owner", required_argument, 0, 'o' },
+		{ "help", no_argument, 0, 'h' },       { 0, 0, 0, 0 },
+	};
+	int c, have_mode = 0;
+	uint16_t mode = 0644;
+	struct rfs_owner owner, *ownp = NULL;
+	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (parse_mode(optarg, &mode))
+				return usage_error("write", "bad mode '%s'", optarg);
+			have_mode = 1;
+			break;
+		case 'o':
+			if (parse_owner(optarg, &owner))
+				return usage_error("write", "bad owner '%s'", optarg);
+			ownp = &owner;
+			break;
+		case 'h': fputs(write_help, stdout); return EXIT_OK;
+		default: return usage_error("write", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("write", "expected IMAGE:/path");
+	struct wsession w;
+	char **paths;
+	int s = begin("write", 1, argv + optind, &w, &paths);
+	if (s)
+		return s;
+	int r = write_from_fd(&w, paths[0], STDIN_FILENO, ownp, have_mode, mode);
+	return finish(&w, paths, r, paths[0]);
+}
+
+static const char edit_help[] =
+	"Usage: rximg edit IMAGE:/path\n"
+	"Open a copy of a file in $VISUAL or $EDITOR (default vi) and write it back into the\n"
+	"image if it changed. The image stays locked while the editor runs.\n\n"
+	"  -h, --help  show this help\n";
+
+int cmd_edit(int argc, char **argv)
+{
+	static const struct option opts[] = { { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(edit_help, stdout);
+			return EXIT_OK;
+		}
+		return usage_error("edit", "bad option");
+	}
+	if (argc - optind != 1)
+		return usage_error("edit", "expected IMAGE:/path");
+	struct wsession w;
+	char **paths;
+	int s = begin("edit", 1, argv + optind, &w, &paths);
+	if (s)
+		return s;
+	struct rfs *fs = w.o.fs;
+	struct rfs_node n;
+	const char *base = strrchr(paths[0], '/') + 1;
+	const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char *tmp = rx_xasprintf("%s/rximg-edit-XXXXXX-%s", tmpdir, *base ? base : "file");
+	int fd = mkstemps(tmp, (int)strlen(*base ? base : "file") + 1);
+	int r = fd < 0 ? rx_fail(fs->ctx, errno, "%s: %s", tmp, strerror(errno)) : 0;
+	int existed = 0;
+	if (r == 0) {
+		r = rfs_lookup(fs, paths[0], 1, &n);
+		if (r == 0 && !rfs_is_file(&n))
+			r = rx_fail(fs->ctx, EINVAL, "not a regular file");
+		if (r == 0) {
+			existed = 1;
+			/* Copy out through the same code as cat. */
+			uint8_t *buf = rx_xmalloc(1 << 17);
+			for (uint64_t off = 0; r == 0 && off < n.size;) {
+				int64_t got = rfs_read(fs, &n, off, buf, 1 << 17);
+				if (got <= 0) {
+					r = got < 0 ? (int)got : rx_fail(fs->ctx, EIO, "short read");
+					break;
+				}
+				if (write(fd, buf, (size_t)got) != got)
+					r = rx_fail(fs->ctx, errno, "%s: %s", tmp, strerror(errno));
+				off += (uint64_t)got;
+			}
+			free(buf);
+		} else if (r == -ENOENT) {
+			rx_clear(fs->ctx);
+			r = 0;
+		}
+	}
+	struct stat before, after;
+	if (r == 0 && fstat(fd, &before) != 0)
+		r = rx_fail(fs->ctx, errno, "%s", strerror(errno));
+	if (r == 0) {
+		const char *ed = getenv("VISUAL") ? getenv("VISUAL") : getenv("EDITOR") ? getenv("EDITOR") : "vi";
+		char *cmd = rx_xasprintf("%s \"$1\"", ed);
+		pid_t pid = fork();
+		if (pid == 0) {
+			execl("/bin/sh", "sh", "-c", cmd, "sh", tmp, (char *)NULL);
+			_exit(127);
+		}
+		int st = 0;
+		if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			r = rx_fail(fs->ctx, ECANCELED, "the editor failed; the image is unchanged (your "
+				    "copy is in %s)", tmp);
+		free(cmd);
+	}
+	int changed = 0;
+	if (r == 0 && stat(tmp, &after) == 0)
+		changed = !existed || after.st_size != before.st_size ||
+			  after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+			  after.st_mtim.tv_nsec != before.st_mtim.tv_nsec;
+	if (r == 0 && changed) {
+		int in = open(tmp, O_RDONLY | O_CLOEXEC);
+		r = in < 0 ? rx_fail(fs->ctx, errno, "%s: %s", tmp, strerror(errno))
+			   : write_from_fd(&w, paths[0], in, NULL, 0, 0);
+		if (in >= 0)
+			close(in);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (r != -ECANCELED)
+		unlink(tmp);
+	free(tmp);
+	if (r == 0 && !changed)
+		fprintf(stderr, "rximg: %s: unchanged\n", paths[0]);
+	return finish(&w, paths, r, paths[0]);
+}
