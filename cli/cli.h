@@ -66,12 +66,25 @@ struct import_opts {
 	int have_epoch;			/* SOURCE_DATE_EPOCH: clamp times */
 	uint64_t epoch;
 	int warned_links;
+	int sync;			/* existing entries: replace other types, skip same size+mtime */
+	int checksum;			/* sync: compare contents, not size+mtime */
+	int delete;			/* sync: remove what the source no longer has */
+	uint64_t changed;		/* entries created, rewritten or removed */
+	const char *ipath;		/* sync: the image path of the entry being imported */
 };
 int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int host_dirfd,
 		const char *host_name, const char *host_path, struct import_opts *o);
 /* Copy everything inside the host directory fd into the image directory dir. */
 int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char *host_path,
 		    struct import_opts *o);
+
+/* put's engine, shared with inject */
+struct put_opts {
+	int preserve, recursive, parents, have_mode;
+	uint16_t mode;
+	const struct rfs_owner *owner;
+};
+int put_one(struct wsession *w, const char *src, const char *path, const struct put_opts *po);
 
 /* Formatting */
 const char *node_type_name(uint16_t mode);
@@ -113,5 +126,7 @@ int cmd_touch(int argc, char **argv);
 int cmd_truncate(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
+int cmd_inject(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
 
 #endif

@@ -203,7 +203,7 @@ int cmd_mkfs(int argc, char **argv)
 		struct rfs_tx *tx;
 		struct rfs_node root;
 		struct import_opts io = { .keep_owner = 1, .owner = have_owner ? &owner : NULL,
-					  .have_epoch = have_epoch, .epoch = epoch };
+					  .have_epoch = have_epoch, .epoch = epoch, .ipath = "/" };
 		r = rx_image_redoxfs(img, &fs);
 		if (r == 0)
 			r = rfs_tx_begin(fs, &tx);
@@ -265,12 +265,6 @@ static const char put_help[] =
 	"  -P, --parents      create missing parent directories of /dest\n"
 	"  -h, --help         show this help\n";
 
-struct put_opts {
-	int preserve, recursive, parents, have_mode;
-	uint16_t mode;
-	const struct rfs_owner *owner;
-};
-
 /* Put one host file at path in the image (created or replaced). */
 static int put_file(struct wsession *w, const char *src, int src_fd, const struct stat *st,
 		    const char *path, const struct put_opts *po)
@@ -325,7 +319,7 @@ static int put_file(struct wsession *w, const char *src, int src_fd, const struc
 	return rfs_node_put(w->tx, &n);
 }
 
-static int put_one(struct wsession *w, const char *src, const char *path, const struct put_opts *po)
+int put_one(struct wsession *w, const char *src, const char *path, const struct put_opts *po)
 {
 	struct rfs *fs = w->o.fs;
 	struct stat st;
@@ -345,7 +339,7 @@ static int put_one(struct wsession *w, const char *src, const char *path, const 
 		}
 		struct rfs_node dir;
 		char *name;
-		struct import_opts io = { .keep_owner = po->preserve, .owner = po->owner };
+		struct import_opts io = { .keep_owner = po->preserve, .owner = po->owner, .ipath = path };
 		io.have_epoch = reproducible_epoch(&io.epoch);
 		r = rfs_lookup_parent(fs, path, &dir, &name);
 		if (r == 0) {

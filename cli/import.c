@@ -17,13 +17,12 @@ static struct rfs_time clamp(const struct import_opts *o, struct timespec ts)
 	return t;
 }
 
+/* atime follows mtime: reading the source moves its atime, which must not make a change. */
 static void set_times(struct rfs_node *n, const struct import_opts *o, const struct stat *st)
 {
-	struct rfs_time m = clamp(o, st->st_mtim), a = clamp(o, st->st_atim);
-	n->mtime = m.sec;
-	n->mtime_nsec = m.nsec;
-	n->atime = a.sec;
-	n->atime_nsec = a.nsec;
+	struct rfs_time m = clamp(o, st->st_mtim);
+	n->mtime = n->atime = m.sec;
+	n->mtime_nsec = n->atime_nsec = m.nsec;
 }
 
 static int names_cmp(const struct dirent **a, const struct dirent **b)
@@ -43,18 +42,63 @@ static int existing(struct rfs_tx *tx, struct rfs_node *dir, const char *name, s
 	return r ? r : rfs_node_get(tx->fs, id, n);
 }
 
+static int skip_dots(const struct dirent *d)
+{
+	return strcmp(d->d_name, ".") && strcmp(d->d_name, "..");
+}
+
+/* sync --delete: remove entries of dir that the host listing (sorted) does not have. */
+static int delete_missing(struct rfs_tx *tx, struct rfs_node *dir, const char *ipath,
+			  struct dirent **ents, int count, struct import_opts *o)
+{
+	struct rfs_dirent *have;
+	size_t n;
+	int r = rfs_dir_list(tx->fs, dir, &have, &n);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		int lo = 0, hi = count;
+		while (lo < hi) {
+			int mid = (lo + hi) / 2, c = strcmp(ents[mid]->d_name, have[i].name);
+			if (c == 0) {
+				lo = -1;
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == -1)
+			continue;
+		char *path = rx_path_join(ipath, have[i].name, have[i].len);
+		r = rfs_op_remove(tx, path, 1, 1);
+		free(path);
+		o->changed++;
+		if (r == 0)
+			r = rfs_node_get(tx->fs, dir->id, dir);
+	}
+	free(have);
+	return r;
+}
+
 int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char *host_path,
 		    struct import_opts *o)
 {
 	struct dirent **ents;
-	int count = scandirat(fd, ".", &ents, NULL, names_cmp), r = 0;
+	int count = scandirat(fd, ".", &ents, skip_dots, names_cmp), r = 0;
 	if (count < 0)
 		return rx_fail(tx->fs->ctx, errno, "%s: %s", host_path, strerror(errno));
+	if (o->delete && o->ipath)
+		r = delete_missing(tx, dir, o->ipath, ents, count, o);
 	for (int i = 0; i < count; i++) {
 		const char *cn = ents[i]->d_name;
-		if (r == 0 && strcmp(cn, ".") && strcmp(cn, "..")) {
+		if (r == 0) {
 			char *cpath = rx_path_join(host_path, cn, strlen(cn));
+			const char *saved = o->ipath;
+			char *ipath = saved ? rx_path_join(saved, cn, strlen(cn)) : NULL;
+			o->ipath = ipath;
 			r = import_tree(tx, dir, cn, fd, cn, cpath, o);
+			o->ipath = saved;
+			free(ipath);
 			free(cpath);
 		}
 		free(ents[i]);
@@ -86,6 +130,19 @@ int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int h
 	int have = existing(tx, dir, name, &n);
 	if (have < 0)
 		return have;
+	if (have == 0 && o->sync && o->ipath &&
+	    ((n.mode & RFS_MODE_TYPE) != (S_ISDIR(st.st_mode) ? RFS_MODE_DIR : S_ISLNK(st.st_mode) ?
+					 RFS_MODE_SYMLINK : RFS_MODE_FILE))) {
+		/* sync: a path that changed type is replaced. */
+		int r = rfs_op_remove(tx, o->ipath, 1, 1);
+		if (r == 0)
+			r = rfs_node_get(tx->fs, dir->id, dir);
+		if (r)
+			return r;
+		have = 1;
+	}
+	if (have == 1)
+		o->changed++;
 	uint16_t perm = (uint16_t)(st.st_mode & 07777);
 	int r = 0;
 
@@ -113,10 +170,15 @@ int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int h
 		int fd = openat(host_dirfd, host_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return rx_fail(ctx, errno, "%s: %s", host_path, strerror(errno));
+		struct rfs_time m = clamp(o, st.st_mtim);
+		int same = have == 0 && o->sync && !o->checksum && n.size == (uint64_t)st.st_size &&
+			   n.mtime == m.sec && n.mtime_nsec == m.nsec;
 		if (have == 1)
 			r = rfs_op_create(tx, dir, name, RFS_MODE_FILE | perm, ownp, created, &n);
-		if (r == 0)
+		if (r == 0 && !same) {
 			r = rfs_op_write_fd(tx, &n, fd, NULL);
+			o->changed += have == 0;
+		}
 		if (r && ctx->msg[0] != '/')
 			rx_prefix(ctx, "%s", host_path);
 		close(fd);
@@ -125,14 +187,24 @@ int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int h
 		ssize_t len = readlinkat(host_dirfd, host_name, target, sizeof(target) - 1);
 		if (len < 0)
 			return rx_fail(ctx, errno, "%s: %s", host_path, strerror(errno));
+		target[len] = 0;
 		if (have == 0) {
+			char *cur = NULL;
 			if (!rfs_is_symlink(&n))
 				return rx_fail(ctx, EEXIST, "%s: exists in the image and is not a symlink", host_path);
-			r = rfs_file_truncate(tx, &n, 0);
+			r = rfs_readlink(tx->fs, &n, &cur);
+			int same = r == 0 && strcmp(cur, target) == 0;
+			free(cur);
+			if (r == 0 && same)
+				len = 0;	/* unchanged target: keep it */
+			else if (r == 0) {
+				o->changed++;
+				r = rfs_file_truncate(tx, &n, 0);
+			}
 		} else {
 			r = rfs_op_create(tx, dir, name, RFS_MODE_SYMLINK | 0777, ownp, created, &n);
 		}
-		if (r == 0)
+		if (r == 0 && len)
 			r = rfs_file_write(tx, &n, 0, target, (size_t)len);
 		perm = 0777;
 	} else {

@@ -30,6 +30,8 @@ static const struct verb {
 	{ "truncate", cmd_truncate, "shrink or extend files inside an image" },
 	{ "write", cmd_write, "replace a file inside an image with standard input" },
 	{ "edit", cmd_edit, "edit a file inside an image with $EDITOR" },
+	{ "inject", cmd_inject, "put build outputs into an image (staging tree or SRC:/dest pairs)" },
+	{ "sync", cmd_sync, "make a directory in the image match a host directory" },
 };
 
 static void usage(FILE *f)

@@ -100,7 +100,14 @@ int rfs_tree_alloc_id(struct rfs_tx *tx, uint32_t *id)
 int rfs_node_put(struct rfs_tx *tx, struct rfs_node *n)
 {
 	uint8_t *lists[4];
+	struct rfs_node cur;
 	rfs_node_encode(n);
+	/* Identical bytes: nothing to write (spec 7.5), so a no-op makes no generation. */
+	if (rfs_node_get(tx->fs, n->id, &cur) == 0 && memcmp(cur.raw, n->raw, RFS_BLOCK) == 0) {
+		n->block = cur.block;
+		return 0;
+	}
+	rx_clear(tx->fs->ctx);
 	uint8_t *leaf = tree_path(tx, n->id, lists);
 	if (!leaf)
 		return -tx->fs->ctx->err;

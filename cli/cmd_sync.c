@@ -1,0 +1,235 @@
+/* rximg inject, rximg sync: the everyday ways to bring a build into an image. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* rximg.conf in the current directory: "key = value" lines, '#' comments. */
+static char *conf_get(const char *key)
+{
+	FILE *f = fopen("rximg.conf", "r");
+	char line[4096], *val = NULL;
+	if (!f)
+		return NULL;
+	while (!val && fgets(line, sizeof(line), f)) {
+		char *p = line, *eq;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '#' || !(eq = strchr(p, '=')))
+			continue;
+		char *k_end = eq;
+		while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+			k_end--;
+		if ((size_t)(k_end - p) != strlen(key) || strncmp(p, key, strlen(key)))
+			continue;
+		char *v = eq + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		size_t n = strcspn(v, "\r\n");
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		val = strndup(v, n);
+	}
+	fclose(f);
+	return val;
+}
+
+static int is_image_file(const char *p)
+{
+	struct stat st;
+	return !strstr(p, ":/") && stat(p, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
+static const char inject_help[] =
+	"Usage: rximg inject [OPTIONS] [IMAGE] PATH... | SRC:/dest...\n"
+	"Bring files from a build into an image in one atomic commit. Each PATH is a path\n"
+	"inside the image whose source is the same path under --from DIR (a staging tree laid\n"
+	"out like the image); SRC:/dest pairs name the source explicitly.\n"
+	"IMAGE may come from -i, the first argument, $RXIMG_IMAGE, or 'image = ...' in an\n"
+	"rximg.conf in the current directory ('from = ...' there sets --from).\n\n"
+	"  -i, --image IMAGE   the image to change\n"
+	"      --from DIR      staging tree for PATH arguments (also $RXIMG_FROM)\n"
+	"  -p, --preserve      take mode, owner and times from the source\n"
+	"  -r, --recursive     copy directories too\n"
+	"  -m, --mode MODE     set this mode (octal)\n"
+	"      --owner U:G     set this owner\n"
+	"  -P, --parents       create missing parent directories\n"
+	"  -h, --help          show this help\n";
+
+int cmd_inject(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "image", required_argument, 0, 'i' }, { "from", required_argument, 0, 'F' },
+		{ "preserve", no_argument, 0, 'p' },    { "recursive", no_argument, 0, 'r' },
+		{ "mode", required_argument, 0, 'm' },  { "owner", required_argument, 0, 'o' },
+		{ "parents", no_argument, 0, 'P' },     { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	struct put_opts po = { 0 };
+	struct rfs_owner owner;
+	const char *image = NULL, *from = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "i:prm:Ph", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': image = optarg; break;
+		case 'F': from = optarg; break;
+		case 'p': po.preserve = 1; break;
+		case 'r': po.recursive = 1; break;
+		case 'm':
+			if (parse_mode(optarg, &po.mode))
+				return usage_error("inject", "bad mode '%s'", optarg);
+			po.have_mode = 1;
+			break;
+		case 'o':
+			if (parse_owner(optarg, &owner))
+				return usage_error("inject", "bad owner '%s'", optarg);
+			po.owner = &owner;
+			break;
+		case 'P': po.parents = 1; break;
+		case 'h': fputs(inject_help, stdout); return EXIT_OK;
+		default: return usage_error("inject", "bad option");
+		}
+	}
+	char *conf_image = NULL, *conf_from = NULL;
+	if (!image && optind < argc && is_image_file(argv[optind]))
+		image = argv[optind++];
+	if (!image)
+		image = getenv("RXIMG_IMAGE");
+	if (!image)
+		image = conf_image = conf_get("image");
+	if (!from)
+		from = getenv("RXIMG_FROM");
+	if (!from)
+		from = conf_from = conf_get("from");
+	int status;
+	if (!image) {
+		status = usage_error("inject", "no image: give IMAGE, -i, $RXIMG_IMAGE or rximg.conf");
+		goto out;
+	}
+	if (optind >= argc) {
+		status = usage_error("inject", "nothing to inject");
+		goto out;
+	}
+	struct wsession w;
+	if (wsession_open(image, &w)) {
+		status = EXIT_FAIL;
+		goto out;
+	}
+	status = EXIT_OK;
+	for (int i = optind; i < argc && status == EXIT_OK; i++) {
+		char *src, *dest;
+		const char *sep = strstr(argv[i], ":/");
+		if (sep) {
+			src = strndup(argv[i], (size_t)(sep - argv[i]));
+			dest = rx_xstrdup(sep + 1);
+		} else if (argv[i][0] == '/') {
+			if (!from) {
+				rfs_tx_abort(w.tx);
+				close_target(&w.o);
+				status = usage_error("inject", "%s: no --from DIR to take it from", argv[i]);
+				goto out;
+			}
+			src = rx_xasprintf("%s%s", from, argv[i]);
+			dest = rx_xstrdup(argv[i]);
+		} else {
+			rfs_tx_abort(w.tx);
+			close_target(&w.o);
+			status = usage_error("inject", "'%s' is neither /path nor SRC:/dest", argv[i]);
+			goto out;
+		}
+		int r = 0;
+		if (po.parents) {
+			char *parent, *name;
+			r = rfs_split_path(w.o.fs, dest, &parent, &name);
+			if (r == 0) {
+				r = rfs_op_mkdir(w.tx, parent, 0755, 1, po.owner, now_time());
+				free(parent);
+				free(name);
+			}
+		}
+		if (r == 0)
+			r = put_one(&w, src, dest, &po);
+		if (r)
+			status = wsession_fail(&w, dest);
+		free(src);
+		free(dest);
+	}
+	if (status == EXIT_OK)
+		status = wsession_commit(&w);
+out:
+	free(conf_image);
+	free(conf_from);
+	return status;
+}
+
+static const char sync_help[] =
+	"Usage: rximg sync [OPTIONS] DIR IMAGE[:/dest]\n"
+	"Make /dest in the image (default /) match the host directory DIR: new and changed\n"
+	"files, directories and symlinks are written (changed = other size or mtime), modes,\n"
+	"owners and times updated; nothing else is touched. One atomic commit.\n\n"
+	"  -c, --checksum   compare contents instead of size and mtime (only changed\n"
+	"                   records are rewritten)\n"
+	"      --delete     remove what DIR no longer has\n"
+	"      --owner U:G  owner of everything (default: the source's)\n"
+	"  -v, --verbose    say how many entries changed\n"
+	"  -h, --help       show this help\n";
+
+int cmd_sync(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "checksum", no_argument, 0, 'c' }, { "delete", no_argument, 0, 'D' },
+		{ "owner", required_argument, 0, 'o' }, { "verbose", no_argument, 0, 'v' },
+		{ "help", no_argument, 0, 'h' },     { 0, 0, 0, 0 },
+	};
+	struct import_opts io = { .keep_owner = 1, .sync = 1 };
+	struct rfs_owner owner;
+	int c, verbose = 0;
+	while ((c = getopt_long(argc, argv, "cvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': io.checksum = 1; break;
+		case 'D': io.delete = 1; break;
+		case 'o':
+			if (parse_owner(optarg, &owner))
+				return usage_error("sync", "bad owner '%s'", optarg);
+			io.owner = &owner;
+			break;
+		case 'v': verbose = 1; break;
+		case 'h': fputs(sync_help, stdout); return EXIT_OK;
+		default: return usage_error("sync", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("sync", "expected DIR IMAGE[:/dest]");
+	const char *dir = argv[optind];
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "rximg: %s: %s\n", dir, strerror(errno));
+		return EXIT_FAIL;
+	}
+	struct wsession w;
+	if (wsession_open(argv[optind + 1], &w)) {
+		close(fd);
+		return EXIT_FAIL;
+	}
+	io.have_epoch = reproducible_epoch(&io.epoch);
+	const char *dest = w.o.t.path ? w.o.t.path : "/";
+	struct rfs_node dn;
+	int r = rfs_op_mkdir(w.tx, dest, 0755, 1, io.owner, now_time());
+	if (r == 0)
+		r = rfs_lookup(w.o.fs, dest, 1, &dn);
+	if (r == 0 && !rfs_is_dir(&dn))
+		r = rx_fail(w.o.fs->ctx, ENOTDIR, "not a directory");
+	io.ipath = dest;
+	if (r == 0)
+		r = import_contents(w.tx, &dn, fd, dir, &io);
+	close(fd);
+	if (r)
+		return wsession_fail(&w, dest);
+	if (verbose)
+		fprintf(stderr, "rximg: %s: %llu entr%s changed\n", w.o.t.image,
+			(unsigned long long)io.changed, io.changed == 1 ? "y" : "ies");
+	return wsession_commit(&w);
+}
