@@ -186,13 +186,17 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
 			       "(not supported yet)");
 
 	size_t len = (size_t)(RFS_BLOCK << level);
-	if (fs->tx && level == 0) {
-		/* Blocks changed by the open transaction: not sealed yet, no checksum. */
-		const uint8_t *d = rfs_tx_dirty_buf(fs->tx, index);
-		if (d) {
-			memcpy(buf, d, RFS_BLOCK);
+	if (fs->tx) {
+		/* Blocks the open transaction holds in memory: not on disk yet. */
+		size_t have;
+		const uint8_t *d = rfs_tx_dirty_buf(fs->tx, index, &have);
+		if (d && have == len) {
+			memcpy(buf, d, len);
 			return 0;
 		}
+		if (d)
+			return rx_fail(fs->ctx, EIO, "block %llu is held with another size",
+				       (unsigned long long)index);
 	}
 	if (level == 0) {
 		pthread_mutex_lock(&fs->lock);

@@ -5,13 +5,26 @@
 
 #define ALLOC_ENTRIES 255u
 
+/*
+ * A block this transaction will write at commit: metadata (sealed then) or a
+ * data record (its checksum is known at once). len = 4096 << level.
+ */
 struct rfs_dirty {
 	uint64_t index;
 	enum rfs_btype type;
 	int sealed;
 	uint64_t hash;
-	uint8_t buf[RFS_BLOCK];
+	size_t len;
+	uint8_t buf[];
 };
+
+static struct rfs_dirty *dirty_new(size_t len)
+{
+	struct rfs_dirty *d = rx_xmalloc(sizeof(*d) + len);
+	d->len = len;
+	d->sealed = 0;
+	return d;
+}
 
 static inline int bit(const uint8_t *m, uint64_t i) { return (m[i >> 3] >> (i & 7)) & 1; }
 static inline void set_bit(uint8_t *m, uint64_t i) { m[i >> 3] |= (uint8_t)(1u << (i & 7)); }
@@ -54,6 +67,8 @@ static void dirty_del(struct rfs_tx *tx, uint64_t index)
 	size_t i = dirty_probe(tx, index), mask = tx->dirty_cap - 1;
 	if (!tx->dirty[i])
 		return;
+	if (tx->dirty[i]->type == BT_RECORD)
+		tx->buffered -= tx->dirty[i]->len;
 	free(tx->dirty[i]);
 	tx->dirty[i] = NULL;
 	tx->ndirty--;
@@ -64,9 +79,11 @@ static void dirty_del(struct rfs_tx *tx, uint64_t index)
 	}
 }
 
-uint8_t *rfs_tx_dirty_buf(struct rfs_tx *tx, uint64_t index)
+const uint8_t *rfs_tx_dirty_buf(struct rfs_tx *tx, uint64_t index, size_t *len)
 {
 	struct rfs_dirty *d = dirty_get(tx, index);
+	if (d)
+		*len = d->len;
 	return d ? d->buf : NULL;
 }
 
@@ -92,6 +109,8 @@ int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out)
 	tx->lo = UINT64_MAX;
 	tx->cursor = RFS_FIRST_DATA_BLOCK;
 	tx->dirty_cap = 256;
+	const char *lim = getenv("RXIMG_TX_BUFFER");	/* tests: 0 = write records at once */
+	tx->buffer_limit = lim ? strtoull(lim, NULL, 10) : (size_t)256 << 20;
 	tx->dirty = rx_xcalloc(tx->dirty_cap, sizeof(*tx->dirty));
 	fs->tx = tx;
 	*out = tx;
@@ -196,7 +215,7 @@ uint8_t *rfs_tx_mut(struct rfs_tx *tx, uint8_t *slot, enum rfs_btype type)
 	struct rfs_dirty *d;
 	if (!rfs_ptr_is_null(old) && (d = dirty_get(tx, rfs_ptr_index(old))) != NULL)
 		return d->buf;
-	d = rx_xmalloc(sizeof(*d));
+	d = dirty_new(RFS_BLOCK);
 	if (rfs_ptr_is_null(old)) {
 		memset(d->buf, 0, RFS_BLOCK);
 	} else if (rfs_read_ptr(tx->fs, old, 1, d->buf) != 0) {
@@ -224,6 +243,29 @@ static int dev_write(struct rfs_tx *tx, const void *buf, size_t len, uint64_t in
 	return rx_dev_write(tx->fs->dev, buf, len, tx->fs->start + index * RFS_BLOCK);
 }
 
+/* Write every buffered record now and forget it (the budget is spent). */
+static int flush_records(struct rfs_tx *tx)
+{
+	for (size_t i = 0; i < tx->dirty_cap; i++) {
+		struct rfs_dirty *d = tx->dirty[i];
+		if (!d || d->type != BT_RECORD)
+			continue;
+		int r = dev_write(tx, d->buf, d->len, d->index);
+		if (r)
+			return r;
+	}
+	for (size_t i = 0; i < tx->dirty_cap;) {
+		struct rfs_dirty *d = tx->dirty[i];
+		if (d && d->type == BT_RECORD)
+			dirty_del(tx, d->index);	/* shifts entries: look at slot i again */
+		else
+			i++;
+	}
+	tx->buffered = 0;
+	tx->buffer_limit = 0;
+	return 0;
+}
+
 int rfs_tx_write_record(struct rfs_tx *tx, const uint8_t *buf, unsigned level, unsigned decomp,
 			struct rfs_ptr *out)
 {
@@ -232,12 +274,27 @@ int rfs_tx_write_record(struct rfs_tx *tx, const uint8_t *buf, unsigned level, u
 	if (r)
 		return r;
 	size_t len = (size_t)RFS_BLOCK << level;
-	r = dev_write(tx, buf, len, index);
-	if (r)
-		return r;
 	out->addr = index << 8 | (uint64_t)decomp << 4 | level;
 	out->hash = seahash(buf, len);
 	tx->records_written++;
+	/*
+	 * Small transactions keep their data in memory until commit, so a failure
+	 * (full disk, unreadable source) leaves the image file untouched. Past the
+	 * budget, records go straight to blocks that are free in the committed
+	 * state: still safe, just not byte-for-byte untouched on failure.
+	 */
+	if (tx->buffered + len > tx->buffer_limit) {
+		r = flush_records(tx);
+		return r ? r : dev_write(tx, buf, len, index);
+	}
+	struct rfs_dirty *d = dirty_new(len);
+	memcpy(d->buf, buf, len);
+	d->index = index;
+	d->type = BT_RECORD;
+	d->sealed = 1;
+	d->hash = out->hash;
+	dirty_put(tx, d);
+	tx->buffered += len;
 	return 0;
 }
 
@@ -273,9 +330,10 @@ static void seal_block(struct rfs_tx *tx, struct rfs_dirty *d)
 		seal_slot(tx, b);
 		break;
 	case BT_DIRLIST:
+	case BT_RECORD:
 		break;
 	}
-	d->hash = seahash(b, RFS_BLOCK);
+	d->hash = seahash(b, d->len);
 	d->sealed = 1;
 }
 
@@ -388,7 +446,8 @@ static int write_log(struct rfs_tx *tx)
 	size_t pos = 0;
 	uint64_t prev = 0;
 	for (size_t i = 0; i < k; i++) {
-		struct rfs_dirty *d = rx_xcalloc(1, sizeof(*d));
+		struct rfs_dirty *d = dirty_new(RFS_BLOCK);
+		memset(d->buf, 0, RFS_BLOCK);
 		d->index = blocks[i];
 		d->type = BT_ALLOC;
 		if (prev)
@@ -438,14 +497,24 @@ int rfs_tx_commit(struct rfs_tx *tx)
 			list[n++] = tx->dirty[i];
 		}
 	qsort(list, n, sizeof(*list), cmp_dirty);
-	uint8_t *run = rx_xmalloc(64 * RFS_BLOCK);
+	const size_t run_max = 4u << 20;
+	uint8_t *run = rx_xmalloc(run_max);
 	for (size_t i = 0; i < n && r == 0;) {
-		size_t j = i;
-		while (j < n && j - i < 64 && list[j]->index == list[i]->index + (j - i)) {
-			memcpy(run + (j - i) * RFS_BLOCK, list[j]->buf, RFS_BLOCK);
+		/* Neighbours on disk go out in one write. */
+		size_t j = i, used = 0;
+		uint64_t next = list[i]->index;
+		while (j < n && list[j]->index == next && used + list[j]->len <= run_max) {
+			memcpy(run + used, list[j]->buf, list[j]->len);
+			used += list[j]->len;
+			next += list[j]->len / RFS_BLOCK;
 			j++;
 		}
-		r = dev_write(tx, run, (j - i) * RFS_BLOCK, list[i]->index);
+		if (j == i) {	/* larger than a run on its own */
+			r = dev_write(tx, list[i]->buf, list[i]->len, list[i]->index);
+			i++;
+			continue;
+		}
+		r = dev_write(tx, run, used, list[i]->index);
 		i = j;
 	}
 	free(run);

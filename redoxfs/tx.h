@@ -14,6 +14,7 @@
 enum rfs_btype {
 	BT_TREE0, BT_TREE1, BT_TREE2, BT_TREE3,	/* TreeList of that level */
 	BT_NODE, BT_BLOCKLIST, BT_DIRLIST, BT_HTREE, BT_ALLOC, BT_RELEASE,
+	BT_RECORD,	/* file data, buffered until commit */
 };
 
 struct rfs_dirty;
@@ -30,6 +31,7 @@ struct rfs_tx {
 	struct rfs_dirty **dirty;	/* open-addressing table by block index */
 	size_t dirty_cap, ndirty;
 	uint64_t records_written;
+	size_t buffered, buffer_limit;	/* record bytes held for commit, and the budget */
 };
 
 int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out);
@@ -48,8 +50,8 @@ uint64_t rfs_tx_free_blocks(const struct rfs_tx *tx);
  * slot is null. Returns the 4096-byte buffer, or NULL with the error recorded.
  */
 uint8_t *rfs_tx_mut(struct rfs_tx *tx, uint8_t *slot, enum rfs_btype type);
-/* The buffer of a block made writable earlier in this transaction, or NULL. */
-uint8_t *rfs_tx_dirty_buf(struct rfs_tx *tx, uint64_t index);
+/* The bytes of a block written earlier in this transaction (len = its size), or NULL. */
+const uint8_t *rfs_tx_dirty_buf(struct rfs_tx *tx, uint64_t index, size_t *len);
 /* Write a data record now (it is a leaf: its checksum is final). */
 int rfs_tx_write_record(struct rfs_tx *tx, const uint8_t *buf, unsigned level, unsigned decomp,
 			struct rfs_ptr *out);

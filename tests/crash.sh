@@ -52,6 +52,10 @@ crash_each() {
 	fi
 }
 
+# Records normally wait in memory for the commit; written at once, each is its own
+# crash point, so most cases run that way (RXIMG_TX_BUFFER=0), one both ways.
+export RXIMG_TX_BUFFER=0
+
 # Source trees: small files (inline), medium ones (records, compressible and not), a symlink.
 SRC="$WORK/src"
 mkdir -p "$SRC/etc" "$SRC/bin" "$SRC/deep/a/b"
@@ -81,6 +85,8 @@ head -c 3000000 /dev/urandom >"$WORK/x"
 mkdir -p "$WORK/src2" && cp -a "$SRC" "$WORK/src2/src"
 for f in "$WORK"/src2/src/data/blob*; do head -c 150000 /dev/urandom >"$f"; done
 crash_each "replace file contents" "$WORK/base.img" '"$RXIMG" put "'"$WORK"'/x" "$IMG:/src/bin/random"'
+crash_each "replace file contents, records held until commit" "$WORK/base.img" \
+	'RXIMG_TX_BUFFER=268435456 "$RXIMG" put "'"$WORK"'/x" "$IMG:/src/bin/random"'
 crash_each "put -r over an existing tree (same names, new data)" "$WORK/base.img" \
 	'"$RXIMG" put -r "'"$WORK"'/src2/src" "$IMG:/"'
 crash_each "mkdir -p" "$WORK/base.img" '"$RXIMG" mkdir -p "$IMG:/new/dir/here" "$IMG:/src/etc/x"'
