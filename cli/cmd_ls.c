@@ -53,13 +53,14 @@ static int list_dir(struct ls_opts *o, struct opened *op, const char *path,
 		    const struct rfs_node *dir, int depth)
 {
 	struct rfs *fs = op->fs;
-	struct rfs_dirent *ents;
+	struct rfs_dirent *ents = NULL;
 	size_t count;
 	int r = rfs_dir_list(fs, dir, &ents, &count);
 	if (r == 0 && !o->unsorted)
 		r = rfs_dirents_sort(fs, ents, count);
 	if (r) {
 		report(fs->ctx, op->t.image, path);
+		free(ents);
 		return r;
 	}
 	if (o->recursive && !o->json)

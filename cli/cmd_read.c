@@ -201,7 +201,7 @@ static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, 
 static int extract_children(struct extract *x, const struct rfs_node *dir, int fd,
 			    const char *ipath, const char *hpath)
 {
-	struct rfs_dirent *ents;
+	struct rfs_dirent *ents = NULL;
 	size_t count;
 	int r = rfs_dir_list(x->fs, dir, &ents, &count);
 	if (r == 0)
@@ -209,6 +209,7 @@ static int extract_children(struct extract *x, const struct rfs_node *dir, int f
 	if (r) {
 		rx_prefix(x->ctx, "%s", ipath);
 		x->named = 1;
+		free(ents);
 		return r;
 	}
 	for (size_t i = 0; i < count && r == 0; i++) {
@@ -541,13 +542,14 @@ static void mlist_add(struct mlist *l, char *path, uint32_t id)
 
 static int collect(struct rfs *fs, struct mlist *l, const char *path, const struct rfs_node *dir)
 {
-	struct rfs_dirent *ents;
+	struct rfs_dirent *ents = NULL;
 	size_t count;
 	int r = rfs_dir_list(fs, dir, &ents, &count);
 	if (r == 0)
 		r = rfs_dirents_sort(fs, ents, count);
 	if (r) {
 		rx_prefix(fs->ctx, "%s", path);
+		free(ents);
 		return r;
 	}
 	for (size_t i = 0; i < count && r == 0; i++) {

@@ -158,7 +158,7 @@ void rfs_close(struct rfs *fs)
 	free(fs);
 }
 
-int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
+int rfs_ptr_check(struct rfs *fs, struct rfs_ptr ptr, int meta)
 {
 	uint64_t index = rfs_ptr_index(ptr);
 	unsigned level = rfs_ptr_level(ptr), decomp = rfs_ptr_decomp(ptr);
@@ -181,6 +181,16 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
 	if (index & (count - 1))
 		return rx_fail(fs->ctx, EUCLEAN, "level-%u block %llu is not aligned", level,
 			       (unsigned long long)index);
+	return 0;
+}
+
+int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
+{
+	uint64_t index = rfs_ptr_index(ptr);
+	unsigned level = rfs_ptr_level(ptr);
+	int r = rfs_ptr_check(fs, ptr, meta);
+	if (r)
+		return r;
 	if (fs->hdr.encrypted)
 		return rx_fail(fs->ctx, ENOKEY, "the filesystem is encrypted; reading it needs a password "
 			       "(not supported yet)");
@@ -208,7 +218,7 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
 		}
 		pthread_mutex_unlock(&fs->lock);
 	}
-	int r = rx_dev_read(fs->dev, buf, len, fs->start + index * RFS_BLOCK);
+	r = rx_dev_read(fs->dev, buf, len, fs->start + index * RFS_BLOCK);
 	if (r)
 		return r;
 	uint64_t h = seahash(buf, len);

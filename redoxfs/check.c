@@ -49,6 +49,11 @@ static void read_problem(struct checker *k, const char *where)
 /* Mark a verified block range as in use; a second use is corruption. */
 static int mark_used(struct checker *k, struct rfs_ptr ptr, const char *where)
 {
+	/* Only a pointer that is valid in itself may claim blocks. */
+	if (rfs_ptr_check(k->fs, ptr, 0) != 0) {
+		read_problem(k, where);
+		return -1;
+	}
 	uint64_t idx = rfs_ptr_index(ptr), n = 1ULL << rfs_ptr_level(ptr);
 	for (uint64_t b = idx; b < idx + n && b < k->fs->nblocks; b++) {
 		if (k->used[b >> 3] & (1u << (b & 7))) {
@@ -448,6 +453,10 @@ static void check_alloc(struct checker *k)
 	 */
 	uint64_t stale_blocks = 0;
 	for (size_t i = 0; i < k->nstale; i++) {
+		if (rfs_ptr_check(k->fs, k->stale[i], 0) != 0) {
+			read_problem(k, "stale pointer beyond end of file");
+			continue;
+		}
 		uint64_t idx = rfs_ptr_index(k->stale[i]), n = 1ULL << rfs_ptr_level(k->stale[i]);
 		for (uint64_t b = idx; b < idx + n && b < k->fs->nblocks; b++) {
 			int is_free = (free_map[b >> 3] >> (b & 7)) & 1;

@@ -241,6 +241,8 @@ int rfs_dir_list(struct rfs *fs, const struct rfs_node *dir, struct rfs_dirent *
 {
 	struct list_acc a = { 0 };
 	int r = rfs_dir_iterate(fs, dir, list_cb, &a);
+	*out = NULL;
+	*count = 0;
 	if (r) {
 		free(a.ents);
 		return r;

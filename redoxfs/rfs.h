@@ -116,6 +116,8 @@ void rfs_close(struct rfs *fs);
  * buf holds 4096 << level bytes. meta: the pointer must be level 0, uncompressed.
  */
 int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf);
+/* The checks of rfs_read_ptr that need no read: range, alignment, levels. */
+int rfs_ptr_check(struct rfs *fs, struct rfs_ptr ptr, int meta);
 
 int rfs_node_get(struct rfs *fs, uint32_t id, struct rfs_node *out);
 

@@ -183,8 +183,8 @@ extract_rejects() {
 	local re=$1
 	shift
 	new_out
-	ok "$cn: extract $* fails cleanly (/$re/)" fails_with "$re" rx extract -q "$@" "$img" "$out/dest"
-	ok "$cn: extract $* wrote nothing outside DESTDIR" outside_clean
+	ok "$cn: extract${*:+ $*} fails cleanly (/$re/)" fails_with "$re" rx extract -q "$@" "$img" "$out/dest"
+	ok "$cn: extract${*:+ $*} wrote nothing outside DESTDIR" outside_clean
 }
 
 # The usual battery for a corruption every tree walk meets.
@@ -340,6 +340,30 @@ if begin header-size-tiny misc-tree.img && step set-header "$img" size=40960; th
 	re='minimum|too small'
 	rejects "$re" ls -R "$img"
 	check_cannot "$re"
+	unchanged
+else crafting_failed; fi
+
+# Generation 6 written into slot 5: still readable, but the ring is inconsistent.
+if begin header-wrong-slot misc-tree.img && step set-header "$img" generation=6; then
+	unsealed
+	ok "$cn: ls -R does not crash" no_crash rx ls -R "$img"
+	check_finds 'slot'
+	unchanged
+else crafting_failed; fi
+
+if begin tree-out-of-range misc-tree.img && step set-ptr --index 0x100000 "$img" / tree; then
+	sealed
+	re='outside'
+	rejects "$re" cat "$img:/hello.txt"
+	rejects "$re" ls "$img"
+	walkers_reject "$re"
+	check_finds "$re"
+	unchanged
+else crafting_failed; fi
+
+if begin release-out-of-range misc-tree.img && step set-ptr --index 0x100000 "$img" / release; then
+	sealed
+	check_finds 'release.*outside|outside.*release'
 	unchanged
 else crafting_failed; fi
 
@@ -790,6 +814,22 @@ if begin symlink-absolute misc-tree.img && new_out &&
 		ok "$cn: nothing written outside DESTDIR" outside_clean
 		unchanged
 	else crafting_failed; fi
+else crafting_failed; fi
+
+# Not an image problem: DESTDIR already holds a symlink "links" -> the sentinel
+# directory. Extraction must refuse it, or with --force replace it, never follow it.
+if begin destdir-symlink misc-tree.img; then
+	unsealed
+	new_out
+	mkdir -p "$out/dest"
+	ln -s "$out/sentinel" "$out/dest/links"
+	ok "$cn: extract refuses to merge into a symlink" fails_with 'exists' rx extract -q "$img" "$out/dest"
+	ok "$cn: nothing written through the symlink" outside_clean
+	ok "$cn: extract --force succeeds" runs_ok rx extract -q --force "$img" "$out/dest"
+	ok "$cn: the symlink became a real directory" \
+		sh -c '[ -d "$1" ] && [ ! -L "$1" ] && [ -L "$1/abs_etc_passwd" ]' - "$out/dest/links"
+	ok "$cn: nothing written through the symlink (--force)" outside_clean
+	unchanged
 else crafting_failed; fi
 
 if begin symlink-self-loop misc-tree.img && step set-symlink "$img" /links/dangling dangling; then

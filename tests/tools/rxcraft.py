@@ -260,9 +260,11 @@ class Image:
         """The block index a pointer names; fails on null, marker or unreadable pointers."""
         addr, h = self.get_ptr(ref)
         if is_marker(addr, h) or is_null(addr, h):
-            raise CraftError("%s: the pointer at %r is %s" % (what, ref, "a marker" if is_marker(addr, h) else "null"))
+            kind = "a marker" if is_marker(addr, h) else "null"
+            raise CraftError("%s: the pointer at %r is %s" % (what, ref, kind))
         if not self.readable(addr_index(addr), addr_level(addr)):
-            raise CraftError("%s: the pointer at %r names block %d, outside the image" % (what, ref, addr_index(addr)))
+            raise CraftError("%s: the pointer at %r names block %d, outside the image"
+                             % (what, ref, addr_index(addr)))
         return addr_index(addr)
 
     def seal(self, chain):
