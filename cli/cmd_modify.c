@@ -185,7 +185,7 @@ int cmd_ln(int argc, char **argv)
 /* ---- attribute changes: chmod, chown, touch ---- */
 
 struct attr_change {
-	int set_mode, set_owner, set_atime, set_mtime, recursive;
+	int set_mode, set_owner, set_atime, set_mtime, recursive, keep_uid, keep_gid;
 	uint16_t mode;
 	struct rfs_owner owner;
 	struct rfs_time atime, mtime;
@@ -196,8 +196,10 @@ static int apply_attr(struct rfs_tx *tx, struct rfs_node *n, const struct attr_c
 	if (a->set_mode)
 		n->mode = (uint16_t)((n->mode & RFS_MODE_TYPE) | a->mode);
 	if (a->set_owner) {
-		n->uid = a->owner.uid;
-		n->gid = a->owner.gid;
+		if (!a->keep_uid)
+			n->uid = a->owner.uid;
+		if (!a->keep_gid)
+			n->gid = a->owner.gid;
 	}
 	if (a->set_atime) {
 		n->atime = a->atime.sec;
@@ -236,7 +238,11 @@ static int change_attrs(const char *verb, int argc, char **argv, const struct at
 	for (int i = 0; paths[i]; i++) {
 		struct rfs_node n;
 		int r = rfs_lookup(w.o.fs, paths[i], 1, &n);
-		if (r == -ENOENT && create_missing) {
+		if (r == -ENOENT && create_missing < 0) {	/* touch -c: missing is fine */
+			rx_clear(w.o.fs->ctx);
+			continue;
+		}
+		if (r == -ENOENT && create_missing > 0) {
 			struct rfs_node dir;
 			char *name;
 			rx_clear(w.o.fs->ctx);
@@ -282,8 +288,8 @@ int cmd_chmod(int argc, char **argv)
 }
 
 static const char chown_help[] =
-	"Usage: rximg chown [OPTIONS] UID[:GID] IMAGE:/path...\n"
-	"Set the numeric owner and group inside an image.\n\n"
+	"Usage: rximg chown [OPTIONS] UID[:GID]|:GID IMAGE:/path...\n"
+	"Set the numeric owner and/or group inside an image (UID alone keeps the group).\n\n"
 	"  -R, --recursive  also everything below a directory\n"
 	"  -h, --help       show this help\n";
 
@@ -293,6 +299,7 @@ int cmd_chown(int argc, char **argv)
 		{ "recursive", no_argument, 0, 'R' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	struct attr_change a = { .set_owner = 1 };
+	int keep_gid = 0, keep_uid = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "Rh", opts, NULL)) != -1) {
 		switch (c) {
@@ -303,8 +310,19 @@ int cmd_chown(int argc, char **argv)
 	}
 	if (argc - optind < 2)
 		return usage_error("chown", "expected UID[:GID] IMAGE:/path");
-	if (parse_owner(argv[optind], &a.owner))
-		return usage_error("chown", "bad owner '%s' (want numeric UID[:GID])", argv[optind]);
+	const char *spec = argv[optind];
+	/* As chown(1): "U" keeps the group, ":G" keeps the owner. */
+	if (spec[0] == ':') {
+		keep_uid = 1;
+		if (parse_owner(spec + 1, &a.owner))
+			return usage_error("chown", "bad group '%s'", spec);
+	} else if (parse_owner(spec, &a.owner)) {
+		return usage_error("chown", "bad owner '%s' (want numeric UID[:GID])", spec);
+	} else {
+		keep_gid = !strchr(spec, ':') && !strchr(spec, '.');
+	}
+	a.keep_uid = keep_uid;
+	a.keep_gid = keep_gid;
 	return change_attrs("chown", argc - optind - 1, argv + optind + 1, &a, 0);
 }
 
@@ -366,7 +384,7 @@ int cmd_touch(int argc, char **argv)
 	a.set_atime = !only_m || only_a;
 	a.set_mtime = !only_a || only_m;
 	a.atime = a.mtime = t;
-	return change_attrs("touch", argc - optind, argv + optind, &a, create);
+	return change_attrs("touch", argc - optind, argv + optind, &a, create ? 1 : -1);
 }
 
 static const char truncate_help[] =
@@ -574,7 +592,7 @@ int cmd_edit(int argc, char **argv)
 	}
 	int changed = 0;
 	if (r == 0 && stat(tmp, &after) == 0)
-		changed = !existed || after.st_size != before.st_size ||
+		changed = (!existed && after.st_size > 0) || after.st_size != before.st_size ||
 			  after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
 			  after.st_mtim.tv_nsec != before.st_mtim.tv_nsec;
 	if (r == 0 && changed) {
@@ -590,6 +608,6 @@ int cmd_edit(int argc, char **argv)
 		unlink(tmp);
 	free(tmp);
 	if (r == 0 && !changed)
-		fprintf(stderr, "rximg: %s: unchanged\n", paths[0]);
+		fprintf(stderr, "rximg: %s: %s: unchanged\n", w.o.t.image, paths[0]);
 	return finish(&w, paths, r, paths[0]);
 }

@@ -94,12 +94,13 @@ int cmd_inject(int argc, char **argv)
 		}
 	}
 	char *conf_image = NULL, *conf_from = NULL;
-	if (!image && optind < argc && is_image_file(argv[optind]))
-		image = argv[optind++];
 	if (!image)
 		image = getenv("RXIMG_IMAGE");
 	if (!image)
 		image = conf_image = conf_get("image");
+	/* A first operand is the image only when nothing else names one: /paths exist on hosts too. */
+	if (!image && optind < argc && is_image_file(argv[optind]))
+		image = argv[optind++];
 	if (!from)
 		from = getenv("RXIMG_FROM");
 	if (!from)

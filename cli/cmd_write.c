@@ -137,7 +137,15 @@ int cmd_mkfs(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return usage_error("mkfs", "expected IMAGE");
+	if (have_owner && !from)
+		return usage_error("mkfs", "--owner applies to --from");
 	const char *image = argv[optind];
+	struct stat fst;
+	if (from && (stat(from, &fst) != 0 || !S_ISDIR(fst.st_mode))) {
+		fprintf(stderr, "rximg: %s: %s\n", from, errno && stat(from, &fst) != 0 ? strerror(errno)
+										: "not a directory");
+		return EXIT_FAIL;
+	}
 	uint64_t epoch;
 	int have_epoch = reproducible_epoch(&epoch);
 	char seed_buf[64];
@@ -303,8 +311,8 @@ static int put_file(struct wsession *w, const char *src, int src_fd, const struc
 		int have_epoch = reproducible_epoch(&epoch);
 		n.mtime = have_epoch && (uint64_t)st->st_mtim.tv_sec > epoch ? epoch : (uint64_t)st->st_mtim.tv_sec;
 		n.mtime_nsec = have_epoch && (uint64_t)st->st_mtim.tv_sec > epoch ? 0 : (uint32_t)st->st_mtim.tv_nsec;
-		n.atime = (uint64_t)st->st_atim.tv_sec;
-		n.atime_nsec = (uint32_t)st->st_atim.tv_nsec;
+		n.atime = n.mtime;	/* as import does: reading the source moved its atime */
+		n.atime_nsec = n.mtime_nsec;
 	} else {
 		struct rfs_time t = now_time();
 		n.mtime = n.atime = t.sec;
@@ -323,8 +331,10 @@ int put_one(struct wsession *w, const char *src, const char *path, const struct 
 {
 	struct rfs *fs = w->o.fs;
 	struct stat st;
-	/* A named source is followed if it is a symlink, as cp does. */
-	int fd = open(src, O_RDONLY | O_CLOEXEC);
+	/* A named source is followed if it is a symlink, as cp does; a FIFO must not block us. */
+	int fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		int e = errno;
 		if (fd >= 0)
@@ -432,6 +442,10 @@ int cmd_put(int argc, char **argv)
 	}
 	int into = rfs_lookup(fs, dest, 1, &dn) == 0 && rfs_is_dir(&dn);
 	rx_clear(fs->ctx);
+	if (!into && dest[strlen(dest) - 1] == '/') {
+		rx_fail(fs->ctx, ENOTDIR, "not an existing directory (use -P to create it)");
+		return wsession_fail(&w, dest);
+	}
 	if (nsrc > 1 && !into) {
 		rx_fail(fs->ctx, ENOTDIR, "several sources need a directory to go in");
 		return wsession_fail(&w, dest);

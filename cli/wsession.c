@@ -33,6 +33,8 @@ int reproducible_epoch(uint64_t *epoch)
 int parse_owner(const char *s, struct rfs_owner *o)
 {
 	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
 	unsigned long u = strtoul(s, &end, 10), g;
 	if (end == s || u > UINT32_MAX)
 		return -1;
@@ -54,6 +56,8 @@ int parse_owner(const char *s, struct rfs_owner *o)
 int parse_mode(const char *s, uint16_t *mode)
 {
 	char *end;
+	if (*s < '0' || *s > '7')
+		return -1;
 	unsigned long m = strtoul(s, &end, 8);
 	if (end == s || *end || m > 07777)
 		return -1;
@@ -64,6 +68,8 @@ int parse_mode(const char *s, uint16_t *mode)
 int parse_size(const char *s, uint64_t *v)
 {
 	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;	/* strtoull would take "+5" or "-5" */
 	unsigned long long n = strtoull(s, &end, 10);
 	if (end == s)
 		return -1;
