@@ -165,10 +165,24 @@ int cmd_mkfs(int argc, char **argv)
 
 	static struct rx_ctx ctx;
 	struct stat st;
-	int exists = stat(image, &st) == 0;
+	struct target t = { 0 };
+	int exists = stat(image, &st) == 0, partno = RX_PART_AUTO;
 	char *partial = NULL;
 	const char *path = image;
 	int status = EXIT_FAIL;
+	/* IMAGE:pN: a filesystem in that partition of an existing disk image. */
+	if (!exists && target_parse(&ctx, image, &t) == 0 && t.partno > 0 && !t.path) {
+		path = t.image;
+		partno = t.partno;
+		exists = 1;
+		if (have_size) {
+			target_free(&t);
+			free(res);
+			return usage_error("mkfs", "--size does not apply to a partition");
+		}
+	} else {
+		rx_clear(&ctx);
+	}
 	if (!exists) {
 		if (!have_size) {
 			free(res);
@@ -187,24 +201,31 @@ int cmd_mkfs(int argc, char **argv)
 		}
 		close(fd);
 		path = partial;
-	} else if (have_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != size) {
+	} else if (partno < 0 && have_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != size) {
 		free(res);
 		return usage_error("mkfs", "%s exists with another size; remove it or drop --size", image);
 	}
 	struct rx_image *img = NULL;
-	int r = rx_image_open(&ctx, path, RX_PART_AUTO, RX_DEV_RDWR, &img);
+	int r = rx_image_open(&ctx, path, partno, RX_DEV_RDWR, &img);
 	if (r == 0 && exists && !force) {
 		struct rfs *old;
 		if (rx_image_redoxfs(img, &old) == 0)
 			r = rx_fail(&ctx, EEXIST, "already holds a RedoxFS (use --force to overwrite it)");
-		else if (img->table.type[0])
+		else if (partno < 0 && img->table.type[0])
 			r = rx_fail(&ctx, EEXIST, "holds a %s partition table: name a partition "
-				    "(IMAGE:pN is not supported by mkfs yet) or use --force", img->table.type);
+				    "(IMAGE:pN) or use --force", img->table.type);
 		else
 			rx_clear(&ctx);
+		/* Probing must not leave a half-open filesystem behind. */
+		rfs_close(img->fs);
+		img->fs = NULL;
+		if (partno < 0 && img->fsdev && img->fsdev != img->container)
+			rx_dev_close(img->fsdev);
+		if (partno < 0)
+			img->fsdev = NULL;
 	}
 	if (r == 0)
-		r = rfs_mkfs(&ctx, img->container, &mo);
+		r = rfs_mkfs(&ctx, partno > 0 ? img->fsdev : img->container, &mo);
 	if (r == 0 && from) {
 		/* Fill it in one transaction: the image is either complete or empty. */
 		struct rfs *fs;
@@ -257,6 +278,7 @@ int cmd_mkfs(int argc, char **argv)
 	}
 	free(partial);
 	free(res);
+	target_free(&t);
 	return status;
 }
 
