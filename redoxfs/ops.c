@@ -108,17 +108,44 @@ int rfs_op_mkdir(struct rfs_tx *tx, const char *path, uint16_t perm, int parents
 	return r;
 }
 
-/* Drop one name of a node; the node goes when its last name does. */
-static int unlink_node(struct rfs_tx *tx, struct rfs_node *dir, const char *name, struct rfs_node *n)
+int rfs_op_drop_link(struct rfs_tx *tx, struct rfs_node *n)
 {
-	int r = rfs_dir_remove(tx, dir, name, strlen(name));
-	if (r)
-		return r;
 	if (n->links > 1) {
 		n->links--;
 		return rfs_node_put(tx, n);
 	}
+	if (tx->fs->is_open && tx->fs->is_open(tx->fs->is_open_arg, n->id)) {
+		/* Still open somewhere: keep it, nameless, on the release list (spec 11.8). */
+		n->links = 0;
+		int r = rfs_node_put(tx, n);
+		return r ? r : rfs_release_add(tx, n->id);
+	}
 	return rfs_node_destroy(tx, n);
+}
+
+/* Drop one name of a node; the node goes when its last name does. */
+static int unlink_node(struct rfs_tx *tx, struct rfs_node *dir, const char *name, struct rfs_node *n)
+{
+	int r = rfs_dir_remove(tx, dir, name, strlen(name));
+	return r ? r : rfs_op_drop_link(tx, n);
+}
+
+int rfs_op_unlink_at(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int want_dir)
+{
+	struct rfs_node n;
+	uint32_t id;
+	int r = rfs_dir_lookup(tx->fs, dir, name, strlen(name), &id);
+	if (r == 0)
+		r = rfs_node_get(tx->fs, id, &n);
+	if (r)
+		return r;
+	if (want_dir && !rfs_is_dir(&n))
+		return rx_fail(tx->fs->ctx, ENOTDIR, "not a directory");
+	if (!want_dir && rfs_is_dir(&n))
+		return rx_fail(tx->fs->ctx, EISDIR, "is a directory");
+	if (want_dir && n.size != 0)
+		return rx_fail(tx->fs->ctx, ENOTEMPTY, "directory not empty");
+	return unlink_node(tx, dir, name, &n);
 }
 
 static int remove_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, struct rfs_node *n,
@@ -245,32 +272,80 @@ static int path_passes(struct rfs *fs, const char *path, uint32_t id, int *passe
 	return r;
 }
 
-int rfs_op_rename(struct rfs_tx *tx, const char *from, const char *to, unsigned flags)
+int rfs_op_rename_at(struct rfs_tx *tx, struct rfs_node *d1, const char *n1, struct rfs_node *d2,
+		     const char *n2, unsigned flags)
 {
 	struct rfs *fs = tx->fs;
-	struct rfs_node d1, d2, src, dst;
-	char *n1 = NULL, *n2 = NULL;
+	struct rfs_node src, dst;
 	uint32_t id, did;
-	int r = rfs_lookup_parent(fs, from, &d1, &n1);
-	if (r)
-		return r;
-	r = rfs_lookup_parent(fs, to, &d2, &n2);
-	if (r)
-		goto out;
 	/* One directory as both ends: share one in-memory copy so no change is lost. */
-	struct rfs_node *dst_dir = d1.id == d2.id ? &d1 : &d2;
-	r = rfs_dir_lookup(fs, &d1, n1, strlen(n1), &id);
+	struct rfs_node *dst_dir = d1->id == d2->id ? d1 : d2;
+	int r = rfs_dir_lookup(fs, d1, n1, strlen(n1), &id);
 	if (r == 0)
 		r = rfs_node_get(fs, id, &src);
 	if (r)
-		goto out;
-	if (src.id == RFS_ROOT_ID) {
-		r = rx_fail(fs->ctx, EBUSY, "cannot move the root directory");
-		goto out;
+		return r;
+	if (src.id == RFS_ROOT_ID)
+		return rx_fail(fs->ctx, EBUSY, "cannot move the root directory");
+	r = rfs_dir_lookup(fs, dst_dir, n2, strlen(n2), &did);
+	if (r == -ENOENT) {
+		rx_clear(fs->ctx);
+		if (flags & RFS_RENAME_EXCHANGE)
+			return rx_fail(fs->ctx, ENOENT, "%s: no such file or directory", n2);
+		r = rfs_dir_insert(tx, dst_dir, n2, strlen(n2), src.id);
+		return r ? r : rfs_dir_remove(tx, d1, n1, strlen(n1));
 	}
-	if (rfs_is_dir(&src)) {
+	if (r)
+		return r;
+	if (did == src.id && !(flags & RFS_RENAME_EXCHANGE))
+		return 0;	/* the same node: nothing to do */
+	if (flags & RFS_RENAME_NOREPLACE)
+		return rx_fail(fs->ctx, EEXIST, "%s already exists", n2);
+	r = rfs_node_get(fs, did, &dst);
+	if (r)
+		return r;
+	if (flags & RFS_RENAME_EXCHANGE) {
+		/* Swap the ids the two names point at. */
+		r = rfs_dir_remove(tx, d1, n1, strlen(n1));
+		if (r == 0)
+			r = rfs_dir_insert(tx, d1, n1, strlen(n1), dst.id);
+		if (r == 0)
+			r = rfs_dir_remove(tx, dst_dir, n2, strlen(n2));
+		if (r == 0)
+			r = rfs_dir_insert(tx, dst_dir, n2, strlen(n2), src.id);
+		return r;
+	}
+	if (rfs_is_dir(&dst) && !rfs_is_dir(&src))
+		return rx_fail(fs->ctx, EISDIR, "%s is a directory", n2);
+	if (!rfs_is_dir(&dst) && rfs_is_dir(&src))
+		return rx_fail(fs->ctx, ENOTDIR, "%s is not a directory", n2);
+	if (rfs_is_dir(&dst) && dst.size != 0)
+		return rx_fail(fs->ctx, ENOTEMPTY, "%s is not empty", n2);
+	/* Point the existing name at the source, then drop the old node and the old name. */
+	r = rfs_dir_remove(tx, dst_dir, n2, strlen(n2));
+	if (r == 0)
+		r = rfs_dir_insert(tx, dst_dir, n2, strlen(n2), src.id);
+	if (r == 0)
+		r = rfs_dir_remove(tx, d1, n1, strlen(n1));
+	if (r == 0)
+		r = rfs_op_drop_link(tx, &dst);
+	return r;
+}
+
+int rfs_op_rename(struct rfs_tx *tx, const char *from, const char *to, unsigned flags)
+{
+	struct rfs *fs = tx->fs;
+	struct rfs_node d1, d2, src;
+	char *n1 = NULL, *n2 = NULL;
+	int r = rfs_lookup_parent(fs, from, &d1, &n1);
+	if (r == 0)
+		r = rfs_lookup_parent(fs, to, &d2, &n2);
+	if (r == 0)
+		r = rfs_lookup(fs, from, 0, &src);
+	if (r == 0 && rfs_is_dir(&src)) {
+		/* Without parent pointers, only paths can show a move into itself. */
 		char *parent, *name;
-		int passes;
+		int passes = 0;
 		r = rfs_split_path(fs, to, &parent, &name);
 		if (r == 0) {
 			r = path_passes(fs, parent, src.id, &passes);
@@ -279,65 +354,9 @@ int rfs_op_rename(struct rfs_tx *tx, const char *from, const char *to, unsigned 
 		}
 		if (r == 0 && passes)
 			r = rx_fail(fs->ctx, EINVAL, "cannot move a directory into itself");
-		if (r)
-			goto out;
 	}
-	r = rfs_dir_lookup(fs, dst_dir, n2, strlen(n2), &did);
-	if (r == 0) {
-		if (did == src.id && !(flags & RFS_RENAME_EXCHANGE))
-			goto out;	/* the same node: nothing to do */
-		if (flags & RFS_RENAME_NOREPLACE) {
-			r = rx_fail(fs->ctx, EEXIST, "%s already exists", to);
-			goto out;
-		}
-		r = rfs_node_get(fs, did, &dst);
-		if (r)
-			goto out;
-		if (flags & RFS_RENAME_EXCHANGE) {
-			/* Swap the ids the two names point at. */
-			r = rfs_dir_remove(tx, &d1, n1, strlen(n1));
-			if (r == 0)
-				r = rfs_dir_insert(tx, &d1, n1, strlen(n1), dst.id);
-			if (r == 0 && dst_dir == &d1) {
-				r = rfs_dir_remove(tx, &d1, n2, strlen(n2));
-				if (r == 0)
-					r = rfs_dir_insert(tx, &d1, n2, strlen(n2), src.id);
-			} else if (r == 0) {
-				r = rfs_dir_remove(tx, &d2, n2, strlen(n2));
-				if (r == 0)
-					r = rfs_dir_insert(tx, &d2, n2, strlen(n2), src.id);
-			}
-			goto out;
-		}
-		if (rfs_is_dir(&dst) && !rfs_is_dir(&src)) {
-			r = rx_fail(fs->ctx, EISDIR, "%s is a directory", to);
-			goto out;
-		}
-		if (!rfs_is_dir(&dst) && rfs_is_dir(&src)) {
-			r = rx_fail(fs->ctx, ENOTDIR, "%s is not a directory", to);
-			goto out;
-		}
-		if (rfs_is_dir(&dst) && dst.size != 0) {
-			r = rx_fail(fs->ctx, ENOTEMPTY, "%s is not empty", to);
-			goto out;
-		}
-		r = unlink_node(tx, dst_dir, n2, &dst);
-		if (r)
-			goto out;
-		if (dst_dir == &d1 || dst.id == d1.id)
-			r = rfs_node_get(fs, d1.id, &d1);	/* reload what unlink_node changed */
-		if (r)
-			goto out;
-	} else if (r != -ENOENT) {
-		goto out;
-	} else if (flags & RFS_RENAME_EXCHANGE) {
-		goto out;	/* r = -ENOENT */
-	}
-	rx_clear(fs->ctx);
-	r = rfs_dir_insert(tx, dst_dir, n2, strlen(n2), src.id);
 	if (r == 0)
-		r = rfs_dir_remove(tx, &d1, n1, strlen(n1));
-out:
+		r = rfs_op_rename_at(tx, &d1, n1, &d2, n2, flags);
 	free(n1);
 	free(n2);
 	return r;

@@ -28,6 +28,13 @@ int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *tot
 #define RFS_RENAME_EXCHANGE 2u
 /* Rename within the image, replacing an existing target atomically (POSIX rules). */
 int rfs_op_rename(struct rfs_tx *tx, const char *from, const char *to, unsigned flags);
+/* The same by directory and name (the caller rules out moving a directory into itself). */
+int rfs_op_rename_at(struct rfs_tx *tx, struct rfs_node *d1, const char *n1, struct rfs_node *d2,
+		     const char *n2, unsigned flags);
+/* unlink (want_dir 0) or rmdir (1) of dir/name. */
+int rfs_op_unlink_at(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int want_dir);
+/* One name fewer: the node is destroyed with its last name, or parked on the release list while open. */
+int rfs_op_drop_link(struct rfs_tx *tx, struct rfs_node *n);
 /* Another name for a file or symlink (links counts it). */
 int rfs_op_link(struct rfs_tx *tx, const char *existing, const char *path);
 int rfs_op_symlink(struct rfs_tx *tx, const char *target, const char *path,

@@ -101,6 +101,9 @@ struct rfs {
 	struct rfs_cache *cache;
 	pthread_mutex_t lock;	/* guards the cache */
 	struct rfs_tx *tx;	/* the open write transaction: reads see its blocks */
+	/* Set by a mount: is this node open? (then unlink parks it on the release list) */
+	int (*is_open)(void *arg, uint32_t id);
+	void *is_open_arg;
 };
 
 /*

@@ -33,6 +33,11 @@ int rfs_file_truncate(struct rfs_tx *tx, struct rfs_node *n, uint64_t size);
 /* Free every block a node owns and remove it from the tree. */
 int rfs_node_destroy(struct rfs_tx *tx, struct rfs_node *n);
 
+/* The release list (spec 11.8). */
+int rfs_release_add(struct rfs_tx *tx, uint32_t id);
+int rfs_release_remove(struct rfs_tx *tx, uint32_t id);
+int rfs_release_ids(struct rfs *fs, uint32_t **ids, size_t *count);
+
 struct rfs_mkfs_opts {
 	const uint8_t *reserved;	/* bootloader bytes kept before the filesystem */
 	size_t reserved_len;
