@@ -1,0 +1,299 @@
+/* rximg mount, rximg umount */
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lock.h"
+#include "mount.h"
+
+static const char mount_help[] =
+	"Usage: rximg mount [OPTIONS] IMAGE[:pN] MOUNTPOINT [-- COMMAND [ARGS...]]\n"
+	"Mount a RedoxFS read-write with FUSE. Returns once the mount is live (or failed);\n"
+	"with -- COMMAND, runs it in the mount, unmounts, waits for the final commit and exits\n"
+	"with the command's status.\n\n"
+	"Changes are grouped into commits: on fsync, at most --commit milliseconds after the\n"
+	"first change, and at unmount. A crash loses at most the uncommitted changes; the\n"
+	"image always holds the last commit, intact.\n\n"
+	"  -f, --foreground       stay in the foreground\n"
+	"  -o, --options OPTS     ro, rw (default), allow_other, default_permissions,\n"
+	"                         commit=MS (default 1000)\n"
+	"      --pid-file FILE    write the server's process id to FILE\n"
+	"  -h, --help             show this help\n";
+
+static int parse_mount_options(char *s, struct mount_opts *o)
+{
+	for (char *tok = strtok(s, ","); tok; tok = strtok(NULL, ",")) {
+		if (!strcmp(tok, "ro"))
+			o->read_only = 1;
+		else if (!strcmp(tok, "rw"))
+			o->read_only = 0;
+		else if (!strcmp(tok, "allow_other"))
+			o->allow_other = 1;
+		else if (!strcmp(tok, "default_permissions"))
+			o->default_permissions = 1;
+		else if (!strncmp(tok, "commit=", 7)) {
+			char *end;
+			unsigned long ms = strtoul(tok + 7, &end, 10);
+			if (*end || end == tok + 7 || ms > 3600000)
+				return -1;
+			o->commit_ms = (unsigned)ms;
+		} else
+			return -1;
+	}
+	return 0;
+}
+
+static int write_pid(const char *file)
+{
+	FILE *f = fopen(file, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f);
+}
+
+/* The server: open, lock, mount, serve; returns the exit status. */
+static int serve(const char *spec, const char *mountpoint, struct mount_opts *o)
+{
+	static struct rx_ctx ctx;
+	struct target t;
+	struct rx_image *img = NULL;
+	if (target_parse(&ctx, spec, &t) != 0 || (t.path && strcmp(t.path, "/"))) {
+		if (!ctx.msg[0])
+			rx_fail(&ctx, EINVAL, "mount takes IMAGE[:pN], not a path inside it");
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "%s\n", ctx.msg);
+		if (o->ready_fd >= 0 && write(o->ready_fd, msg, strlen(msg)) < 0)
+			perror("rximg");
+		target_free(&t);
+		return EXIT_FAIL;
+	}
+	int r = rx_image_open(&ctx, t.image, t.partno, o->read_only ? RX_DEV_RDONLY : RX_DEV_RDWR, &img);
+	/* Read-only mounts share the lock: readers together, but no writer meanwhile. */
+	if (r == 0 && o->read_only && flock(img->container->fd, LOCK_SH | LOCK_NB) != 0)
+		r = rx_fail(&ctx, EBUSY, "being written by another rximg");
+	if (r == 0 && o->pid_file && write_pid(o->pid_file) != 0)
+		r = rx_fail(&ctx, errno, "%s: %s", o->pid_file, strerror(errno));
+	if (r == 0)
+		r = rx_mount_serve(img, mountpoint, o);
+	else if (o->ready_fd >= 0) {
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "%s: %s\n", t.image, ctx.msg);
+		if (write(o->ready_fd, msg, strlen(msg)) < 0)
+			perror("rximg");
+	}
+	if (r && o->ready_fd < 0)
+		report(&ctx, t.image, NULL);
+	if (img)
+		rx_image_close(img);
+	if (o->pid_file)
+		unlink(o->pid_file);
+	target_free(&t);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* Unmount and wait until the server has committed and let go of the image. */
+static int unmount_and_wait(const char *mountpoint, pid_t server)
+{
+	int r;
+	if (geteuid() == 0)
+		r = umount2(mountpoint, 0);
+	else {
+		pid_t p = fork();
+		if (p == 0) {
+			execlp("fusermount3", "fusermount3", "-u", "-q", mountpoint, (char *)NULL);
+			_exit(127);
+		}
+		int st = 0;
+		r = p < 0 || waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) ? -1 : 0;
+	}
+	if (r != 0) {
+		fprintf(stderr, "rximg: %s: cannot unmount: %s\n", mountpoint, strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (server > 0) {
+		int st = 0;
+		if (waitpid(server, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fprintf(stderr, "rximg: %s: the final commit failed\n", mountpoint);
+			return EXIT_FAIL;
+		}
+	}
+	return EXIT_OK;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "foreground", no_argument, 0, 'f' }, { "options", required_argument, 0, 'o' },
+		{ "pid-file", required_argument, 0, 'p' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	struct mount_opts o = { .commit_ms = 1000, .ready_fd = -1 };
+	int c;
+	while ((c = getopt_long(argc, argv, "+fo:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o.foreground = 1; break;
+		case 'o':
+			if (parse_mount_options(optarg, &o))
+				return usage_error("mount", "bad option list '%s'", optarg);
+			break;
+		case 'p': o.pid_file = optarg; break;
+		case 'h': fputs(mount_help, stdout); return EXIT_OK;
+		default: return usage_error("mount", "bad option");
+		}
+	}
+	if (argc - optind < 2)
+		return usage_error("mount", "expected IMAGE MOUNTPOINT");
+	const char *spec = argv[optind], *mountpoint = argv[optind + 1];
+	char **cmd = NULL;
+	if (argc - optind > 2) {
+		if (strcmp(argv[optind + 2], "--") || argc - optind < 4)
+			return usage_error("mount", "expected IMAGE MOUNTPOINT [-- COMMAND...]");
+		cmd = argv + optind + 3;
+	}
+	struct stat st;
+	if (stat(mountpoint, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "rximg: %s: not a directory\n", mountpoint);
+		return EXIT_FAIL;
+	}
+	if (o.foreground && !cmd)
+		return serve(spec, mountpoint, &o);
+
+	int pipefd[2];
+	if (pipe(pipefd) != 0) {
+		perror("rximg: pipe");
+		return EXIT_FAIL;
+	}
+	fflush(NULL);
+	pid_t server = fork();
+	if (server < 0) {
+		perror("rximg: fork");
+		return EXIT_FAIL;
+	}
+	if (server == 0) {
+		close(pipefd[0]);
+		o.ready_fd = pipefd[1];
+		if (!cmd) {
+			/* A daemon: its own session, away from the terminal. */
+			setsid();
+			int null = open("/dev/null", O_RDWR);
+			if (null >= 0) {
+				dup2(null, STDIN_FILENO);
+				dup2(null, STDOUT_FILENO);
+				if (!getenv("RXIMG_MOUNT_LOG"))
+					dup2(null, STDERR_FILENO);
+				if (null > 2)
+					close(null);
+			}
+		}
+		_exit(serve(spec, mountpoint, &o));
+	}
+	close(pipefd[1]);
+	char msg[1300];
+	ssize_t n = 0, got;
+	while ((got = read(pipefd[0], msg + n, sizeof(msg) - 1 - (size_t)n)) > 0) {
+		n += got;
+		if (memchr(msg, '\n', (size_t)n))
+			break;
+	}
+	close(pipefd[0]);
+	msg[n > 0 ? n : 0] = 0;
+	if (strcmp(msg, "OK\n") != 0) {
+		int ws = 0;
+		waitpid(server, &ws, 0);
+		msg[strcspn(msg, "\n")] = 0;
+		fprintf(stderr, "rximg: %s\n", msg[0] ? msg : "the mount server failed to start");
+		return EXIT_FAIL;
+	}
+	if (!cmd)
+		return EXIT_OK;
+
+	pid_t child = fork();
+	if (child == 0) {
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "rximg: %s: %s\n", cmd[0], strerror(errno));
+		_exit(127);
+	}
+	int ws = 0, status = 127;
+	if (child > 0 && waitpid(child, &ws, 0) > 0)
+		status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+	int u = unmount_and_wait(mountpoint, server);
+	return u == EXIT_OK ? status : EXIT_FAIL;
+}
+
+/* The image an rximg mount serves, from /proc/self/mountinfo; NULL if not ours. */
+static char *mounted_image(const char *mountpoint)
+{
+	char *real = realpath(mountpoint, NULL);
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[8192], *found = NULL;
+	if (!real || !f) {
+		free(real);
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		char mp[4096], fstype[256], source[4096];
+		char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+		    sscanf(sep + 3, "%255s %4095s", fstype, source) != 2)
+			continue;
+		if (!strcmp(mp, real) && !strcmp(fstype, "fuse.rximg"))
+			found = rx_xstrdup(source);
+	}
+	fclose(f);
+	free(real);
+	return found;
+}
+
+static const char umount_help[] =
+	"Usage: rximg umount MOUNTPOINT\n"
+	"Unmount an rximg mount and wait until its final commit is on disk.\n\n"
+	"  -h, --help  show this help\n";
+
+int cmd_umount(int argc, char **argv)
+{
+	static const struct option opts[] = { { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(umount_help, stdout);
+			return EXIT_OK;
+		}
+		return usage_error("umount", "bad option");
+	}
+	if (argc - optind != 1)
+		return usage_error("umount", "expected MOUNTPOINT");
+	const char *mp = argv[optind];
+	char *image = mounted_image(mp);
+	if (!image) {
+		fprintf(stderr, "rximg: %s: not an rximg mount\n", mp);
+		return EXIT_FAIL;
+	}
+	/* Hold the image open before unmounting, to see the server let go of it. */
+	int fd = open(image, O_RDONLY | O_CLOEXEC);
+	int status = unmount_and_wait(mp, 0);
+	if (status == EXIT_OK && fd >= 0) {
+		struct timespec pause = { 0, 10000000 };
+		int waited = 0;
+		while (flock(fd, LOCK_EX | LOCK_NB) != 0 && waited++ < 6000)
+			nanosleep(&pause, NULL);
+		if (waited > 6000) {
+			fprintf(stderr, "rximg: %s: still busy after 60 s\n", image);
+			status = EXIT_FAIL;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(image);
+	return status;
+}

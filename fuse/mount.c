@@ -1,0 +1,946 @@
+/*
+ * rximg mount: the library's calls behind libfuse3's low-level API.
+ *
+ * Durability: changes collect in one open transaction and are committed as one
+ * generation on fsync, after at most commit_ms of the first change, and at
+ * unmount. A crash or kill -9 loses only what was not yet committed; the image
+ * always holds the last commit, intact.
+ */
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "idmap.h"
+#include "mount.h"
+#include "ops.h"
+#include "tx.h"
+
+struct mnt {
+	struct rx_image *img;
+	struct rfs *fs;
+	struct rx_ctx *ctx;
+	const struct mount_opts *o;
+	pthread_mutex_t lock;		/* one at a time through the filesystem */
+	pthread_cond_t wake;
+	struct rfs_tx *tx;		/* changes not yet committed */
+	uint64_t dirty_since;		/* monotonic ns of the first uncommitted change */
+	int failed;			/* a commit failed: refuse further changes */
+	int stopping;
+	struct idmap open;		/* node id -> open handles (as uintptr_t) */
+	double ttl;
+};
+
+struct dirh {
+	struct rfs_dirent *ents;
+	size_t count;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct rfs_time wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (struct rfs_time){ (uint64_t)ts.tv_sec, (uint32_t)ts.tv_nsec };
+}
+
+static struct mnt *M(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static int is_open(void *arg, uint32_t id)
+{
+	struct mnt *m = arg;
+	void **v = idmap_slot(&m->open, id, 0);
+	return v && *v;
+}
+
+/* Errors from the library are -errno; report them as FUSE expects (positive). */
+static int err_of(struct mnt *m, int r)
+{
+	rx_clear(m->ctx);
+	return r < 0 ? -r : EIO;
+}
+
+static int commit_locked(struct mnt *m)
+{
+	if (!m->tx)
+		return 0;
+	int r = rfs_tx_commit(m->tx);
+	m->tx = NULL;
+	m->dirty_since = 0;
+	if (r) {
+		fprintf(stderr, "rximg mount: %s: commit failed: %s\n", m->img->path, m->ctx->msg);
+		m->failed = 1;
+	}
+	return r;
+}
+
+/* The open transaction (begun on first use); NULL with an errno when writing is impossible. */
+static struct rfs_tx *tx_of(struct mnt *m, int *err)
+{
+	if (m->o->read_only || m->failed) {
+		*err = m->failed ? EIO : EROFS;
+		return NULL;
+	}
+	if (!m->tx) {
+		int r = rfs_tx_begin(m->fs, &m->tx);
+		if (r) {
+			*err = err_of(m, r);
+			m->tx = NULL;
+			return NULL;
+		}
+		m->dirty_since = now_ns();
+		pthread_cond_signal(&m->wake);
+	}
+	return m->tx;
+}
+
+/* Before a change that needs about n blocks: if free space is short, commit to reclaim freed blocks. */
+static int ensure_space(struct mnt *m, uint64_t n)
+{
+	if (m->tx && rfs_tx_free_blocks(m->tx) >= n + 64)
+		return 0;
+	if (m->tx && commit_locked(m))
+		return EIO;
+	int err;
+	struct rfs_tx *tx = tx_of(m, &err);
+	if (!tx)
+		return err;
+	return rfs_tx_free_blocks(tx) >= n + 64 ? 0 : ENOSPC;
+}
+
+static void fill_stat(const struct rfs_node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->id;
+	st->st_mode = n->mode;
+	st->st_nlink = n->links;
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_size = (off_t)RX_MIN(n->size, (uint64_t)INT64_MAX);
+	st->st_blocks = (blkcnt_t)(n->blocks * 8);
+	st->st_blksize = RFS_BLOCK;
+	st->st_atim.tv_sec = (time_t)n->atime;
+	st->st_atim.tv_nsec = n->atime_nsec;
+	st->st_mtim.tv_sec = (time_t)n->mtime;
+	st->st_mtim.tv_nsec = n->mtime_nsec;
+	st->st_ctim.tv_sec = (time_t)n->ctime;
+	st->st_ctim.tv_nsec = n->ctime_nsec;
+}
+
+static void reply_entry(fuse_req_t req, struct mnt *m, const struct rfs_node *n)
+{
+	struct fuse_entry_param e;
+	memset(&e, 0, sizeof(e));
+	e.ino = n->id;
+	e.attr_timeout = m->ttl;
+	e.entry_timeout = m->ttl;
+	fill_stat(n, &e.attr);
+	fuse_reply_entry(req, &e);
+}
+
+/* ---- lookups and attributes ---- */
+
+static int get_node(struct mnt *m, fuse_ino_t ino, struct rfs_node *n)
+{
+	if (ino > UINT32_MAX)
+		return ENOENT;
+	int r = rfs_node_get(m->fs, (uint32_t)ino, n);
+	return r ? err_of(m, r) : 0;
+}
+
+static int lookup_child(struct mnt *m, fuse_ino_t parent, const char *name, struct rfs_node *dir,
+			struct rfs_node *n)
+{
+	uint32_t id;
+	size_t len = strlen(name);
+	if (len > RFS_NAME_MAX)
+		return ENAMETOOLONG;
+	int e = get_node(m, parent, dir);
+	if (e)
+		return e;
+	if (!rfs_is_dir(dir))
+		return ENOTDIR;
+	int r = rfs_dir_lookup(m->fs, dir, name, len, &id);
+	if (r == 0)
+		r = rfs_node_get(m->fs, id, n);
+	return r ? err_of(m, r) : 0;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mnt *m = M(req);
+	struct rfs_node dir, n;
+	pthread_mutex_lock(&m->lock);
+	int e = lookup_child(m, parent, name, &dir, &n);
+	pthread_mutex_unlock(&m->lock);
+	if (e) {
+		if (e == ENOENT) {	/* a negative entry, cached like a positive one */
+			struct fuse_entry_param ne = { .entry_timeout = m->ttl };
+			fuse_reply_entry(req, &ne);
+		} else {
+			fuse_reply_err(req, e);
+		}
+		return;
+	}
+	reply_entry(req, m, &n);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mnt *m = M(req);
+	struct rfs_node n;
+	struct stat st;
+	pthread_mutex_lock(&m->lock);
+	int e = get_node(m, ino, &n);
+	pthread_mutex_unlock(&m->lock);
+	if (e) {
+		fuse_reply_err(req, e);
+		return;
+	}
+	fill_stat(&n, &st);
+	fuse_reply_attr(req, &st, m->ttl);
+}
+
+static void set_time(uint64_t *sec, uint32_t *nsec, const struct timespec *ts)
+{
+	*sec = ts->tv_sec < 0 ? 0 : (uint64_t)ts->tv_sec;
+	*nsec = (uint32_t)ts->tv_nsec;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct mnt *m = M(req);
+	struct rfs_node n;
+	struct stat st;
+	int e;
+	pthread_mutex_lock(&m->lock);
+	struct rfs_tx *tx = tx_of(m, &e);
+	if (tx)
+		e = get_node(m, ino, &n);
+	if (tx && !e && (to_set & FUSE_SET_ATTR_SIZE)) {
+		if (rfs_is_dir(&n))
+			e = EISDIR;
+		else if (!(e = ensure_space(m, 40))) {
+			tx = m->tx;
+			int r = rfs_file_truncate(tx, &n, (uint64_t)attr->st_size);
+			e = r ? err_of(m, r) : 0;
+			if (!e && !(to_set & FUSE_SET_ATTR_MTIME)) {
+				struct rfs_time t = wall();
+				n.mtime = t.sec;
+				n.mtime_nsec = t.nsec;
+			}
+		}
+	}
+	if (tx && !e) {
+		if (to_set & FUSE_SET_ATTR_MODE)
+			n.mode = (uint16_t)((n.mode & RFS_MODE_TYPE) | (attr->st_mode & 07777));
+		if (to_set & FUSE_SET_ATTR_UID)
+			n.uid = attr->st_uid;
+		if (to_set & FUSE_SET_ATTR_GID)
+			n.gid = attr->st_gid;
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			set_time(&n.atime, &n.atime_nsec, &now);
+		else if (to_set & FUSE_SET_ATTR_ATIME)
+			set_time(&n.atime, &n.atime_nsec, &attr->st_atim);
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			set_time(&n.mtime, &n.mtime_nsec, &now);
+		else if (to_set & FUSE_SET_ATTR_MTIME)
+			set_time(&n.mtime, &n.mtime_nsec, &attr->st_mtim);
+		int r = rfs_node_put(m->tx, &n);
+		e = r ? err_of(m, r) : 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (e) {
+		fuse_reply_err(req, e);
+		return;
+	}
+	fill_stat(&n, &st);
+	fuse_reply_attr(req, &st, m->ttl);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct mnt *m = M(req);
+	struct rfs_node n;
+	char *target = NULL;
+	pthread_mutex_lock(&m->lock);
+	int e = get_node(m, ino, &n);
+	if (!e && !rfs_is_symlink(&n))
+		e = EINVAL;
+	if (!e) {
+		int r = rfs_readlink(m->fs, &n, &target);
+		e = r ? err_of(m, r) : 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (e)
+		fuse_reply_err(req, e);
+	else
+		fuse_reply_readlink(req, target);
+	free(target);
+}
+
+/* ---- creating and removing names ---- */
+
+static int check_name(const char *name)
+{
+	size_t len = strlen(name);
+	if (len > RFS_NAME_MAX)
+		return ENAMETOOLONG;
+	if (strchr(name, ':'))
+		return EINVAL;	/* RedoxFS reserves ':' (as the reference driver does) */
+	return 0;
+}
+
+static void open_inc(struct mnt *m, uint32_t id)
+{
+	void **v = idmap_slot(&m->open, id, 1);
+	*v = (void *)((uintptr_t)*v + 1);
+}
+
+/* Create a node under parent; the caller's owner, as a local filesystem would. */
+static int make_node(fuse_req_t req, struct mnt *m, fuse_ino_t parent, const char *name,
+		     uint16_t mode, const char *target, struct rfs_node *out)
+{
+	struct rfs_node dir, existing;
+	int e = check_name(name);
+	if (e)
+		return e;
+	e = lookup_child(m, parent, name, &dir, &existing);
+	if (e == 0)
+		return EEXIST;
+	if (e != ENOENT)
+		return e;
+	if ((e = ensure_space(m, 16 + (target ? strlen(target) / RFS_BLOCK : 0))) != 0)
+		return e;
+	e = get_node(m, parent, &dir);	/* ensure_space may have committed */
+	if (e)
+		return e;
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	struct rfs_owner own = { fc->uid, fc->gid };
+	if (dir.mode & 02000)
+		own.gid = dir.gid;	/* set-group-ID directories pass their group on */
+	int r = rfs_op_create(m->tx, &dir, name, mode, &own, wall(), out);
+	if (r == 0 && target)
+		r = rfs_file_write(m->tx, out, 0, target, strlen(target));
+	if (r == 0 && target)
+		r = rfs_node_put(m->tx, out);
+	return r ? err_of(m, r) : 0;
+}
+
+static void reply_made(fuse_req_t req, struct mnt *m, uint16_t mode, fuse_ino_t parent,
+		       const char *name, const char *target)
+{
+	struct rfs_node n;
+	int e;
+	pthread_mutex_lock(&m->lock);
+	if (tx_of(m, &e))
+		e = make_node(req, m, parent, name, mode, target, &n);
+	pthread_mutex_unlock(&m->lock);
+	if (e)
+		fuse_reply_err(req, e);
+	else
+		reply_entry(req, m, &n);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	reply_made(req, M(req), (uint16_t)(RFS_MODE_DIR | (mode & 07777)), parent, name, NULL);
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	if (strlen(target) == 0 || strlen(target) > RFS_BLOCK) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	reply_made(req, M(req), RFS_MODE_SYMLINK | 0777, parent, name, target);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM);	/* RedoxFS has no device, FIFO or socket files to make */
+		return;
+	}
+	reply_made(req, M(req), (uint16_t)(RFS_MODE_FILE | (mode & 07777)), parent, name, NULL);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct mnt *m = M(req);
+	struct rfs_node n;
+	int e;
+	pthread_mutex_lock(&m->lock);
+	if (tx_of(m, &e))
+		e = make_node(req, m, parent, name, (uint16_t)(RFS_MODE_FILE | (mode & 07777)), NULL, &n);
+	if (!e)
+		open_inc(m, n.id);
+	pthread_mutex_unlock(&m->lock);
+	if (e) {
+		fuse_reply_err(req, e);
+		return;
+	}
+	struct fuse_entry_param ep;
+	memset(&ep, 0, sizeof(ep));
+	ep.ino = n.id;
+	ep.attr_timeout = ep.entry_timeout = m->ttl;
+	fill_stat(&n, &ep.attr);
+	fuse_reply_create(req, &ep, fi);
+}
+
+static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int want_dir)
+{
+	struct mnt *m = M(req);
+	struct rfs_node dir;
+	int e;
+	pthread_mutex_lock(&m->lock);
+	if (tx_of(m, &e) && !(e = ensure_space(m, 16)) && !(e = get_node(m, parent, &dir))) {
+		int r = strlen(name) > RFS_NAME_MAX ? -ENAMETOOLONG
+						     : rfs_op_unlink_at(m->tx, &dir, name, want_dir);
+		e = r ? err_of(m, r) : 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	fuse_reply_err(req, e);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_name(req, parent, name, 0);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_name(req, parent, name, 1);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct mnt *m = M(req);
+	struct rfs_node d1, d2;
+	unsigned rf = 0;
+	int e;
+#ifdef RENAME_NOREPLACE
+	if (flags & RENAME_NOREPLACE)
+		rf |= RFS_RENAME_NOREPLACE;
+	if (flags & RENAME_EXCHANGE)
+		rf |= RFS_RENAME_EXCHANGE;
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+#else
+	if (flags) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+#endif
+	pthread_mutex_lock(&m->lock);
+	if (tx_of(m, &e) && !(e = check_name(newname)) && !(e = ensure_space(m, 32)) &&
+	    !(e = get_node(m, parent, &d1)) && !(e = get_node(m, newparent, &d2))) {
+		int r = rfs_op_rename_at(m->tx, &d1, name, &d2, newname, rf);
+		e = r ? err_of(m, r) : 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	fuse_reply_err(req, e);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct mnt *m = M(req);
+	struct rfs_node n, dir;
+	int e;
+	pthread_mutex_lock(&m->lock);
+	if (tx_of(m, &e) && !(e = check_name(newname)) && !(e = ensure_space(m, 16)) &&
+	    !(e = get_node(m, ino, &n)) && !(e = get_node(m, newparent, &dir))) {
+		if (rfs_is_dir(&n)) {
+			e = EPERM;
+		} else {
+			int r = rfs_dir_insert(m->tx, &dir, newname, strlen(newname), n.id);
+			if (r == 0) {
+				n.links++;
+				r = rfs_node_put(m->tx, &n);
+			}
+			e = r ? err_of(m, r) : 0;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (e)
+		fuse_reply_err(req, e);
+	else
+		reply_entry(req, m, &n);
+}
+
+/* ---- files ---- */
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mnt *m = M(req);
+	struct rfs_node n;
+	pthread_mutex_lock(&m->lock);
+	int e = get_node(m, ino, &n);
+	if (!e && rfs_is_dir(&n))
+		e = EISDIR;
+	if (!e && (fi->flags & O_ACCMODE) != O_RDONLY && (m->o->read_only || m->failed))
+		e = m->failed ? EIO : EROFS;
+	if (!e && (fi->flags & O_TRUNC) && n.size) {
+		struct rfs_tx *tx = tx_of(m, &e);
+		if (tx) {
+			int r = rfs_file_truncate(tx, &n, 0);
+			if (r == 0) {
+				struct rfs_time t = wall();
+				n.mtime = t.sec;
+				n.mtime_nsec = t.nsec;
+				r = rfs_node_put(tx, &n);
+			}
+			e = r ? err_of(m, r) : 0;
+		}
+	}
+	if (!e)
+		open_inc(m, n.id);
+	pthread_mutex_unlock(&m->lock);
+	if (e) {
+		fuse_reply_err(req, e);
+		return;
+	}
+	fi->keep_cache = 1;	/* the mount is exclusive: nothing changes behind the cache */
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct mnt *m = M(req);
+	struct rfs_node n;
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	int64_t got = 0;
+	int e = get_node(m, ino, &n);
+	if (!e) {
+		got = rfs_read(m->fs, &n, (uint64_t)off, buf, size);
+		if (got < 0)
+			e = err_of(m, (int)got);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (e)
+		fuse_reply_err(req, e);
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct mnt *m = M(req);
+	struct rfs_node n;
+	int e;
+	pthread_mutex_lock(&m->lock);
+	if (tx_of(m, &e) && !(e = ensure_space(m, size / RFS_BLOCK + 16)) && !(e = get_node(m, ino, &n))) {
+		int r = rfs_file_write(m->tx, &n, (uint64_t)off, buf, size);
+		if (r == 0) {
+			struct rfs_time t = wall();
+			n.mtime = t.sec;
+			n.mtime_nsec = t.nsec;
+			r = rfs_node_put(m->tx, &n);
+		}
+		e = r ? err_of(m, r) : 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (e)
+		fuse_reply_err(req, e);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mnt *m = M(req);
+	pthread_mutex_lock(&m->lock);
+	void **v = idmap_slot(&m->open, (uint32_t)ino, 0);
+	if (v && *v)
+		*v = (void *)((uintptr_t)*v - 1);
+	if (v && !*v) {
+		/* Last close of a nameless node: now it goes (spec 11.8). */
+		struct rfs_node n;
+		int e;
+		if (get_node(m, ino, &n) == 0 && n.links == 0 && tx_of(m, &e)) {
+			int r = rfs_node_destroy(m->tx, &n);
+			if (r == 0)
+				r = rfs_release_remove(m->tx, n.id);
+			if (r)
+				err_of(m, r);
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct mnt *m = M(req);
+	pthread_mutex_lock(&m->lock);
+	int r = commit_locked(m);
+	pthread_mutex_unlock(&m->lock);
+	fuse_reply_err(req, r ? EIO : 0);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+/* ---- directories ---- */
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mnt *m = M(req);
+	struct rfs_node n;
+	struct dirh *d = calloc(1, sizeof(*d));
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	int e = get_node(m, ino, &n);
+	if (!e && !rfs_is_dir(&n))
+		e = ENOTDIR;
+	if (!e) {
+		/* A snapshot of the entries: offsets stay stable while the caller reads. */
+		int r = rfs_dir_list(m->fs, &n, &d->ents, &d->count);
+		e = r ? err_of(m, r) : 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (e) {
+		free(d);
+		fuse_reply_err(req, e);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	fi->cache_readdir = 0;
+	fuse_reply_open(req, fi);
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi, int plus)
+{
+	struct mnt *m = M(req);
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t used = 0;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	/* Offsets: 0 and 1 are "." and "..", entry k is k + 2. */
+	for (off_t k = off; (uint64_t)k < d->count + 2; k++) {
+		struct rfs_node n;
+		struct stat st;
+		const char *name;
+		memset(&st, 0, sizeof(st));
+		if (k < 2) {
+			name = k == 0 ? "." : "..";
+			st.st_ino = ino;
+			st.st_mode = S_IFDIR;
+			if (get_node(m, ino, &n) == 0)
+				fill_stat(&n, &st);
+			/* No parent pointers: ".." shows the directory's own number, as the reference does. */
+		} else {
+			struct rfs_dirent *e = &d->ents[k - 2];
+			name = e->name;
+			if (rfs_node_get(m->fs, e->id, &n) != 0) {
+				rx_clear(m->ctx);
+				continue;	/* vanished since opendir */
+			}
+			fill_stat(&n, &st);
+		}
+		size_t need;
+		if (plus) {
+			struct fuse_entry_param ep;
+			memset(&ep, 0, sizeof(ep));
+			ep.attr = st;
+			if (k >= 2) {
+				ep.ino = st.st_ino;
+				ep.attr_timeout = ep.entry_timeout = m->ttl;
+			}
+			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, k + 1);
+		} else {
+			need = fuse_add_direntry(req, buf + used, size - used, name, &st, k + 1);
+		}
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	pthread_mutex_unlock(&m->lock);
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	free(d->ents);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct mnt *m = M(req);
+	struct statvfs sv;
+	uint64_t free_blocks = 0;
+	memset(&sv, 0, sizeof(sv));
+	pthread_mutex_lock(&m->lock);
+	if (m->tx)
+		free_blocks = rfs_tx_free_blocks(m->tx);
+	else if (rfs_free_blocks(m->fs, &free_blocks) != 0)
+		rx_clear(m->ctx);
+	pthread_mutex_unlock(&m->lock);
+	sv.f_bsize = RFS_BLOCK;
+	sv.f_frsize = RFS_BLOCK;
+	sv.f_blocks = m->fs->nblocks;
+	sv.f_bfree = sv.f_bavail = free_blocks;
+	sv.f_namemax = RFS_NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* ---- lifecycle ---- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct mnt *m = userdata;
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* Exclusive, read-write: the kernel may cache writes and merge them. */
+	if (!m->o->read_only && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+static void op_destroy(void *userdata)
+{
+	struct mnt *m = userdata;
+	pthread_mutex_lock(&m->lock);
+	commit_locked(m);
+	m->stopping = 1;
+	pthread_cond_signal(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.destroy = op_destroy,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsync,
+	.statfs = op_statfs,
+	.create = op_create,
+};
+
+/* Commits what has waited long enough; the grouping interval bounds what a crash can lose. */
+static void *committer(void *arg)
+{
+	struct mnt *m = arg;
+	pthread_mutex_lock(&m->lock);
+	while (!m->stopping) {
+		if (m->tx) {
+			uint64_t due = m->dirty_since + (uint64_t)m->o->commit_ms * 1000000u, now = now_ns();
+			if (now >= due) {
+				commit_locked(m);
+				continue;
+			}
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			uint64_t wait = due - now;
+			ts.tv_sec += (time_t)(wait / 1000000000u);
+			ts.tv_nsec += (long)(wait % 1000000000u);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+		} else {
+			pthread_cond_wait(&m->wake, &m->lock);
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+/* Nodes left on the release list by an earlier session: nothing has them open now. */
+static int release_leftovers(struct mnt *m)
+{
+	uint32_t *ids;
+	size_t count;
+	int r = rfs_release_ids(m->fs, &ids, &count);
+	if (r || count == 0 || m->o->read_only) {
+		if (r == 0)
+			free(ids);
+		return r;
+	}
+	int e;
+	struct rfs_tx *tx = tx_of(m, &e);
+	if (!tx) {
+		free(ids);
+		return -e;
+	}
+	for (size_t i = 0; i < count && r == 0; i++) {
+		struct rfs_node n;
+		r = rfs_node_get(m->fs, ids[i], &n);
+		if (r == 0 && n.links == 0)
+			r = rfs_node_destroy(tx, &n);
+		if (r == 0)
+			r = rfs_release_remove(tx, ids[i]);
+	}
+	free(ids);
+	return r ? r : commit_locked(m);
+}
+
+static void tell(int fd, const char *msg)
+{
+	if (fd >= 0) {
+		ssize_t w = write(fd, msg, strlen(msg));
+		(void)w;
+	}
+}
+
+int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mount_opts *o)
+{
+	struct mnt m;
+	memset(&m, 0, sizeof(m));
+	m.img = img;
+	m.ctx = img->ctx;
+	m.o = o;
+	m.ttl = 60.0;	/* an exclusive mount: nothing changes behind the kernel's back */
+	pthread_mutex_init(&m.lock, NULL);
+	pthread_cond_init(&m.wake, NULL);
+	idmap_init(&m.open);
+	int r = rx_image_redoxfs(img, &m.fs);
+	if (r == 0) {
+		m.fs->is_open = is_open;
+		m.fs->is_open_arg = &m;
+		r = release_leftovers(&m);
+	}
+	if (r) {
+		char msg[1200];
+		snprintf(msg, sizeof(msg), "%s\n", m.ctx->msg);
+		tell(o->ready_fd, msg);
+		idmap_free(&m.open);
+		return r;
+	}
+
+	char fsname[1100];
+	snprintf(fsname, sizeof(fsname), "fsname=%s", img->path);
+	char *argv[16];
+	int argc = 0;
+	argv[argc++] = "rximg";
+	argv[argc++] = "-o";
+	argv[argc++] = fsname;
+	argv[argc++] = "-o";
+	argv[argc++] = "subtype=rximg";
+	if (o->read_only) {
+		argv[argc++] = "-o";
+		argv[argc++] = "ro";
+	}
+	if (o->allow_other) {
+		argv[argc++] = "-o";
+		argv[argc++] = "allow_other";
+	}
+	if (o->default_permissions) {
+		argv[argc++] = "-o";
+		argv[argc++] = "default_permissions";
+	}
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof(ops), &m);
+	if (!se) {
+		tell(o->ready_fd, "cannot start a FUSE session\n");
+		idmap_free(&m.open);
+		return rx_fail(m.ctx, EIO, "cannot start a FUSE session");
+	}
+	if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, mountpoint) != 0) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "cannot mount on %s (is /dev/fuse available and %s an "
+			 "existing directory?)\n", mountpoint, mountpoint);
+		tell(o->ready_fd, msg);
+		fuse_remove_signal_handlers(se);
+		fuse_session_destroy(se);
+		idmap_free(&m.open);
+		return rx_fail(m.ctx, EIO, "cannot mount on %s", mountpoint);
+	}
+	pthread_t thr;
+	pthread_create(&thr, NULL, committer, &m);
+	tell(o->ready_fd, "OK\n");
+	if (o->ready_fd >= 0)
+		close(o->ready_fd);
+
+	struct fuse_loop_config cfg = { .clone_fd = 0, .max_idle_threads = 10 };
+	int lr = fuse_session_loop_mt(se, &cfg);
+
+	/* Unmounted or signalled: commit everything before we go. */
+	pthread_mutex_lock(&m.lock);
+	r = commit_locked(&m);
+	m.stopping = 1;
+	pthread_cond_signal(&m.wake);
+	pthread_mutex_unlock(&m.lock);
+	pthread_join(thr, NULL);
+	fuse_session_unmount(se);
+	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	idmap_free(&m.open);
+	if (r == 0 && m.failed)
+		r = -EIO;
+	return r ? r : (lr < 0 ? lr : 0);
+}
