@@ -101,6 +101,8 @@ static struct rfs_tx *tx_of(struct mnt *m, int *err)
 			m->tx = NULL;
 			return NULL;
 		}
+		/* Data goes straight to free blocks: memory stays bounded however much is written. */
+		rfs_tx_set_buffer(m->tx, 0);
 		m->dirty_since = now_ns();
 		pthread_cond_signal(&m->wake);
 	}

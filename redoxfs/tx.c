@@ -105,6 +105,8 @@ int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out)
 	}
 	tx->fs = fs;
 	tx->saved = fs->hdr;
+	for (uint64_t i = 0; i < fs->nblocks / 8 + 1; i++)
+		tx->nfree += (uint64_t)__builtin_popcount(tx->free_map[i]);
 	tx->tx_alloc = rx_xcalloc((size_t)(fs->nblocks / 8 + 1), 1);
 	tx->lo = UINT64_MAX;
 	tx->cursor = RFS_FIRST_DATA_BLOCK;
@@ -129,6 +131,12 @@ static void tx_free_all(struct rfs_tx *tx)
 	free(tx);
 }
 
+void rfs_tx_set_buffer(struct rfs_tx *tx, size_t bytes)
+{
+	if (!getenv("RXIMG_TX_BUFFER"))
+		tx->buffer_limit = bytes;
+}
+
 void rfs_tx_abort(struct rfs_tx *tx)
 {
 	if (!tx)
@@ -141,10 +149,7 @@ void rfs_tx_abort(struct rfs_tx *tx)
 
 uint64_t rfs_tx_free_blocks(const struct rfs_tx *tx)
 {
-	uint64_t n = 0;
-	for (uint64_t i = 0; i < tx->fs->nblocks / 8 + 1; i++)
-		n += (uint64_t)__builtin_popcount(tx->free_map[i]);
-	return n;
+	return tx->nfree;
 }
 
 int rfs_tx_alloc(struct rfs_tx *tx, unsigned level, uint64_t *index)
@@ -171,6 +176,7 @@ int rfs_tx_alloc(struct rfs_tx *tx, unsigned level, uint64_t *index)
 			clr_bit(tx->free_map, i + k);
 			set_bit(tx->tx_alloc, i + k);
 		}
+		tx->nfree -= n;
 		if (level == 0)
 			tx->cursor = i + 1;
 		tx->lo = RX_MIN(tx->lo, i);
@@ -195,6 +201,7 @@ void rfs_tx_free(struct rfs_tx *tx, uint64_t index, unsigned level)
 			set_bit(tx->free_map, index + k);
 			dirty_del(tx, index + k);
 		}
+		tx->nfree += n;
 		if (index < tx->cursor)
 			tx->cursor = index;
 		return;
@@ -438,6 +445,7 @@ static int write_log(struct rfs_tx *tx)
 		e[n++] = fr[i];
 		for (uint64_t b = fr[i].index; b < fr[i].index + (uint64_t)fr[i].count; b++)
 			set_bit(tx->free_map, b);
+		tx->nfree += (uint64_t)fr[i].count;
 	}
 	tx->ndeferred = 0;
 	free(fr);

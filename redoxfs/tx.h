@@ -25,6 +25,7 @@ struct rfs_tx {
 	uint8_t *free_map;		/* 1 = free now (deferred frees not applied) */
 	uint8_t *tx_alloc;		/* 1 = allocated by this transaction */
 	uint64_t cursor;		/* no free block below this index */
+	uint64_t nfree;			/* bits set in free_map */
 	uint64_t lo, hi;		/* range of tx_alloc that may be set */
 	struct { uint64_t index, count; } *deferred;
 	size_t ndeferred, deferred_cap;
@@ -35,6 +36,8 @@ struct rfs_tx {
 };
 
 int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out);
+/* Bytes of data records a transaction may hold in memory until commit (0: write at once). */
+void rfs_tx_set_buffer(struct rfs_tx *tx, size_t bytes);
 /* Commit as one new generation; the transaction is finished either way. */
 int rfs_tx_commit(struct rfs_tx *tx);
 void rfs_tx_abort(struct rfs_tx *tx);
