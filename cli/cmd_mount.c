@@ -19,7 +19,7 @@ static const char mount_help[] =
 	"Mount a RedoxFS read-write with FUSE. Returns once the mount is live (or failed);\n"
 	"with -- COMMAND, runs it in the mount, unmounts, waits for the final commit and exits\n"
 	"with the command's status.\n\n"
-	"Changes are grouped into commits: on fsync, at most --commit milliseconds after the\n"
+	"Changes are grouped into commits: on fsync, at most commit=MS milliseconds after the\n"
 	"first change, and at unmount. A crash loses at most the uncommitted changes; the\n"
 	"image always holds the last commit, intact.\n\n"
 	"  -f, --foreground       stay in the foreground\n"
