@@ -204,11 +204,12 @@ int rfs_op_remove(struct rfs_tx *tx, const char *path, int recursive, int dir_ok
 
 int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *total)
 {
-	size_t cap = (size_t)RFS_BLOCK << RFS_RECORD_LEVEL;
+	const size_t rec = (size_t)RFS_BLOCK << RFS_RECORD_LEVEL;
+	const size_t cap = 16 * rec;	/* 2 MiB at a time: whole records to compress in parallel */
 	uint8_t *buf = rx_xmalloc(cap);
 	uint64_t off = 0;
-	int r = 0;
-	for (;;) {
+	int r = 0, eof = 0;
+	while (r == 0 && !eof) {
 		size_t have = 0;
 		while (have < cap) {
 			ssize_t got = read(fd, buf + have, cap - have);
@@ -218,24 +219,35 @@ int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *tot
 				r = rx_fail(tx->fs->ctx, errno, "read: %s", strerror(errno));
 				break;
 			}
-			if (got == 0)
+			if (got == 0) {
+				eof = 1;
 				break;
+			}
 			have += (size_t)got;
 		}
-		if (r || have == 0)
-			break;
-		/* A whole zero record over a hole stays a hole: sparse sources stay sparse. */
-		struct rfs_ptr cur = { 0, 0 };
-		int hole = have == cap && !rfs_is_inline(n) && rx_is_zero(buf, have);
-		if (hole && off < n->size)
-			r = rfs_record_ptr(tx->fs, n, off / cap, &cur);
-		if (r == 0 && (!hole || !rfs_ptr_is_null(cur)))
-			r = rfs_file_write(tx, n, off, buf, have);
-		if (r)
-			break;
+		/*
+		 * Write the buffer as runs, leaving out whole zero records that fall on
+		 * holes: a sparse source stays sparse.
+		 */
+		size_t run = 0;	/* start of the bytes not yet written */
+		for (size_t pos = 0; r == 0 && pos < have; pos += rec) {
+			if (have - pos < rec || !rx_is_zero(buf + pos, rec))
+				continue;
+			/* Past the current end, or over a hole (inline data is not a hole). */
+			struct rfs_ptr cur = { 0, 0 };
+			if (off + pos < n->size && rfs_is_inline(n))
+				continue;
+			if (off + pos < n->size)
+				r = rfs_record_ptr(tx->fs, n, (off + pos) / rec, &cur);
+			if (r || !rfs_ptr_is_null(cur))
+				continue;
+			if (pos > run)
+				r = rfs_file_write(tx, n, off + run, buf + run, pos - run);
+			run = pos + rec;
+		}
+		if (r == 0 && have > run)
+			r = rfs_file_write(tx, n, off + run, buf + run, have - run);
 		off += have;
-		if (have < cap)
-			break;
 	}
 	free(buf);
 	if (r == 0)

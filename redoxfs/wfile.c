@@ -1,6 +1,8 @@
 /* Writing file data: records, compression, inline data, truncation, deletion (spec 8, 9). */
 #include <lz4.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "wr.h"
 
@@ -87,26 +89,34 @@ static void scratch_free(struct scratch *s)
 }
 
 /*
- * Store a logical record of level D in place of whatever the slot held:
- * LZ4-compressed when that saves at least one level (spec 9.4).
+ * LZ4-compress a logical record of level D when that saves at least one level
+ * (spec 9.4). Returns the bytes to store (data itself or out) and their levels.
+ * Pure: safe to run on several threads at once.
  */
-static int store_record(struct rfs_tx *tx, struct rfs_node *n, uint8_t *slot, const uint8_t *data,
-			unsigned D, struct scratch *s)
+static const uint8_t *compress_record(const uint8_t *data, unsigned D, uint8_t *out,
+				      unsigned *level, unsigned *decomp)
 {
 	size_t logical = (size_t)RFS_BLOCK << D;
-	const uint8_t *src = data;
-	unsigned level = D, decomp = 0;
-	if (D >= 1) {
-		int cap = (int)RX_MIN((size_t)LZ4_compressBound((int)logical), (size_t)65534);
-		int clen = LZ4_compress_default((const char *)data, (char *)s->out + 2, (int)logical, cap);
-		if (clen > 0 && clen + 2 <= 65536 && for_bytes((uint64_t)clen + 2) < D) {
-			level = for_bytes((uint64_t)clen + 2);
-			decomp = D;
-			put_le16(s->out, (uint16_t)clen);
-			memset(s->out + 2 + clen, 0, ((size_t)RFS_BLOCK << level) - 2 - (size_t)clen);
-			src = s->out;
-		}
-	}
+	*level = D;
+	*decomp = 0;
+	if (D == 0)
+		return data;
+	/* Capacity capped at the largest useful payload: hopeless data gives up early. */
+	int cap = (int)RX_MIN((size_t)LZ4_compressBound((int)logical), (size_t)65534);
+	int clen = LZ4_compress_default((const char *)data, (char *)out + 2, (int)logical, cap);
+	if (clen <= 0 || clen + 2 > 65536 || for_bytes((uint64_t)clen + 2) >= D)
+		return data;
+	*level = for_bytes((uint64_t)clen + 2);
+	*decomp = D;
+	put_le16(out, (uint16_t)clen);
+	memset(out + 2 + clen, 0, ((size_t)RFS_BLOCK << *level) - 2 - (size_t)clen);
+	return out;
+}
+
+/* Write stored bytes as the record the slot names, freeing what it held. */
+static int place_record(struct rfs_tx *tx, struct rfs_node *n, uint8_t *slot, const uint8_t *src,
+			unsigned level, unsigned decomp)
+{
 	struct rfs_ptr p, old = rfs_ptr_decode(slot);
 	int r = rfs_tx_write_record(tx, src, level, decomp, &p);
 	if (r)
@@ -120,18 +130,137 @@ static int store_record(struct rfs_tx *tx, struct rfs_node *n, uint8_t *slot, co
 	return 0;
 }
 
+static int store_record(struct rfs_tx *tx, struct rfs_node *n, uint8_t *slot, const uint8_t *data,
+			unsigned D, struct scratch *s)
+{
+	unsigned level, decomp;
+	const uint8_t *src = compress_record(data, D, s->out, &level, &decomp);
+	return place_record(tx, n, slot, src, level, decomp);
+}
+
+/* Whole new records of one write, compressed ahead on every core. */
+struct precomp {
+	const uint8_t *in;
+	unsigned D;
+	uint8_t *out;
+	const uint8_t *src;
+	unsigned level, decomp;
+};
+
+struct pc_batch {
+	struct precomp *jobs;
+	size_t count, next;
+	pthread_mutex_t lock;
+};
+
+static void *pc_worker(void *arg)
+{
+	struct pc_batch *b = arg;
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		size_t i = b->next++;
+		pthread_mutex_unlock(&b->lock);
+		if (i >= b->count)
+			return NULL;
+		struct precomp *j = &b->jobs[i];
+		j->src = compress_record(j->in, j->D, j->out, &j->level, &j->decomp);
+	}
+}
+
+static unsigned cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
+}
+
+/*
+ * For a write spanning several whole records that hold no data yet (a new
+ * file, appends), compress them in parallel. Returns the jobs indexed by
+ * record - first (NULL entries: do it the ordinary way), or NULL.
+ */
+static struct precomp **precompress(struct rfs_tx *tx, struct rfs_node *n, uint64_t off,
+				    const uint8_t *data, size_t len, uint64_t *first)
+{
+	uint64_t rs = rfs_record_size(n), nrec = n->size / rs + (n->size % rs != 0);
+	unsigned threads = cores();
+	if (threads < 2 || off % rs || len < 2 * rs || rs < (uint64_t)RFS_BLOCK << 1)
+		return NULL;
+	size_t whole = (size_t)(len / rs);
+	/* map[whole] keeps the job array itself, for precompress_free. */
+	struct precomp **map = rx_xcalloc(whole + 1, sizeof(*map));
+	struct pc_batch b = { rx_xcalloc(whole, sizeof(*b.jobs)), 0, 0, PTHREAD_MUTEX_INITIALIZER };
+	for (size_t i = 0; i < whole; i++) {
+		uint64_t r = off / rs + i;
+		struct rfs_ptr p = { 0, 0 };
+		if (r < nrec && (rfs_record_ptr(tx->fs, n, r, &p) != 0 || !rfs_ptr_is_null(p))) {
+			rx_clear(tx->fs->ctx);
+			continue;	/* existing data: compared and merged by the ordinary path */
+		}
+		struct precomp *j = &b.jobs[b.count++];
+		j->in = data + i * rs;
+		j->D = n->record_level;
+		j->out = rx_xmalloc((size_t)rs);
+		map[i] = j;
+	}
+	if (b.count < 2) {
+		for (size_t i = 0; i < b.count; i++)
+			free(b.jobs[i].out);
+		free(b.jobs);
+		free(map);
+		return NULL;
+	}
+	map[whole] = b.jobs;
+	pthread_t th[8];
+	unsigned started = 0;
+	for (unsigned t = 1; t < threads && t < b.count; t++)
+		if (pthread_create(&th[started], NULL, pc_worker, &b) == 0)
+			started++;
+	pc_worker(&b);
+	for (unsigned t = 0; t < started; t++)
+		pthread_join(th[t], NULL);
+	*first = off / rs;
+	return map;
+}
+
+static void precompress_free(struct precomp **map, size_t whole)
+{
+	if (!map)
+		return;
+	for (size_t i = 0; i < whole; i++)
+		if (map[i])
+			free(map[i]->out);
+	free(map[whole]);
+	free(map);
+}
+
 static int write_records(struct rfs_tx *tx, struct rfs_node *n, uint64_t off, const uint8_t *data,
 			 size_t len, struct scratch *s)
 {
 	uint64_t rs = rfs_record_size(n);
-	uint64_t nrec = n->size / rs + (n->size % rs != 0);
+	uint64_t nrec = n->size / rs + (n->size % rs != 0), first = 0;
+	size_t whole = (size_t)(len / rs);
+	struct precomp **pre = precompress(tx, n, off, data, len, &first);
+	int ret = 0;
 	while (len > 0) {
 		uint64_t r = off / rs, j = off % rs;
 		size_t cnt = (size_t)RX_MIN((uint64_t)len, rs - j);
 		uint8_t *slot;
-		int ret = record_slot(tx, n, r, 1, &slot);
+		ret = record_slot(tx, n, r, 1, &slot);
 		if (ret)
-			return ret;
+			break;
+		struct precomp *pc = pre && r >= first && r - first < whole ? pre[r - first] : NULL;
+		if (pc) {
+			ret = place_record(tx, n, slot, pc->src, pc->level, pc->decomp);
+			if (ret)
+				break;
+			off += cnt;
+			data += cnt;
+			len -= cnt;
+			if (off > n->size)
+				n->size = off;
+			nrec = n->size / rs + (n->size % rs != 0);
+			continue;
+		}
 		struct rfs_ptr old = rfs_ptr_decode(slot);
 		/* Pointers at or past the end of file are stale (reference truncate): ignore their data. */
 		int have = r < nrec && !rfs_ptr_is_null(old);
@@ -142,7 +271,7 @@ static int write_records(struct rfs_tx *tx, struct rfs_node *n, uint64_t off, co
 		if (have) {
 			ret = rfs_record_load(tx->fs, n, old, s->rec);
 			if (ret)
-				return ret;
+				break;
 			if (memcmp(s->rec + j, data, cnt) == 0) {
 				off += cnt;
 				data += cnt;
@@ -159,7 +288,7 @@ static int write_records(struct rfs_tx *tx, struct rfs_node *n, uint64_t off, co
 		memcpy(s->rec + j, data, cnt);
 		ret = store_record(tx, n, slot, s->rec, D, s);
 		if (ret)
-			return ret;
+			break;
 		off += cnt;
 		data += cnt;
 		len -= cnt;
@@ -167,7 +296,8 @@ static int write_records(struct rfs_tx *tx, struct rfs_node *n, uint64_t off, co
 			n->size = off;
 		nrec = n->size / rs + (n->size % rs != 0);
 	}
-	return 0;
+	precompress_free(pre, whole);
+	return ret;
 }
 
 static void clear_level_area(struct rfs_node *n)
@@ -309,6 +439,8 @@ int rfs_file_truncate(struct rfs_tx *tx, struct rfs_node *n, uint64_t size)
 {
 	if (rfs_is_dir(n))
 		return rx_fail(tx->fs->ctx, EISDIR, "is a directory");
+	if (size == n->size)
+		return 0;	/* nothing moves; what lies past the end is already zeros or stale-free */
 	if (rfs_is_inline(n)) {
 		/* Unlike the reference, never leave old bytes to reappear (spec 9.7). */
 		uint64_t lo = RX_MIN(size, n->size), hi = RX_MIN(RX_MAX(size, n->size), (uint64_t)RFS_INLINE_MAX);
