@@ -34,6 +34,11 @@ void close_target(struct opened *o);
 /* Resolve o->t.path (default "/"); prints the error. */
 int lookup_target(struct opened *o, int follow, struct rfs_node *node);
 
+/* Passwords: $RXIMG_PASSWORD, $RXIMG_PASSWORD_FILE, else asked on the terminal. */
+char *get_password(const char *image, int confirm, int *interactive);
+/* Unlock an encrypted filesystem (no-op otherwise); 0 or -errno with the reason. */
+int unlock_fs(struct rfs *fs, const char *image);
+
 /* Print "rximg: IMAGE[: PATH]: message" from the context. */
 void report(struct rx_ctx *ctx, const char *image, const char *path);
 void warnx_(const char *fmt, ...) RX_PRINTF(1, 2);

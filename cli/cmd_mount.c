@@ -80,6 +80,10 @@ static int serve(const char *spec, const char *mountpoint, struct mount_opts *o)
 	/* Read-only mounts share the lock: readers together, but no writer meanwhile. */
 	if (r == 0 && o->read_only && flock(img->container->fd, LOCK_SH | LOCK_NB) != 0)
 		r = rx_fail(&ctx, EBUSY, "being written by another rximg");
+	struct rfs *fs;
+	if (r == 0 && (r = rx_image_redoxfs(img, &fs)) == 0 && fs->hdr.encrypted)
+		r = o->password ? rfs_unlock(fs, (const uint8_t *)o->password, strlen(o->password))
+				: unlock_fs(fs, t.image);
 	if (r == 0 && o->pid_file && write_pid(o->pid_file) != 0)
 		r = rx_fail(&ctx, errno, "%s: %s", o->pid_file, strerror(errno));
 	if (r == 0)
@@ -167,6 +171,26 @@ int cmd_mount(int argc, char **argv)
 	if (o.foreground && !cmd)
 		return serve(spec, mountpoint, &o);
 
+	/* The server loses the terminal: ask for a password first, if one is needed. */
+	char *password = NULL;
+	{
+		static struct rx_ctx pctx;
+		struct target t;
+		struct rx_image *img;
+		struct rfs *fs;
+		if (target_parse(&pctx, spec, &t) == 0) {
+			if (rx_image_open(&pctx, t.image, t.partno, RX_DEV_RDONLY, &img) == 0) {
+				if (rx_image_redoxfs(img, &fs) == 0 && fs->hdr.encrypted) {
+					int interactive;
+					password = get_password(t.image, 0, &interactive);
+				}
+				rx_image_close(img);
+			}
+			target_free(&t);
+		}
+		o.password = password;
+	}
+
 	int pipefd[2];
 	if (pipe(pipefd) != 0) {
 		perror("rximg: pipe");
@@ -195,6 +219,10 @@ int cmd_mount(int argc, char **argv)
 			}
 		}
 		_exit(serve(spec, mountpoint, &o));
+	}
+	if (password) {
+		memset(password, 0, strlen(password));
+		free(password);
 	}
 	close(pipefd[1]);
 	char msg[1300];

@@ -59,6 +59,8 @@ static const char mkfs_help[] =
 	"      --from DIR         copy DIR's contents into the new filesystem\n"
 	"      --owner U:G        with --from: owner of everything (default: the source's)\n"
 	"  -f, --force            overwrite an image that already holds a filesystem or partitions\n"
+	"      --encrypt          encrypt with a password (AES-128-XTS, Argon2id key slot): from\n"
+	"                         $RXIMG_PASSWORD_FILE, $RXIMG_PASSWORD, or asked twice\n"
 	"  -h, --help             show this help\n\n"
 	"With SOURCE_DATE_EPOCH set, times are clamped to it and the UUID is derived from it,\n"
 	"so the same input gives a byte-identical image.\n";
@@ -102,9 +104,10 @@ int cmd_mkfs(int argc, char **argv)
 		{ "uuid", required_argument, 0, 'u' }, { "seed", required_argument, 0, 'S' },
 		{ "from", required_argument, 0, 'F' }, { "owner", required_argument, 0, 'o' },
 		{ "force", no_argument, 0, 'f' },      { "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 },
+		{ "encrypt", no_argument, 0, 'e' },    { 0, 0, 0, 0 },
 	};
 	uint64_t size = 0;
+	int encrypt = 0;
 	int c, force = 0, have_size = 0, have_uuid = 0;
 	const char *reserved = NULL, *seed = NULL, *from = NULL;
 	struct rfs_owner owner;
@@ -131,6 +134,7 @@ int cmd_mkfs(int argc, char **argv)
 			have_owner = 1;
 			break;
 		case 'f': force = 1; break;
+		case 'e': encrypt = 1; break;
 		case 'h': fputs(mkfs_help, stdout); return EXIT_OK;
 		default: return usage_error("mkfs", "bad option");
 		}
@@ -162,6 +166,20 @@ int cmd_mkfs(int argc, char **argv)
 		return usage_error("mkfs", "bad --reserved '%s'", reserved);
 	}
 	mo.reserved = res;
+	char *password = NULL;
+	if (encrypt) {
+		int interactive;
+		password = get_password(image, 1, &interactive);
+		if (!password || !*password) {
+			if (password)
+				fprintf(stderr, "rximg: an empty password is not allowed\n");
+			free(password);
+			free(res);
+			return EXIT_FAIL;
+		}
+		mo.password = (const uint8_t *)password;
+		mo.password_len = strlen(password);
+	}
 
 	static struct rx_ctx ctx;
 	struct stat st;
@@ -178,6 +196,7 @@ int cmd_mkfs(int argc, char **argv)
 		if (have_size) {
 			target_free(&t);
 			free(res);
+			free(password);
 			return usage_error("mkfs", "--size does not apply to a partition");
 		}
 	} else {
@@ -186,6 +205,7 @@ int cmd_mkfs(int argc, char **argv)
 	if (!exists) {
 		if (!have_size) {
 			free(res);
+			free(password);
 			return usage_error("mkfs", "%s does not exist: give --size to create it", image);
 		}
 		partial = rx_xasprintf("%s.partial", image);
@@ -197,12 +217,14 @@ int cmd_mkfs(int argc, char **argv)
 			unlink(partial);
 			free(partial);
 			free(res);
+			free(password);
 			return EXIT_FAIL;
 		}
 		close(fd);
 		path = partial;
 	} else if (partno < 0 && have_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != size) {
 		free(res);
+			free(password);
 		return usage_error("mkfs", "%s exists with another size; remove it or drop --size", image);
 	}
 	struct rx_image *img = NULL;
@@ -234,6 +256,8 @@ int cmd_mkfs(int argc, char **argv)
 		struct import_opts io = { .keep_owner = 1, .owner = have_owner ? &owner : NULL,
 					  .have_epoch = have_epoch, .epoch = epoch, .ipath = "/" };
 		r = rx_image_redoxfs(img, &fs);
+		if (r == 0 && password)
+			r = rfs_unlock(fs, mo.password, mo.password_len);
 		if (r == 0)
 			r = rfs_tx_begin(fs, &tx);
 		if (r == 0) {
@@ -278,6 +302,10 @@ int cmd_mkfs(int argc, char **argv)
 	}
 	free(partial);
 	free(res);
+	if (password) {
+		memset(password, 0, strlen(password));
+		free(password);
+	}
 	target_free(&t);
 	return status;
 }

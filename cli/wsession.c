@@ -102,6 +102,8 @@ int wsession_open(const char *arg, struct wsession *w)
 	if (r == 0)
 		r = rx_image_redoxfs(w->o.img, &w->o.fs);
 	if (r == 0)
+		r = unlock_fs(w->o.fs, w->o.t.image);
+	if (r == 0)
 		r = rfs_tx_begin(w->o.fs, &w->tx);
 	if (r) {
 		report(&ctx, w->o.t.image, NULL);

@@ -12,6 +12,7 @@ struct mount_opts {
 	unsigned commit_ms;	/* group commits at most this long */
 	const char *pid_file;
 	int ready_fd;		/* write "OK\n" or the error here once mounted; -1: none */
+	const char *password;	/* for an encrypted filesystem, asked before going to the background */
 };
 
 /*

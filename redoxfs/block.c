@@ -154,6 +154,7 @@ void rfs_close(struct rfs *fs)
 	if (!fs)
 		return;
 	pthread_mutex_destroy(&fs->lock);
+	rfs_crypt_free(fs->crypt);
 	free(fs->cache);
 	free(fs);
 }
@@ -191,9 +192,8 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
 	int r = rfs_ptr_check(fs, ptr, meta);
 	if (r)
 		return r;
-	if (fs->hdr.encrypted)
-		return rx_fail(fs->ctx, ENOKEY, "the filesystem is encrypted; reading it needs a password "
-			       "(not supported yet)");
+	if (fs->hdr.encrypted && !fs->crypt)
+		return rx_fail(fs->ctx, ENOKEY, "the filesystem is encrypted: a password is needed");
 
 	size_t len = (size_t)(RFS_BLOCK << level);
 	if (fs->tx) {
@@ -221,6 +221,9 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
 	r = rx_dev_read(fs->dev, buf, len, fs->start + index * RFS_BLOCK);
 	if (r)
 		return r;
+	/* The tweak is the fs-relative block index; checksums cover the plaintext. */
+	if (fs->crypt && rfs_crypt_xts(fs->crypt, 0, index, buf, buf, len) != 0)
+		return rx_fail(fs->ctx, EIO, "cannot decrypt block %llu", (unsigned long long)index);
 	uint64_t h = seahash(buf, len);
 	if (h != ptr.hash)
 		return rx_fail(fs->ctx, EBADMSG,

@@ -1,5 +1,6 @@
 /* Creating a filesystem: the layout the reference mkfs leaves behind (spec 13.1, 13.2). */
 #include <stdlib.h>
+#include <sys/random.h>
 
 #include "seahash.h"
 #include "wr.h"
@@ -12,12 +13,29 @@ static void put_ptr_to(uint8_t *slot, uint64_t index, const uint8_t *block)
 	rfs_ptr_encode(slot, (struct rfs_ptr){ index << 8, seahash(block, RFS_BLOCK) });
 }
 
-static void seal_header(uint8_t *h)
+static int seal_header(uint8_t *h, struct rfs_crypt *c)
 {
 	uint64_t hash = rfs_header_checksum(h);
-	put_le64(h + 4072, hash);
-	put_le64(h + 4080, 0);
 	put_le64(h + 4088, hash);
+	return rfs_encrypted_hash(c, hash, get_le64(h + 40), h + 4072);
+}
+
+/* Key slot 0 for a password: random salt and XTS keys, wrapped with the Argon2 key. */
+static int make_keys(struct rx_ctx *ctx, const struct rfs_mkfs_opts *o, uint8_t slot[48],
+		     struct rfs_crypt **c)
+{
+	uint8_t salt[16], keys[32], pk[16];
+	do {
+		if (getrandom(salt, sizeof(salt), 0) != sizeof(salt) ||
+		    getrandom(keys, sizeof(keys), 0) != sizeof(keys))
+			return rx_fail(ctx, EIO, "no random numbers for the keys");
+	} while (memcmp(keys, keys + 16, 16) == 0);	/* XTS wants two different keys */
+	int r = rfs_crypt_password_key(o->password, o->password_len, salt, pk);
+	if (r == -ENOTSUP)
+		return rx_fail(ctx, ENOTSUP, "rximg was built without libargon2: cannot encrypt");
+	if (r || rfs_crypt_wrap(pk, salt, keys, slot) || !(*c = rfs_crypt_new(keys)))
+		return rx_fail(ctx, EIO, "cannot derive the encryption keys");
+	return 0;
 }
 
 int rfs_mkfs(struct rx_ctx *ctx, struct rx_dev *dev, const struct rfs_mkfs_opts *o)
@@ -80,12 +98,23 @@ int rfs_mkfs(struct rx_ctx *ctx, struct rx_dev *dev, const struct rfs_mkfs_opts 
 	put_le64(h0 + 8, RFS_VERSION);
 	memcpy(h0 + 16, o->uuid, 16);
 	put_le64(h0 + 32, N * RFS_BLOCK);
-	memcpy(h3, h0, 48);
-	seal_header(h0);
+	struct rfs_crypt *c = NULL;
+	if (o->password && (r = make_keys(ctx, o, h0 + 80, &c)) != 0) {
+		free(b);
+		return r;
+	}
+	memcpy(h3, h0, RFS_BLOCK);
 	put_le64(h3 + 40, 3);
 	put_ptr_to(h3 + 48, MK_L3, l3);
 	put_ptr_to(h3 + 64, MK_ALLOC, alloc);
-	seal_header(h3);
+	/* Unlike the reference, generation 0 is sealed after the key slot: it stays valid. */
+	if (seal_header(h0, c) || seal_header(h3, c) ||
+	    (c && rfs_crypt_xts(c, 1, MK_ALLOC, alloc, alloc, (MK_L3 + 1 - MK_ALLOC) * RFS_BLOCK))) {
+		rfs_crypt_free(c);
+		free(b);
+		return rx_fail(ctx, EIO, "cannot encrypt the new filesystem");
+	}
+	rfs_crypt_free(c);
 
 	/*
 	 * First the ring and block 256 zeroed (any older filesystem is gone), then

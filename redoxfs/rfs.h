@@ -91,6 +91,7 @@ static inline struct rfs_ptr rfs_node_level_ptr(const struct rfs_node *n, unsign
 
 struct rfs_cache;
 struct rfs_tx;
+struct rfs_crypt;
 
 struct rfs {
 	struct rx_dev *dev;
@@ -101,6 +102,7 @@ struct rfs {
 	struct rfs_cache *cache;
 	pthread_mutex_t lock;	/* guards the cache */
 	struct rfs_tx *tx;	/* the open write transaction: reads see its blocks */
+	struct rfs_crypt *crypt;	/* set once an encrypted filesystem is unlocked */
 	/* Set by a mount: is this node open? (then unlink parks it on the release list) */
 	int (*is_open)(void *arg, uint32_t id);
 	void *is_open_arg;
@@ -172,6 +174,19 @@ const char *rfs_name_problem(const char *name, size_t len);
 int rfs_lookup(struct rfs *fs, const char *path, int follow, struct rfs_node *out);
 /* Read a symlink target (NUL-terminated, at most 4096 bytes) into a malloc'd buffer. */
 int rfs_readlink(struct rfs *fs, const struct rfs_node *node, char **target);
+
+/* Encryption (spec 6). */
+int rfs_crypt_password_key(const uint8_t *pw, size_t len, const uint8_t salt[16], uint8_t pk[16]);
+int rfs_crypt_unwrap(const uint8_t pk[16], const uint8_t slot[48], uint8_t keys[32]);
+int rfs_crypt_wrap(const uint8_t pk[16], const uint8_t salt[16], const uint8_t keys[32], uint8_t slot[48]);
+struct rfs_crypt *rfs_crypt_new(const uint8_t keys[32]);
+void rfs_crypt_free(struct rfs_crypt *c);
+int rfs_crypt_xts(struct rfs_crypt *c, int encrypt, uint64_t first, const uint8_t *in, uint8_t *out,
+		  size_t len);
+/* The 16 bytes at header offset 4072 for a header with this hash and generation. */
+int rfs_encrypted_hash(struct rfs_crypt *c, uint64_t hash, uint64_t generation, uint8_t out[16]);
+/* Try the password on every key slot; ENOKEY-style failure when none opens. */
+int rfs_unlock(struct rfs *fs, const uint8_t *pw, size_t len);
 
 /* Free blocks from replaying the allocation log. */
 int rfs_free_blocks(struct rfs *fs, uint64_t *free_blocks);

@@ -95,8 +95,8 @@ int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out)
 		return rx_fail(fs->ctx, EBUSY, "a transaction is already open");
 	if (!fs->dev->writable)
 		return rx_fail(fs->ctx, EROFS, "the image is open read-only");
-	if (fs->hdr.encrypted)
-		return rx_fail(fs->ctx, ENOKEY, "writing encrypted filesystems is not supported yet");
+	if (fs->hdr.encrypted && !fs->crypt)
+		return rx_fail(fs->ctx, ENOKEY, "the filesystem is encrypted: a password is needed");
 	struct rfs_tx *tx = rx_xcalloc(1, sizeof(*tx));
 	int r = rfs_alloc_replay(fs, &tx->free_map, NULL, NULL);
 	if (r) {
@@ -245,9 +245,20 @@ uint8_t *rfs_tx_mut(struct rfs_tx *tx, uint8_t *slot, enum rfs_btype type)
 	return d->buf;
 }
 
+/* Data blocks go out encrypted on an encrypted filesystem (never the header ring). */
 static int dev_write(struct rfs_tx *tx, const void *buf, size_t len, uint64_t index)
 {
-	return rx_dev_write(tx->fs->dev, buf, len, tx->fs->start + index * RFS_BLOCK);
+	struct rfs *fs = tx->fs;
+	if (!fs->crypt || index < RFS_HEADER_RING)
+		return rx_dev_write(fs->dev, buf, len, fs->start + index * RFS_BLOCK);
+	uint8_t *ct = rx_xmalloc(len);
+	int r = rfs_crypt_xts(fs->crypt, 1, index, buf, ct, len);
+	if (r)
+		r = rx_fail(fs->ctx, EIO, "cannot encrypt block %llu", (unsigned long long)index);
+	else
+		r = rx_dev_write(fs->dev, ct, len, fs->start + index * RFS_BLOCK);
+	free(ct);
+	return r;
 }
 
 /* Write every buffered record now and forget it (the budget is spent). */
@@ -541,9 +552,10 @@ int rfs_tx_commit(struct rfs_tx *tx)
 	rfs_ptr_encode(h + 64, fs->hdr.alloc);
 	rfs_ptr_encode(h + 3152, fs->hdr.release);
 	uint64_t hash = rfs_header_checksum(h);
-	put_le64(h + 4072, hash);
-	put_le64(h + 4080, 0);
 	put_le64(h + 4088, hash);
+	r = rfs_encrypted_hash(fs->crypt, hash, gen, h + 4072);
+	if (r)
+		goto fail;
 	r = dev_write(tx, h, RFS_BLOCK, gen % RFS_HEADER_RING);
 	if (r == 0)
 		r = rx_dev_flush(fs->dev);

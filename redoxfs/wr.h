@@ -43,6 +43,8 @@ struct rfs_mkfs_opts {
 	size_t reserved_len;
 	uint8_t uuid[16];
 	struct rfs_time time;		/* the root directory's times */
+	const uint8_t *password;	/* encrypt (key slot 0) when set */
+	size_t password_len;
 };
 
 /* Write a fresh, empty filesystem over the whole device (after the reserved area). */
