@@ -109,6 +109,19 @@ else
 	method="bash loop (date +%s%N), $WARMUP warmup + $RUNS timed runs per command"
 fi
 
+# Create probe: how fast can this filesystem create empty files right now?
+# On ext4 without a journal this rises from ~10-20 us to several hundred us
+# per file for a few minutes after any process deletes many files there.
+probe=$TMP/probe
+mkdir "$probe"
+t0=$(date +%s%N)
+(cd "$probe" && seq 1 2000 | xargs touch)
+t1=$(date +%s%N)
+probe_us=$(( (t1 - t0) / 2000 / 1000 ))
+"$TMP/prepare.sh" "$probe" "$TRASH"
+fs=$(findmnt -n -o FSTYPE -T "$TMP" 2>/dev/null | tail -n1 || stat -f -c %T "$TMP")
+log "create probe on $TMP ($fs): $probe_us us per empty file"
+
 rows=()
 for img in "${IMAGES[@]}"; do
 	src=$DATA/$img.img.zst
@@ -140,7 +153,8 @@ for img in "${IMAGES[@]}"; do
 	rm -f -- "$TMP/$img.img"
 done
 
-printf 'Method: %s; times are medians (± standard deviation) in ms.\n\n' "$method"
+printf 'Method: %s; times are medians (± standard deviation) in ms.\n' "$method"
+printf 'Scratch dir: %s (%s); create probe before the runs: %s µs per empty file.\n\n' "${TMPDIR:-/tmp}" "$fs" "$probe_us"
 printf '| image | image size | entries | file data | rximg extract (ms) | cp -a (ms) | rximg/cp | rximg throughput | cp -a throughput | target ≤ 2x |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n'
 printf '%s\n' "${rows[@]}"
