@@ -45,6 +45,8 @@ void warnx_(const char *fmt, ...) RX_PRINTF(1, 2);
 
 /* Usage errors: print "rximg VERB: msg" and the hint to --help. */
 int usage_error(const char *verb, const char *fmt, ...) RX_PRINTF(2, 3);
+/* After getopt_long returned '?': name the offending option. */
+int bad_option(const char *verb, char **argv);
 
 /* Writing: one invocation = one transaction = one commit. */
 struct wsession {

@@ -53,7 +53,7 @@ int cmd_check(int argc, char **argv)
 		case 'q': rc.quiet = 1; break;
 		case 'j': rc.json = 1; break;
 		case 'h': fputs(check_help, stdout); return CHECK_CLEAN;
-		default: usage_error("check", "bad option"); return CHECK_USAGE;
+		default: bad_option("check", argv); return CHECK_USAGE;
 		}
 	}
 	if (argc - optind != 1) {

@@ -47,7 +47,7 @@ int cmd_info(int argc, char **argv)
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'h': fputs(info_help, stdout); return EXIT_OK;
-		default: return usage_error("info", "bad option");
+		default: return bad_option("info", argv);
 		}
 	}
 	if (argc - optind != 1)

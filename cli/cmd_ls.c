@@ -126,7 +126,7 @@ int cmd_ls(int argc, char **argv)
 		case 'U': o.unsorted = 1; break;
 		case 'j': o.json = 1; break;
 		case 'h': fputs(ls_help, stdout); return EXIT_OK;
-		default: return usage_error("ls", "bad option");
+		default: return bad_option("ls", argv);
 		}
 	}
 	if (optind >= argc)
@@ -228,7 +228,7 @@ int cmd_stat(int argc, char **argv)
 		case 'L': follow = 1; break;
 		case 'j': json = 1; break;
 		case 'h': fputs(stat_help, stdout); return EXIT_OK;
-		default: return usage_error("stat", "bad option");
+		default: return bad_option("stat", argv);
 		}
 	}
 	if (optind >= argc)

@@ -88,7 +88,7 @@ int cmd_mv(int argc, char **argv)
 		case 'n': flags |= RFS_RENAME_NOREPLACE; break;
 		case 'x': flags |= RFS_RENAME_EXCHANGE; break;
 		case 'h': fputs(mv_help, stdout); return EXIT_OK;
-		default: return usage_error("mv", "bad option");
+		default: return bad_option("mv", argv);
 		}
 	}
 	if (argc - optind < 2)
@@ -118,7 +118,9 @@ int cmd_mv(int argc, char **argv)
 		}
 		r = rfs_op_rename(w.tx, paths[i], to, flags);
 		if (r) {
-			s = finish(&w, paths, r, paths[i]);
+			char *both = rx_xasprintf("%s -> %s", paths[i], to);
+			s = finish(&w, paths, r, both);
+			free(both);
 			free(to);
 			return s;
 		}
@@ -155,7 +157,7 @@ int cmd_ln(int argc, char **argv)
 			ownp = &owner;
 			break;
 		case 'h': fputs(ln_help, stdout); return EXIT_OK;
-		default: return usage_error("ln", "bad option");
+		default: return bad_option("ln", argv);
 		}
 	}
 	if (argc - optind != 2)
@@ -220,7 +222,8 @@ static int apply_attr(struct rfs_tx *tx, struct rfs_node *n, const struct attr_c
 	for (size_t i = 0; i < count && r == 0; i++) {
 		struct rfs_node child;
 		r = rfs_node_get(tx->fs, ents[i].id, &child);
-		if (r == 0)
+		/* As chmod -R does: links met on the way are left alone (their mode means nothing). */
+		if (r == 0 && !(a->set_mode && rfs_is_symlink(&child)))
 			r = apply_attr(tx, &child, a, depth + 1);
 	}
 	free(ents);
@@ -277,7 +280,7 @@ int cmd_chmod(int argc, char **argv)
 		switch (c) {
 		case 'R': a.recursive = 1; break;
 		case 'h': fputs(chmod_help, stdout); return EXIT_OK;
-		default: return usage_error("chmod", "bad option");
+		default: return bad_option("chmod", argv);
 		}
 	}
 	if (argc - optind < 2)
@@ -305,7 +308,7 @@ int cmd_chown(int argc, char **argv)
 		switch (c) {
 		case 'R': a.recursive = 1; break;
 		case 'h': fputs(chown_help, stdout); return EXIT_OK;
-		default: return usage_error("chown", "bad option");
+		default: return bad_option("chown", argv);
 		}
 	}
 	if (argc - optind < 2)
@@ -376,7 +379,7 @@ int cmd_touch(int argc, char **argv)
 		case 'm': only_m = 1; break;
 		case 'c': create = 0; break;
 		case 'h': fputs(touch_help, stdout); return EXIT_OK;
-		default: return usage_error("touch", "bad option");
+		default: return bad_option("touch", argv);
 		}
 	}
 	if (optind >= argc)
@@ -408,7 +411,7 @@ int cmd_truncate(int argc, char **argv)
 			have = 1;
 			break;
 		case 'h': fputs(truncate_help, stdout); return EXIT_OK;
-		default: return usage_error("truncate", "bad option");
+		default: return bad_option("truncate", argv);
 		}
 	}
 	if (!have || optind >= argc)
@@ -503,7 +506,7 @@ int cmd_write(int argc, char **argv)
 			ownp = &owner;
 			break;
 		case 'h': fputs(write_help, stdout); return EXIT_OK;
-		default: return usage_error("write", "bad option");
+		default: return bad_option("write", argv);
 		}
 	}
 	if (argc - optind != 1)
@@ -532,7 +535,7 @@ int cmd_edit(int argc, char **argv)
 			fputs(edit_help, stdout);
 			return EXIT_OK;
 		}
-		return usage_error("edit", "bad option");
+		return bad_option("edit", argv);
 	}
 	if (argc - optind != 1)
 		return usage_error("edit", "expected IMAGE:/path");
@@ -577,7 +580,11 @@ int cmd_edit(int argc, char **argv)
 	if (r == 0 && fstat(fd, &before) != 0)
 		r = rx_fail(fs->ctx, errno, "%s", strerror(errno));
 	if (r == 0) {
-		const char *ed = getenv("VISUAL") ? getenv("VISUAL") : getenv("EDITOR") ? getenv("EDITOR") : "vi";
+		const char *ed = getenv("VISUAL");
+		if (!ed || !*ed)
+			ed = getenv("EDITOR");
+		if (!ed || !*ed)
+			ed = "vi";
 		char *cmd = rx_xasprintf("%s \"$1\"", ed);
 		pid_t pid = fork();
 		if (pid == 0) {

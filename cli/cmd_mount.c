@@ -151,7 +151,7 @@ int cmd_mount(int argc, char **argv)
 			break;
 		case 'p': o.pid_file = optarg; break;
 		case 'h': fputs(mount_help, stdout); return EXIT_OK;
-		default: return usage_error("mount", "bad option");
+		default: return bad_option("mount", argv);
 		}
 	}
 	if (argc - optind < 2)
@@ -297,7 +297,7 @@ int cmd_umount(int argc, char **argv)
 			fputs(umount_help, stdout);
 			return EXIT_OK;
 		}
-		return usage_error("umount", "bad option");
+		return bad_option("umount", argv);
 	}
 	if (argc - optind != 1)
 		return usage_error("umount", "expected MOUNTPOINT");

@@ -90,7 +90,7 @@ int cmd_cat(int argc, char **argv)
 			fputs(cat_help, stdout);
 			return EXIT_OK;
 		}
-		return usage_error("cat", "bad option");
+		return bad_option("cat", argv);
 	}
 	if (optind >= argc)
 		return usage_error("cat", "missing IMAGE:/file");
@@ -383,7 +383,7 @@ int cmd_extract(int argc, char **argv)
 		case 'f': force = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(extract_help, stdout); return EXIT_OK;
-		default: return usage_error("extract", "bad option");
+		default: return bad_option("extract", argv);
 		}
 	}
 	if (argc - optind != 2)
@@ -461,7 +461,7 @@ int cmd_get(int argc, char **argv)
 		case 'O': same_owner = 0; break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(get_help, stdout); return EXIT_OK;
-		default: return usage_error("get", "bad option");
+		default: return bad_option("get", argv);
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)
@@ -640,7 +640,7 @@ int cmd_manifest(int argc, char **argv)
 			fputs(manifest_help, stdout);
 			return EXIT_OK;
 		}
-		return usage_error("manifest", "bad option");
+		return bad_option("manifest", argv);
 	}
 	if (argc - optind != 1)
 		return usage_error("manifest", "expected IMAGE[:/dir]");

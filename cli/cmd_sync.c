@@ -90,7 +90,7 @@ int cmd_inject(int argc, char **argv)
 			break;
 		case 'P': po.parents = 1; break;
 		case 'h': fputs(inject_help, stdout); return EXIT_OK;
-		default: return usage_error("inject", "bad option");
+		default: return bad_option("inject", argv);
 		}
 	}
 	char *conf_image = NULL, *conf_from = NULL;
@@ -199,7 +199,7 @@ int cmd_sync(int argc, char **argv)
 			break;
 		case 'v': verbose = 1; break;
 		case 'h': fputs(sync_help, stdout); return EXIT_OK;
-		default: return usage_error("sync", "bad option");
+		default: return bad_option("sync", argv);
 		}
 	}
 	if (argc - optind != 2)

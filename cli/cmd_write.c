@@ -77,10 +77,8 @@ static int load_reserved(const char *arg, uint8_t **buf, size_t *len)
 		return 0;
 	}
 	FILE *f = fopen(arg, "rb");
-	if (!f) {
-		fprintf(stderr, "rximg: %s: %s\n", arg, strerror(errno));
+	if (!f)
 		return -1;
-	}
 	size_t cap = 1 << 16, have = 0;
 	*buf = rx_xmalloc(cap);
 	size_t got;
@@ -136,7 +134,7 @@ int cmd_mkfs(int argc, char **argv)
 		case 'f': force = 1; break;
 		case 'e': encrypt = 1; break;
 		case 'h': fputs(mkfs_help, stdout); return EXIT_OK;
-		default: return usage_error("mkfs", "bad option");
+		default: return bad_option("mkfs", argv);
 		}
 	}
 	if (argc - optind != 1)
@@ -163,7 +161,7 @@ int cmd_mkfs(int argc, char **argv)
 	uint8_t *res = NULL;
 	if (reserved && load_reserved(reserved, &res, &mo.reserved_len)) {
 		free(res);
-		return usage_error("mkfs", "bad --reserved '%s'", reserved);
+		return usage_error("mkfs", "--reserved '%s': not a readable file or a byte count", reserved);
 	}
 	mo.reserved = res;
 	char *password = NULL;
@@ -459,7 +457,7 @@ int cmd_put(int argc, char **argv)
 			break;
 		case 'P': po.parents = 1; break;
 		case 'h': fputs(put_help, stdout); return EXIT_OK;
-		default: return usage_error("put", "bad option");
+		default: return bad_option("put", argv);
 		}
 	}
 	if (argc - optind < 2)
@@ -556,7 +554,7 @@ int cmd_mkdir(int argc, char **argv)
 			ownp = &owner;
 			break;
 		case 'h': fputs(mkdir_help, stdout); return EXIT_OK;
-		default: return usage_error("mkdir", "bad option");
+		default: return bad_option("mkdir", argv);
 		}
 	}
 	if (optind >= argc)
@@ -613,7 +611,7 @@ int cmd_rm(int argc, char **argv)
 		case 'd': dir_ok = 1; break;
 		case 'f': force = 1; break;
 		case 'h': fputs(rm_help, stdout); return EXIT_OK;
-		default: return usage_error("rm", "bad option");
+		default: return bad_option("rm", argv);
 		}
 	}
 	if (optind >= argc)

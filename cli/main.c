@@ -72,6 +72,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < RX_ARRAY_SIZE(verbs); i++) {
 		if (strcmp(verb, verbs[i].name) == 0) {
 			optind = 1;
+			opterr = 0;	/* bad options are reported by the verb, on one line */
 			return verbs[i].run(argc - 1, argv + 1);
 		}
 	}
@@ -99,13 +100,21 @@ void warnx_(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int bad_option(const char *verb, char **argv)
+{
+	if (optopt)
+		return usage_error(verb, "option '-%c' is unknown or needs a value", optopt);
+	return usage_error(verb, "unknown option '%s' (or it needs a value)", argv[optind - 1]);
+}
+
 int usage_error(const char *verb, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "rximg %s: ", verb);
+	/* One line, like every other error: scripts can rely on the shape. */
+	fprintf(stderr, "rximg: %s: ", verb);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'rximg %s --help'.\n", verb);
+	fprintf(stderr, " (see 'rximg %s --help')\n", verb);
 	return EXIT_USAGE;
 }

@@ -70,8 +70,9 @@ int parse_size(const char *s, uint64_t *v)
 	char *end;
 	if (*s < '0' || *s > '9')
 		return -1;	/* strtoull would take "+5" or "-5" */
+	errno = 0;
 	unsigned long long n = strtoull(s, &end, 10);
-	if (end == s)
+	if (end == s || errno == ERANGE)
 		return -1;
 	int shift = 0;
 	switch (*end) {

@@ -48,10 +48,7 @@ static int node_decode(struct rfs *fs, uint32_t id, uint64_t block, const uint8_
 			       n->record_level);
 	if (type == RFS_MODE_DIR && rfs_is_inline(n))
 		return rx_fail(fs->ctx, EUCLEAN, "directory node %u is marked as inline data", id);
-	/* 128 direct records plus four levels of indirection (spec 8.3). */
-	const uint64_t max_records = 128ULL + 64ULL * 256 + 32ULL * 65536 + 16ULL * 16777216 +
-				     8ULL * 4294967296ULL;
-	if (n->size / rfs_record_size(n) > max_records)
+	if (n->size > rfs_max_file_size(n))
 		return rx_fail(fs->ctx, EUCLEAN, "node %u claims %llu bytes, beyond the largest "
 			       "possible file", id, (unsigned long long)n->size);
 	return 0;

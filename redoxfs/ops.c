@@ -37,8 +37,10 @@ int rfs_lookup_parent(struct rfs *fs, const char *path, struct rfs_node *dir, ch
 	if (r == 0 && !rfs_is_dir(dir))
 		r = rx_fail(fs->ctx, ENOTDIR, "%s is not a directory", parent);
 	free(parent);
-	if (r)
+	if (r) {
 		free(*name);
+		*name = NULL;
+	}
 	return r;
 }
 

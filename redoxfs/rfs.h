@@ -84,6 +84,9 @@ static inline int rfs_is_file(const struct rfs_node *n) { return (n->mode & RFS_
 static inline int rfs_is_symlink(const struct rfs_node *n) { return (n->mode & RFS_MODE_TYPE) == RFS_MODE_SYMLINK; }
 static inline int rfs_is_inline(const struct rfs_node *n) { return (n->flags & RFS_FLAG_INLINE) != 0; }
 static inline uint64_t rfs_record_size(const struct rfs_node *n) { return (uint64_t)RFS_BLOCK << n->record_level; }
+/* 128 direct records plus four levels of indirection (spec 8.3). */
+#define RFS_MAX_RECORDS (128ULL + 64ULL * 256 + 32ULL * 65536 + 16ULL * 16777216 + 8ULL * 4294967296ULL)
+static inline uint64_t rfs_max_file_size(const struct rfs_node *n) { return RFS_MAX_RECORDS * rfs_record_size(n); }
 static inline struct rfs_ptr rfs_node_level_ptr(const struct rfs_node *n, unsigned slot)
 {
 	return rfs_ptr_decode(n->raw + RFS_INLINE_OFF + 16 * slot);

@@ -376,94 +376,77 @@ static void seal_header_ptr(struct rfs_tx *tx, struct rfs_ptr *p)
 	*p = rfs_ptr_decode(slot);
 }
 
-struct entry {
-	uint64_t index;
-	int64_t count;
-};
 
-static int cmp_deferred(const void *a, const void *b)
+/* Number of runs of set bits in m[0..nbits). */
+static uint64_t count_runs(const uint8_t *m, uint64_t nbits)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
+	uint64_t runs = 0;
+	int prev = 0;
+	for (uint64_t b = 0; b < nbits; b++) {
+		if ((b & 7) == 0 && b + 8 <= nbits && (m[b >> 3] == 0 || m[b >> 3] == 0xFF)) {
+			int all = m[b >> 3] == 0xFF;
+			runs += all && !prev;
+			prev = all;
+			b += 7;
+			continue;
+		}
+		int cur = bit(m, b);
+		runs += cur && !prev;
+		prev = cur;
+	}
+	return runs;
 }
 
 /*
- * Rebuild the allocation log from the free map (a squash, spec 11.6): free
- * extents, then the new log blocks' own allocations, then every block freed
- * by this transaction, the old log included.
+ * Rebuild the allocation log at every commit (a squash, spec 11.6): the free
+ * space after this commit as extents, the blocks freed by this transaction (the
+ * old log among them) merged in. The log's own blocks are taken from space free
+ * in the committed state and simply not listed, which replay reads as allocated.
  */
 static int write_log(struct rfs_tx *tx)
 {
 	struct rfs *fs = tx->fs;
-	size_t n = 0, cap = 256;
-	struct entry *e = rx_xmalloc(cap * sizeof(*e));
+	uint64_t nb = fs->nblocks;
+	size_t mapsz = (size_t)(nb / 8 + 1);
 
 	/* The old chain is replaced wholesale: free its blocks at commit. */
 	struct rfs_ptr p = fs->hdr.alloc;
 	uint8_t buf[RFS_BLOCK];
-	for (uint64_t guard = 0; !rfs_ptr_is_null(p) && guard < fs->nblocks; guard++) {
-		if (rfs_read_ptr(fs, p, 1, buf) != 0) {
-			free(e);
+	for (uint64_t guard = 0; !rfs_ptr_is_null(p) && guard < nb; guard++) {
+		if (rfs_read_ptr(fs, p, 1, buf) != 0)
 			return -fs->ctx->err;
-		}
 		rfs_tx_free(tx, rfs_ptr_index(p), 0);
 		p = rfs_ptr_decode(buf);
 	}
-	for (uint64_t b = 0; b < fs->nblocks;) {
-		if (!bit(tx->free_map, b)) {
-			b++;
-			continue;
-		}
-		uint64_t s = b;
-		while (b < fs->nblocks && bit(tx->free_map, b))
-			b++;
-		if (n == cap)
-			e = rx_xrealloc(e, (cap *= 2) * sizeof(*e));
-		e[n].index = s;
-		e[n++].count = (int64_t)(b - s);
-	}
-	/* Deferred frees, sorted and merged into runs. */
-	qsort(tx->deferred, tx->ndeferred, sizeof(*tx->deferred), cmp_deferred);
-	size_t nfree = 0;
-	struct entry *fr = rx_xmalloc((tx->ndeferred + 1) * sizeof(*fr));
-	for (size_t i = 0; i < tx->ndeferred; i++) {
-		if (nfree && fr[nfree - 1].index + (uint64_t)fr[nfree - 1].count == tx->deferred[i].index)
-			fr[nfree - 1].count += (int64_t)tx->deferred[i].count;
-		else
-			fr[nfree++] = (struct entry){ tx->deferred[i].index, (int64_t)tx->deferred[i].count };
-	}
-	size_t k = 1;
-	while (k * ALLOC_ENTRIES < n + k + nfree)
-		k++;
-	uint64_t *blocks = rx_xmalloc(k * sizeof(*blocks));
+	/* Free after the commit = free now + freed by this transaction. */
+	uint8_t *after = rx_xmalloc(mapsz);
+	memcpy(after, tx->free_map, mapsz);
+	for (size_t i = 0; i < tx->ndeferred; i++)
+		for (uint64_t b = tx->deferred[i].index; b < tx->deferred[i].index + tx->deferred[i].count; b++)
+			set_bit(after, b);
+
+	size_t k = 0, cap = 4;
+	uint64_t *blocks = rx_xmalloc(cap * sizeof(*blocks)), runs;
 	int r = 0;
-	for (size_t i = 0; i < k && r == 0; i++) {
-		r = rfs_tx_alloc(tx, 0, &blocks[i]);
-		/* The log's own blocks stay out of the "allocated by tx" set: listed below. */
-		if (r == 0)
-			clr_bit(tx->tx_alloc, blocks[i]);
-	}
+	do {
+		if (k == cap)
+			blocks = rx_xrealloc(blocks, (cap *= 2) * sizeof(*blocks));
+		r = rfs_tx_alloc(tx, 0, &blocks[k]);
+		if (r)
+			break;
+		clr_bit(tx->tx_alloc, blocks[k]);	/* the log's blocks are not listed at all */
+		clr_bit(after, blocks[k]);
+		k++;
+		runs = count_runs(after, nb);
+	} while (runs > k * ALLOC_ENTRIES);
 	if (r) {
-		free(e);
-		free(fr);
+		free(after);
 		free(blocks);
 		return r;
 	}
-	e = rx_xrealloc(e, (n + k + nfree + 1) * sizeof(*e));
-	for (size_t i = 0; i < k; i++)
-		e[n++] = (struct entry){ blocks[i], -1 };
-	for (size_t i = 0; i < nfree; i++) {
-		e[n++] = fr[i];
-		for (uint64_t b = fr[i].index; b < fr[i].index + (uint64_t)fr[i].count; b++)
-			set_bit(tx->free_map, b);
-		tx->nfree += (uint64_t)fr[i].count;
-	}
-	tx->ndeferred = 0;
-	free(fr);
 
 	/* Fill in allocation order; each block points back to the previous one. */
-	size_t pos = 0;
-	uint64_t prev = 0;
+	uint64_t b = 0, prev = 0;
 	for (size_t i = 0; i < k; i++) {
 		struct rfs_dirty *d = dirty_new(RFS_BLOCK);
 		memset(d->buf, 0, RFS_BLOCK);
@@ -471,16 +454,31 @@ static int write_log(struct rfs_tx *tx)
 		d->type = BT_ALLOC;
 		if (prev)
 			rfs_ptr_encode(d->buf, (struct rfs_ptr){ prev << 8, 0 });
-		for (unsigned s = 0; s < ALLOC_ENTRIES && pos < n; s++, pos++) {
-			put_le64(d->buf + 16 + 16 * s, e[pos].index);
-			put_le64(d->buf + 24 + 16 * s, (uint64_t)e[pos].count);
+		for (unsigned s = 0; s < ALLOC_ENTRIES && b < nb;) {
+			if (!bit(after, b)) {
+				b++;
+				continue;
+			}
+			uint64_t start = b;
+			while (b < nb && bit(after, b))
+				b++;
+			put_le64(d->buf + 16 + 16 * s, start);
+			put_le64(d->buf + 24 + 16 * s, b - start);
+			s++;
 		}
 		dirty_put(tx, d);
 		prev = blocks[i];
 	}
 	fs->hdr.alloc = (struct rfs_ptr){ prev << 8, 0 };
+
+	/* What the commit frees is free for whoever comes next. */
+	memcpy(tx->free_map, after, mapsz);
+	tx->nfree = 0;
+	for (size_t i = 0; i < mapsz; i++)
+		tx->nfree += (uint64_t)__builtin_popcount(tx->free_map[i]);
+	tx->ndeferred = 0;
+	free(after);
 	free(blocks);
-	free(e);
 	return 0;
 }
 

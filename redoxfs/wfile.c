@@ -311,7 +311,7 @@ int rfs_file_write(struct rfs_tx *tx, struct rfs_node *n, uint64_t off, const vo
 		return rx_fail(tx->fs->ctx, EISDIR, "is a directory");
 	if (len == 0)
 		return 0;
-	if (off + len < off)
+	if (off + len < off || off + len > rfs_max_file_size(n))
 		return rx_fail(tx->fs->ctx, EFBIG, "file too large");
 	if (rfs_is_inline(n)) {
 		if (off + len < RFS_INLINE_MAX) {
@@ -441,6 +441,9 @@ int rfs_file_truncate(struct rfs_tx *tx, struct rfs_node *n, uint64_t size)
 		return rx_fail(tx->fs->ctx, EISDIR, "is a directory");
 	if (size == n->size)
 		return 0;	/* nothing moves; what lies past the end is already zeros or stale-free */
+	if (size > rfs_max_file_size(n))
+		return rx_fail(tx->fs->ctx, EFBIG, "%llu bytes is beyond the largest possible file "
+			       "(%llu)", (unsigned long long)size, (unsigned long long)rfs_max_file_size(n));
 	if (rfs_is_inline(n)) {
 		/* Unlike the reference, never leave old bytes to reappear (spec 9.7). */
 		uint64_t lo = RX_MIN(size, n->size), hi = RX_MIN(RX_MAX(size, n->size), (uint64_t)RFS_INLINE_MAX);
