@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Helpers for tests/mount.sh: things a shell cannot check well on a FUSE mount.
 
-  meta DIR [--no-nlink] [--no-mtime]   one sorted line per entry: path, type, mode, owner,
+  meta DIR [--no-nlink] [--no-mtime] [--no-root]
+                                      one sorted line per entry: path, type, mode, owner,
                                       size (not dirs), mtime in ns, nlink (not dirs), target
   errnos DIR                          every error a POSIX filesystem must give, with its errno
   dirreuse DIR                        a new directory works while a removed one is still open
@@ -74,6 +75,8 @@ def cmd_meta(args):
     mtime = "--no-mtime" not in args
     out = sys.stdout.buffer
     for rel, host in walk(root):
+        if rel == b"." and "--no-root" in args:
+            continue
         st = os.lstat(host)
         m = st.st_mode
         kind = b"d" if stat.S_ISDIR(m) else b"l" if stat.S_ISLNK(m) else b"f" if stat.S_ISREG(m) else b"?"
@@ -516,7 +519,7 @@ def cmd_churn(args):
             os.close(fd)
             log.write("%.6f E A %d\n" % (time.time(), line_no))
     except OSError as e:
-        log.write("- STOP %s\n" % e)
+        log.write("%.6f STOP %d %s\n" % (time.time(), e.errno, e))
     return 0
 
 
@@ -530,15 +533,21 @@ def cmd_churn_verify(args):
     steps = []	 # (kind, name, version) of every started op, in order
     done_before = -1	 # index of the last op finished before `surely`
     mkdir_done = False
+    problems = []
     for line in open(progress):
         f = line.split()
-        if f[1] == "MKDIR":
+        if f[1] == "STOP":
+            # Only the dead mount may stop the writer: ENOTCONN, ECONNABORTED.
+            if int(f[2]) not in (errno.ENOTCONN, errno.ECONNABORTED) or float(f[0]) < kill_time:
+                problems.append("the writer failed %.2f s %s the kill: %s"
+                                % (abs(kill_time - float(f[0])), "before" if float(f[0]) < kill_time else "after",
+                                   " ".join(f[3:])))
+        elif f[1] == "MKDIR":
             mkdir_done = float(f[0]) < surely
         elif f[1] == "S":
             steps.append((f[2], f[3], int(f[4]) if f[2] == "W" else None))
         elif f[1] == "E" and float(f[0]) < surely:
             done_before = len(steps) - 1
-    problems = []
     if not os.path.isdir(d):
         if mkdir_done:
             problems.append("%s: missing, although made long before the kill" % d)
