@@ -259,6 +259,8 @@ int cmd_mkfs(int argc, char **argv)
 		if (r == 0)
 			r = rfs_tx_begin(fs, &tx);
 		if (r == 0) {
+			/* A fresh filesystem has nothing to protect: data goes straight to disk. */
+			rfs_tx_set_buffer(tx, 0);
 			r = rfs_node_get(fs, RFS_ROOT_ID, &root);
 			int dfd = open(from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (dfd < 0)

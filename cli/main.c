@@ -56,6 +56,7 @@ int main(int argc, char **argv)
 {
 	/* Record buffers are 128 KiB: keep them on the heap, not a fresh mmap each time. */
 	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -208,7 +208,9 @@ int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *tot
 {
 	const size_t rec = (size_t)RFS_BLOCK << RFS_RECORD_LEVEL;
 	const size_t cap = 16 * rec;	/* 2 MiB at a time: whole records to compress in parallel */
-	uint8_t *buf = rx_xmalloc(cap);
+	if (!tx->iobuf)
+		tx->iobuf = rx_xmalloc(cap);	/* kept for the transaction's next file */
+	uint8_t *buf = tx->iobuf;
 	uint64_t off = 0;
 	int r = 0, eof = 0;
 	while (r == 0 && !eof) {
@@ -251,7 +253,6 @@ int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *tot
 			r = rfs_file_write(tx, n, off + run, buf + run, have - run);
 		off += have;
 	}
-	free(buf);
 	if (r == 0)
 		r = rfs_file_truncate(tx, n, off);
 	if (r == 0 && total)

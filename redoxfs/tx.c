@@ -125,6 +125,7 @@ static void tx_free_all(struct rfs_tx *tx)
 		free(tx->dirty[i]);
 	free(tx->dirty);
 	free(tx->deferred);
+	free(tx->iobuf);
 	free(tx->free_map);
 	free(tx->tx_alloc);
 	tx->fs->tx = NULL;

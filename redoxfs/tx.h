@@ -33,6 +33,7 @@ struct rfs_tx {
 	size_t dirty_cap, ndirty;
 	uint64_t records_written;
 	size_t buffered, buffer_limit;	/* record bytes held for commit, and the budget */
+	uint8_t *iobuf;			/* a reusable buffer for reading sources */
 };
 
 int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out);
