@@ -1330,10 +1330,10 @@ static int initfs_repack(int argc, char **argv)
 		report(&ictx, NULL, NULL);
 		r = -1;
 	}
-	if (r == 0) {
-		warn_no_bootstrap(&o, x.label);
+	if (r == 0)
 		r = arc_commit(&x, root, &o);
-	}
+	if (r == 0)
+		warn_no_bootstrap(&o, x.label);
 	ifs_tree_free(root);
 	free(boot);
 	arc_close(&like);

@@ -157,8 +157,9 @@ static int load_dir(struct ld *ld, struct frame *f, struct frame **stack, size_t
 		if (why)
 			return rx_fail(ld->ctx, EINVAL, "%s: entry %u: %s", f->path, i, why);
 		if (ld->seen[ino])
-			return rx_fail(ld->ctx, ELOOP, "%s/%.*s: inode %u is reached a second time "
-				       "(a directory loop or a hard link)", f->path, (int)nlen, name, ino);
+			return rx_fail(ld->ctx, ELOOP, "%s%s%.*s: inode %u is reached a second time "
+				       "(a directory loop or a hard link)", f->path, f->path[1] ? "/" : "",
+				       (int)nlen, name, ino);
 		ld->seen[ino] = 1;
 		struct rec r;
 		int rr = rec_get(ld, ino, &r);
@@ -312,9 +313,12 @@ static int try_cand(struct rx_ctx *ctx, const uint8_t *b, uint64_t len, const st
 		return rr;
 	if (r.type != IFS_DIR)
 		return rx_fail(ctx, EINVAL, "the root (inode %u) is not a directory", a->root_ino);
-	if (r.len % 8 || !in_bounds(&ld, r.off, r.len))
-		return rx_fail(ctx, EINVAL, "the root directory's table (%u bytes at offset %u) is invalid",
-			       r.len, r.off);
+	if (r.len % 8)
+		return rx_fail(ctx, EINVAL, "inode %u: directory of %u bytes (not a multiple of 8)",
+			       a->root_ino, r.len);
+	if (!in_bounds(&ld, r.off, r.len))
+		return rx_fail(ctx, EINVAL, "inode %u: %u bytes at offset %u lie past the end of the archive "
+			       "(%llu bytes)", a->root_ino, r.len, r.off, (unsigned long long)a->size);
 	ld.seen = rx_xcalloc(a->count, 1);
 	ld.seen[a->root_ino] = 1;
 	add_range(&ld, 0, hsize, RK_HEADER, 0);
