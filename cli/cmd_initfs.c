@@ -909,7 +909,7 @@ static int xt_node(struct xt *x, const struct ifs_node *n, int dirfd, const char
 	}
 	if (n->type == IFS_LINK) {
 		char *t;
-		size_t len;
+		size_t len = 0;
 		if (ifs_link_target(&ictx, n, dirpath, IFS_LINK_PARENT, &t, &len) != 0)
 			return xt_fail(x, apath, ictx.msg);
 		int r = 0;
@@ -1302,7 +1302,7 @@ static int initfs_repack(int argc, char **argv)
 				     ifs_layout_name(o.layout));
 	}
 	if (r == 0 && boot_path) {
-		size_t len;
+		size_t len = 0;
 		r = slurp(boot_path, &boot, &len);
 		if (r == 0 && ifs_entry_of(&ictx, boot, len, &o.entry) != 0)
 			r = arc_fail(boot_path, "%s", ictx.msg);
