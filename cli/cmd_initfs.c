@@ -32,8 +32,11 @@ struct arc {
 	uint64_t len;
 	struct ifs_archive a;
 	int loaded;
+	int undecodable;	/* read, but not a valid archive */
 	int fd;			/* host: held (and locked) while editing */
-	mode_t mode;		/* host: the file's permission bits */
+	mode_t mode;		/* host: the file's permission bits and owner */
+	uid_t uid;
+	gid_t gid;
 	int exists;		/* outputs: there is an archive to replace */
 	int writing;		/* image: w is an open write session */
 	struct opened op;	/* image, read-only */
@@ -223,6 +226,7 @@ static int arc_decode(struct arc *x, enum ifs_layout force)
 {
 	if (ifs_load(&ictx, x->buf, x->len, force, &x->a) != 0) {
 		report(&ictx, x->label, NULL);
+		x->undecodable = 1;
 		return -1;
 	}
 	x->loaded = 1;
@@ -262,6 +266,16 @@ static int arc_begin(struct arc *x, enum ifs_layout force, int missing_ok)
 		if (flock(x->fd, LOCK_EX | LOCK_NB) != 0)
 			return arc_fail(x->label, "%s", errno == EWOULDBLOCK ? "in use by another rximg"
 								      : strerror(errno));
+		/* Locked, but maybe an inode that another rximg has just renamed a new archive over. */
+		struct stat held, now;
+		if (fstat(x->fd, &held) != 0 || stat(x->host, &now) != 0 || held.st_ino != now.st_ino ||
+		    held.st_dev != now.st_dev)
+			return arc_fail(x->label, "replaced by another program while being opened; try again");
+		if (!S_ISREG(held.st_mode))
+			return arc_fail(x->label, "only an archive in a regular file can be rewritten "
+					"(write it to a file and copy it to the device)");
+		x->uid = held.st_uid;
+		x->gid = held.st_gid;
 		if (read_host(x, x->fd))
 			return -1;
 	} else {
@@ -307,6 +321,9 @@ static int commit_host(struct arc *x, struct ifs_node *root, const struct ifs_wr
 		close(fd);
 		goto fail;
 	}
+	/* root rewriting someone's archive leaves it theirs (best effort). */
+	if (x->exists && geteuid() == 0 && (x->uid || x->gid) && fchown(fd, x->uid, x->gid) == 0)
+		fchmod(fd, x->mode);
 	if (ifs_write(&ictx, root, o, fd, NULL) != 0) {
 		report(&ictx, x->label, NULL);
 		close(fd);
@@ -1287,7 +1304,7 @@ static int initfs_repack(int argc, char **argv)
 	if (r == 0) {
 		/* The archive being replaced supplies the defaults; a broken one supplies none. */
 		r = arc_begin(&x, IFS_LAYOUT_NONE, 1);
-		if (r && x.buf && !x.loaded) {
+		if (r && x.undecodable) {
 			warnx_("%s: not reusing its layout, order or bootstrap", x.label);
 			r = 0;
 		}

@@ -269,6 +269,11 @@ int ifs_resolve(struct rx_ctx *ctx, struct ifs_node *root, const char *path, int
 				r = rx_fail(ctx, ELOOP, "too many levels of symbolic links");
 				break;
 			}
+			if (child->size > 4096) {	/* PATH_MAX: also keeps the "%.*s" below in int range */
+				r = rx_fail(ctx, ENAMETOOLONG, "symbolic link target of %llu bytes",
+					    (unsigned long long)child->size);
+				break;
+			}
 			if (child->size && memchr(child->data, 0, (size_t)child->size)) {
 				r = rx_fail(ctx, EINVAL, "symbolic link target contains a NUL byte");
 				break;

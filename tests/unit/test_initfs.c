@@ -374,6 +374,15 @@ static void check_detection(void)
 		   "the empty root does not point past the end of the file");
 		ifs_archive_free(&a);
 	}
+	/* The reference points the empty root past the end of the file (spec section 4): readable. */
+	if (b) {
+		put_le32(b + 0x1000 + 8, 0x2000);
+		r = ifs_load(&ctx, b, len, IFS_LAYOUT_NONE, &a);
+		ok(r == 0 && a.root->n == 0, "an empty root at offset 0x2000 of a %llu-byte file is accepted %s",
+		   (unsigned long long)len, ctx.msg);
+		if (r == 0)
+			ifs_archive_free(&a);
+	}
 	/* Forcing the wrong layout fails cleanly. */
 	r = b ? ifs_load(&ctx, b, len, IFS_V6, &a) : 0;
 	ok(r != 0 && strstr(ctx.msg, "v6"), "forcing v6 on a v4 archive fails: %s", ctx.msg);
