@@ -1415,184 +1415,6 @@ static int edit_end(struct arc *x, const struct editopt *e, int r)
 	return r ? EXIT_FAIL : EXIT_OK;
 }
 
-static int is_root_path(const char *p)
-{
-	for (; *p; p++)
-		if (*p != '/' && *p != '.')
-			return 0;
-	return 1;
-}
-
-/* A path without following symlinks; sets *n or fails (message in ictx). */
-static int find_nofollow(struct ifs_node *root, const char *path, struct ifs_node **n)
-{
-	if (is_root_path(path)) {
-		*n = root;
-		return 0;
-	}
-	struct ifs_node *dir;
-	char *name;
-	int r = ifs_walk_parent(&ictx, root, path, &dir, &name);
-	if (r)
-		return r;
-	long i = ifs_dir_find(dir, name, strlen(name));
-	free(name);
-	if (i < 0)
-		return rx_fail(&ictx, ENOENT, "no such file or directory");
-	*n = dir->ents[i].node;
-	return 0;
-}
-
-/* mkdir -p: missing directories get 0755, the last one mode. */
-static int mkdir_p(struct ifs_node *root, const char *path, uint16_t mode, struct ifs_node **out)
-{
-	struct ifs_node *cur = root;
-	const char *p = path;
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		const char *s = p;
-		while (*p && *p != '/')
-			p++;
-		size_t len = (size_t)(p - s);
-		if (len == 1 && s[0] == '.')
-			continue;
-		long i = ifs_dir_find(cur, s, len);
-		if (i >= 0) {
-			cur = cur->ents[i].node;
-			if (cur->type != IFS_DIR)
-				return rx_fail(&ictx, ENOTDIR, "%.*s: %s", (int)len, s, cur->type == IFS_LINK ?
-					       "is a symbolic link (not followed)" : "not a directory");
-			continue;
-		}
-		const char *q = p;
-		while (*q == '/')
-			q++;
-		struct ifs_node *n = ifs_node_new(IFS_DIR, *q ? 0755 : mode);
-		int r = ifs_dir_add(&ictx, cur, s, len, n);
-		if (r) {
-			ifs_tree_free(n);
-			return r;
-		}
-		cur = n;
-	}
-	if (out)
-		*out = cur;
-	return 0;
-}
-
-/* Move everything of src (a host tree) into dst, replacing what is there by name. */
-static int merge_into(struct ifs_node *dst, struct ifs_node *src, unsigned depth)
-{
-	if (depth > MAX_DEPTH)
-		return rx_fail(&ictx, ELOOP, "directories nest too deep");
-	dst->mode = src->mode;
-	for (size_t i = 0; i < src->n; i++) {
-		struct ifs_dirent *e = &src->ents[i];
-		long k = ifs_dir_find(dst, e->name, e->len);
-		if (k < 0) {
-			int r = ifs_dir_add(&ictx, dst, e->name, e->len, e->node);
-			if (r)
-				return r;
-			e->node = NULL;
-			continue;
-		}
-		struct ifs_node *d = dst->ents[k].node;
-		if (d->type == IFS_DIR && e->node->type == IFS_DIR) {
-			int r = merge_into(d, e->node, depth + 1);
-			if (r) {
-				rx_prefix(&ictx, "%s", e->name);
-				return r;
-			}
-			continue;
-		}
-		if (d->type == IFS_DIR || e->node->type == IFS_DIR)
-			return rx_fail(&ictx, EEXIST, "%s: a %s is in the way of a %s", e->name, type_name(d->type),
-				       type_name(e->node->type));
-		dst->ents[k].node = e->node;
-		e->node = NULL;
-		ifs_tree_free(d);
-	}
-	return 0;
-}
-
-struct putopt {
-	int recursive, parents, have_mode;
-	uint16_t mode;
-};
-
-static int put_pair(struct ifs_node *root, const char *src, const char *dest, const struct putopt *po)
-{
-	struct stat st;
-	if (stat(src, &st) != 0)
-		return rx_fail(&ictx, errno, "%s: %s", src, strerror(errno));
-	if (S_ISDIR(st.st_mode) && !po->recursive)
-		return rx_fail(&ictx, EISDIR, "%s: is a directory (use -r)", src);
-	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
-		return rx_fail(&ictx, EINVAL, "%s: not a regular file or directory", src);
-	/* A symlink named as SRC is followed on the host, as cp does. */
-	char *real = realpath(src, NULL);
-	if (!real)
-		return rx_fail(&ictx, errno, "%s: %s", src, strerror(errno));
-	const char *base = strrchr(real, '/');
-	base = base ? base + 1 : real;
-	size_t dl = strlen(dest);
-	int slash = dl > 1 && dest[dl - 1] == '/';
-	int r = 0;
-	struct ifs_node *dir = NULL, *dn = NULL, *node = NULL;
-	char *name = NULL;
-	if (po->parents) {
-		char *p = rx_xstrdup(dest);
-		char *last = strrchr(p, '/');
-		if (!slash && last)
-			*last = 0;
-		r = mkdir_p(root, p, 0755, NULL);
-		free(p);
-	}
-	if (r == 0 && find_nofollow(root, dest, &dn) == 0 && dn->type == IFS_DIR) {
-		dir = dn;	/* an existing directory receives SRC under its own name */
-		name = rx_xstrdup(base);
-	} else if (r == 0 && slash) {
-		r = rx_fail(&ictx, ENOTDIR, "not an existing directory (use -P to create it)");
-	} else if (r == 0) {
-		rx_clear(&ictx);
-		r = ifs_walk_parent(&ictx, root, dest, &dir, &name);
-	}
-	long i = r == 0 ? ifs_dir_find(dir, name, strlen(name)) : -1;
-	const struct ifs_node *like = i >= 0 ? dir->ents[i].node : NULL;
-	if (r == 0 && (r = ifs_import(&ictx, AT_FDCWD, real, real, like, &node)) == 0) {
-		if (po->have_mode && node->type == IFS_FILE)
-			node->mode = po->mode;
-		if (i < 0) {
-			r = ifs_dir_add(&ictx, dir, name, strlen(name), node);
-			if (r == 0)
-				node = NULL;
-		} else {
-			struct ifs_node *old = dir->ents[i].node;
-			if (old->type == IFS_FILE && node->type == IFS_FILE) {
-				/* A replaced file keeps its mode unless told otherwise. */
-				if (!po->have_mode)
-					node->mode = old->mode;
-				node->uid = old->uid;
-				node->gid = old->gid;
-				dir->ents[i].node = node;
-				node = NULL;
-				ifs_tree_free(old);
-			} else if (old->type == IFS_DIR && node->type == IFS_DIR) {
-				r = merge_into(old, node, 0);
-			} else {
-				r = rx_fail(&ictx, EEXIST, "exists and is a %s (remove it first)", type_name(old->type));
-			}
-		}
-	}
-	ifs_tree_free(node);
-	free(name);
-	free(real);
-	return r;
-}
-
 static const char put_help[] =
 	"Usage: rximg initfs put [OPTIONS] ARCHIVE SRC:/dest...\n"
 	"Copy host files (and with -r, directories) into an initfs, rewriting it in the same\n"
@@ -1614,7 +1436,7 @@ static int initfs_put(int argc, char **argv)
 		{ "mode", required_argument, 0, 'm' }, EDIT_OPTS, { 0, 0, 0, 0 },
 	};
 	struct editopt e = { 0 };
-	struct putopt po = { 0 };
+	struct ifs_put_opts po = { 0 };
 	int c, s;
 	while ((c = getopt_long(argc, argv, "rPm:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -1641,7 +1463,7 @@ static int initfs_put(int argc, char **argv)
 		char *src = strndup(argv[i], (size_t)(sep - argv[i]));
 		if (!src)
 			abort();
-		if (put_pair(x.a.root, src, sep + 1, &po) != 0) {
+		if (ifs_put(&ictx, x.a.root, src, sep + 1, &po) != 0) {
 			report(&ictx, x.label, sep + 1);
 			r = -1;
 		}
@@ -1679,24 +1501,10 @@ static int initfs_rm(int argc, char **argv)
 	struct arc x;
 	int r = edit_begin(argv[optind], &e, &x);
 	for (int i = optind + 1; i < argc && r == 0; i++) {
-		struct ifs_node *dir;
-		char *name = NULL;
-		long k = -1;
-		int rr = is_root_path(argv[i]) ? rx_fail(&ictx, EINVAL, "the root cannot be removed")
-					       : ifs_walk_parent(&ictx, x.a.root, argv[i], &dir, &name);
-		if (rr == 0 && (k = ifs_dir_find(dir, name, strlen(name))) < 0 && !force)
-			rr = rx_fail(&ictx, ENOENT, "no such file or directory");
-		if (rr == -ENOENT && force)
-			rr = 0;
-		if (rr == 0 && k >= 0 && dir->ents[k].node->type == IFS_DIR && !recursive)
-			rr = rx_fail(&ictx, EISDIR, "is a directory (use -r)");
-		if (rr == 0 && k >= 0)
-			ifs_dir_remove(dir, (size_t)k);
-		if (rr) {
+		if (ifs_remove(&ictx, x.a.root, argv[i], recursive, force) != 0) {
 			report(&ictx, x.label, argv[i]);
 			r = -1;
 		}
-		free(name);
 	}
 	return edit_end(&x, &e, r);
 }
@@ -1734,22 +1542,7 @@ static int initfs_mkdir(int argc, char **argv)
 	struct arc x;
 	int r = edit_begin(argv[optind], &e, &x);
 	for (int i = optind + 1; i < argc && r == 0; i++) {
-		int rr;
-		if (parents) {
-			rr = mkdir_p(x.a.root, argv[i], mode, NULL);
-		} else {
-			struct ifs_node *dir;
-			char *name = NULL;
-			rr = ifs_walk_parent(&ictx, x.a.root, argv[i], &dir, &name);
-			if (rr == 0) {
-				struct ifs_node *n = ifs_node_new(IFS_DIR, mode);
-				rr = ifs_dir_add(&ictx, dir, name, strlen(name), n);
-				if (rr)
-					ifs_tree_free(n);
-			}
-			free(name);
-		}
-		if (rr) {
+		if (ifs_mkdir(&ictx, x.a.root, argv[i], mode, parents) != 0) {
 			report(&ictx, x.label, argv[i]);
 			r = -1;
 		}
@@ -1792,38 +1585,9 @@ static int initfs_ln(int argc, char **argv)
 	int r = edit_begin(argv[optind], &e, &x);
 	if (r == 0 && ifs_layout_link_form(x.a.layout) == IFS_LINK_NONE)
 		r = arc_fail(x.label, "layout %s has no symbolic links", ifs_layout_name(x.a.layout));
-	if (r == 0) {
-		struct ifs_node *dir;
-		char *name = NULL;
-		long k = -1;
-		int rr = ifs_walk_parent(&ictx, x.a.root, link, &dir, &name);
-		if (rr == 0 && (k = ifs_dir_find(dir, name, strlen(name))) >= 0) {
-			if (!force)
-				rr = rx_fail(&ictx, EEXIST, "already exists (use -f to replace it)");
-			else if (dir->ents[k].node->type == IFS_DIR)
-				rr = rx_fail(&ictx, EISDIR, "is a directory");
-			else
-				ifs_dir_remove(dir, (size_t)k);
-		}
-		if (rr == 0) {
-			struct ifs_node *n = ifs_node_new(IFS_LINK, 0777);
-			/* An absolute target names a path inside the archive: store it root-relative. */
-			const char *t = target;
-			if (*t == '/') {
-				while (*t == '/')
-					t++;
-				n->form = IFS_LINK_ROOT;
-			}
-			ifs_node_set_data(n, t, strlen(t));
-			rr = ifs_dir_add(&ictx, dir, name, strlen(name), n);
-			if (rr)
-				ifs_tree_free(n);
-		}
-		if (rr) {
-			report(&ictx, x.label, link);
-			r = -1;
-		}
-		free(name);
+	if (r == 0 && ifs_symlink(&ictx, x.a.root, target, link, force) != 0) {
+		report(&ictx, x.label, link);
+		r = -1;
 	}
 	return edit_end(&x, &e, r);
 }
@@ -1836,24 +1600,6 @@ static const char chmod_help[] =
 	"      --layout V    read the archive as layout V instead of detecting it\n"
 	"      --max-size SIZE  refuse a result larger than SIZE\n"
 	"  -h, --help        show this help\n";
-
-static void chmod_tree(struct ifs_node *n, uint16_t mode, int recursive)
-{
-	size_t depth = 0, cap = 64;
-	struct ifs_node **stack = rx_xmalloc(cap * sizeof(*stack));
-	stack[depth++] = n;
-	while (depth) {
-		struct ifs_node *x = stack[--depth];
-		if (x->type != IFS_LINK)	/* a link's own mode means nothing */
-			x->mode = mode;
-		for (size_t i = 0; recursive && i < x->n; i++) {
-			if (depth == cap)
-				stack = rx_xrealloc(stack, (cap *= 2) * sizeof(*stack));
-			stack[depth++] = x->ents[i].node;
-		}
-	}
-	free(stack);
-}
 
 static int initfs_chmod(int argc, char **argv)
 {
@@ -1879,11 +1625,11 @@ static int initfs_chmod(int argc, char **argv)
 		       ifs_layout_name(x.a.layout));
 	for (int i = optind + 2; i < argc && r == 0; i++) {
 		struct ifs_node *n;
-		if (find_nofollow(x.a.root, argv[i], &n) != 0) {
+		if (ifs_lookup_nofollow(&ictx, x.a.root, argv[i], &n) != 0) {
 			report(&ictx, x.label, argv[i]);
 			r = -1;
 		} else {
-			chmod_tree(n, mode, recursive);
+			ifs_chmod(n, mode, recursive);
 		}
 	}
 	return edit_end(&x, &e, r);

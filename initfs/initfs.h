@@ -177,6 +177,33 @@ int ifs_import(struct rx_ctx *ctx, int dirfd, const char *name, const char *host
 int ifs_import_dir(struct rx_ctx *ctx, const char *hostdir, const struct ifs_node *like,
 		   struct ifs_node **out);
 
+/* ---- editing a tree (symlinks on the way are never followed) ---- */
+
+struct ifs_put_opts {
+	int recursive;		/* directories too (merged into existing ones) */
+	int parents;		/* create missing parents of dest */
+	int have_mode;
+	uint16_t mode;		/* for the files put */
+};
+
+/* "/", "//", "/./" */
+int ifs_is_root_path(const char *path);
+int ifs_lookup_nofollow(struct rx_ctx *ctx, struct ifs_node *root, const char *path,
+			struct ifs_node **n);
+/*
+ * Copy a host file or tree to dest (inside it when dest is a directory). A
+ * replaced file keeps its mode unless po->have_mode; contents are read when
+ * the archive is written.
+ */
+int ifs_put(struct rx_ctx *ctx, struct ifs_node *root, const char *src, const char *dest,
+	    const struct ifs_put_opts *po);
+int ifs_mkdir(struct rx_ctx *ctx, struct ifs_node *root, const char *path, uint16_t mode, int parents);
+int ifs_remove(struct rx_ctx *ctx, struct ifs_node *root, const char *path, int recursive, int force);
+/* A relative target is relative to the link's directory, an absolute one to the archive root. */
+int ifs_symlink(struct rx_ctx *ctx, struct ifs_node *root, const char *target, const char *link,
+		int force);
+void ifs_chmod(struct ifs_node *n, uint16_t mode, int recursive);
+
 /* ---- writing ---- */
 
 struct ifs_write_opts {
