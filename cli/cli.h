@@ -135,6 +135,7 @@ int cmd_write(int argc, char **argv);
 int cmd_edit(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_initfs(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 

@@ -33,6 +33,7 @@ static const struct verb {
 	{ "edit", cmd_edit, "edit a file inside an image with $EDITOR" },
 	{ "inject", cmd_inject, "put build outputs into an image (staging tree or SRC:/dest pairs)" },
 	{ "sync", cmd_sync, "make a directory in the image match a host directory" },
+	{ "initfs", cmd_initfs, "read, extract, repack and edit initfs archives (also inside images)" },
 #ifdef HAVE_FUSE
 	{ "mount", cmd_mount, "mount an image read-write with FUSE" },
 	{ "umount", cmd_umount, "unmount and wait for the final commit" },

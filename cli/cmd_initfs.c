@@ -1,0 +1,1713 @@
+/*
+ * rximg initfs: look into, extract, repack and edit Redox initfs archives,
+ * as host files or as files inside a RedoxFS image (IMAGE[:pN]:/path).
+ * Paths inside an archive follow one more ':' (ARCHIVE:/etc/init.rc).
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "initfs.h"
+
+static struct rx_ctx ictx;	/* messages of the initfs library */
+
+#define MAX_DEPTH 1024u		/* directory nesting rximg follows when printing or extracting */
+
+/* ---- naming an archive: FILE[:/member] or IMAGE[:pN]:/path[:/member] ---- */
+
+struct arc {
+	const char *arg;
+	char *host;		/* a host file holding the archive */
+	char *image;		/* or IMAGE[:pN]:/path of a file inside a RedoxFS */
+	char *member;		/* a path inside the archive, or NULL */
+	const char *label;	/* what messages name */
+	uint8_t *buf;
+	uint64_t len;
+	struct ifs_archive a;
+	int loaded;
+	int undecodable;	/* read, but not a valid archive */
+	int fd;			/* host: held (and locked) while editing */
+	mode_t mode;		/* host: the file's permission bits and owner */
+	uid_t uid;
+	gid_t gid;
+	int exists;		/* outputs: there is an archive to replace */
+	int writing;		/* image: w is an open write session */
+	struct opened op;	/* image, read-only */
+	struct wsession w;	/* image, writing */
+	struct rfs_node node;	/* image: the archive file */
+};
+
+static int host_file(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
+static int has_magic(const char *p)
+{
+	char m[8];
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = pread(fd, m, sizeof(m), 0);
+	close(fd);
+	return n == 8 && !memcmp(m, "RedoxFtw", 8);
+}
+
+static int empty_file(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
+}
+
+static int arc_fail(const char *label, const char *fmt, ...) RX_PRINTF(2, 3);
+static int arc_fail(const char *label, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "rximg: %s: ", label);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+
+/*
+ * Split arg. output: the archive need not exist yet (repack -o).
+ * A host file that starts with "RedoxFtw" is an archive; any other host file
+ * before a ':' is a disk image, and the archive is a file inside it.
+ */
+static int arc_parse(const char *arg, int member_ok, int output, struct arc *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->fd = -1;
+	x->arg = x->label = arg;
+	if (host_file(arg)) {
+		if (!has_magic(arg) && !(output && empty_file(arg)))
+			return arc_fail(arg, "%s", output ? "exists and is not an initfs archive (remove it "
+				       "first, or name a file inside a disk image as IMAGE:/path)"
+				       : "not an initfs archive (no RedoxFtw magic); an archive inside a "
+				       "disk image is named IMAGE:/path");
+		x->host = rx_xstrdup(arg);
+		x->exists = 1;
+		return 0;
+	}
+	for (const char *c = strchr(arg, ':'); c; c = strchr(c + 1, ':')) {
+		char *prefix = strndup(arg, (size_t)(c - arg));
+		if (!prefix)
+			abort();
+		if (!host_file(prefix)) {
+			free(prefix);
+			continue;
+		}
+		const char *rest = c + 1;
+		if (has_magic(prefix)) {
+			x->host = prefix;
+			x->label = x->host;
+			x->exists = 1;
+			x->member = rx_xstrdup(rest);
+		} else {
+			/* IMAGE[:pN|:redoxfs]:/path[:/member]: RedoxFS names never hold ':'. */
+			if (rest[0] == 'p' && rest[1] >= '0' && rest[1] <= '9') {
+				const char *e = rest + 1;
+				while (*e >= '0' && *e <= '9')
+					e++;
+				if (*e == ':')
+					rest = e + 1;
+			} else if (!strncmp(rest, "redoxfs:", 8)) {
+				rest += 8;
+			}
+			free(prefix);
+			if (rest[0] != '/')
+				return arc_fail(arg, "name the archive file inside the image: "
+						"IMAGE[:pN]:/path (e.g. disk.img:/boot/initfs)");
+			const char *sep = strchr(rest, ':');
+			x->image = sep ? strndup(arg, (size_t)(sep - arg)) : rx_xstrdup(arg);
+			if (!x->image)
+				abort();
+			x->label = x->image;
+			if (sep)
+				x->member = rx_xstrdup(sep + 1);
+		}
+		if (x->member && !member_ok)
+			return arc_fail(arg, "a path inside the archive (:%s) is not expected here", x->member);
+		if (x->member && x->member[0] != '/')
+			return arc_fail(arg, "a path inside the archive must start with '/', not '%s'", x->member);
+		return 0;
+	}
+	if (output) {
+		x->host = rx_xstrdup(arg);	/* a new host file */
+		return 0;
+	}
+	struct stat st;
+	if (stat(arg, &st) == 0)
+		return arc_fail(arg, "not a regular file or block device");
+	return arc_fail(arg, "%s", strerror(errno));
+}
+
+static void arc_close(struct arc *x)
+{
+	if (x->loaded)
+		ifs_archive_free(&x->a);
+	x->loaded = 0;
+	free(x->buf);
+	x->buf = NULL;
+	if (x->fd >= 0)
+		close(x->fd);
+	x->fd = -1;
+	if (x->writing) {
+		if (x->w.tx)
+			rfs_tx_abort(x->w.tx);
+		x->w.tx = NULL;
+		close_target(&x->w.o);
+		x->writing = 0;
+	}
+	if (x->op.img)
+		close_target(&x->op);
+	free(x->host);
+	free(x->image);
+	free(x->member);
+	x->host = x->image = x->member = NULL;
+}
+
+static int read_host(struct arc *x, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return arc_fail(x->label, "%s", strerror(errno));
+	x->mode = st.st_mode & 07777;
+	off_t end = S_ISBLK(st.st_mode) ? lseek(fd, 0, SEEK_END) : st.st_size;
+	if (end < 0)
+		return arc_fail(x->label, "%s", strerror(errno));
+	if ((uint64_t)end > IFS_MAX_BYTES)
+		return arc_fail(x->label, "4 GiB or more: an initfs must be smaller than 4 GiB");
+	x->len = (uint64_t)end;
+	x->buf = rx_xmalloc((size_t)x->len);
+	for (uint64_t off = 0; off < x->len;) {
+		ssize_t n = pread(fd, x->buf + off, (size_t)(x->len - off), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return arc_fail(x->label, "read: %s", n < 0 ? strerror(errno) : "unexpected end of file");
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int read_node(struct arc *x, struct rfs *fs)
+{
+	if (!rfs_is_file(&x->node))
+		return arc_fail(x->label, "%s", rfs_is_dir(&x->node) ? "is a directory" : "not a regular file");
+	if (x->node.size > IFS_MAX_BYTES)
+		return arc_fail(x->label, "4 GiB or more: an initfs must be smaller than 4 GiB");
+	x->len = x->node.size;
+	x->buf = rx_xmalloc((size_t)x->len);
+	for (uint64_t off = 0; off < x->len;) {
+		int64_t n = rfs_read(fs, &x->node, off, x->buf + off, (size_t)RX_MIN(x->len - off, 1u << 24));
+		if (n <= 0) {
+			if (n == 0)
+				rx_fail(fs->ctx, EIO, "unexpected end of file");
+			report(fs->ctx, x->label, NULL);
+			return -1;
+		}
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int arc_decode(struct arc *x, enum ifs_layout force)
+{
+	if (ifs_load(&ictx, x->buf, x->len, force, &x->a) != 0) {
+		report(&ictx, x->label, NULL);
+		x->undecodable = 1;
+		return -1;
+	}
+	x->loaded = 1;
+	return 0;
+}
+
+/* Open and decode for reading. */
+static int arc_read(struct arc *x, enum ifs_layout force)
+{
+	if (x->host) {
+		int fd = open(x->host, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return arc_fail(x->label, "%s", strerror(errno));
+		int r = read_host(x, fd);
+		close(fd);
+		if (r)
+			return r;
+	} else {
+		if (open_target(x->image, &x->op))
+			return -1;
+		if (lookup_target(&x->op, 1, &x->node) || read_node(x, x->op.fs))
+			return -1;
+	}
+	return arc_decode(x, force);
+}
+
+/* Open for writing: lock, read, decode. missing_ok: the archive may not exist yet (x->exists). */
+static int arc_begin(struct arc *x, enum ifs_layout force, int missing_ok)
+{
+	if (x->host) {
+		if (!x->exists)
+			return 0;
+		x->fd = open(x->host, O_RDONLY | O_CLOEXEC);
+		if (x->fd < 0)
+			return arc_fail(x->label, "%s", strerror(errno));
+		/* Two rximg runs editing one archive would lose one of the edits. */
+		if (flock(x->fd, LOCK_EX | LOCK_NB) != 0)
+			return arc_fail(x->label, "%s", errno == EWOULDBLOCK ? "in use by another rximg"
+								      : strerror(errno));
+		/* Locked, but maybe an inode that another rximg has just renamed a new archive over. */
+		struct stat held, now;
+		if (fstat(x->fd, &held) != 0 || stat(x->host, &now) != 0 || held.st_ino != now.st_ino ||
+		    held.st_dev != now.st_dev)
+			return arc_fail(x->label, "replaced by another program while being opened; try again");
+		if (!S_ISREG(held.st_mode))
+			return arc_fail(x->label, "only an archive in a regular file can be rewritten "
+					"(write it to a file and copy it to the device)");
+		x->uid = held.st_uid;
+		x->gid = held.st_gid;
+		if (read_host(x, x->fd))
+			return -1;
+	} else {
+		if (wsession_open(x->image, &x->w))
+			return -1;
+		x->writing = 1;
+		struct rfs *fs = x->w.o.fs;
+		int r = rfs_lookup(fs, x->w.o.t.path, 1, &x->node);
+		if (r == -ENOENT && missing_ok) {
+			rx_clear(fs->ctx);
+			return 0;
+		}
+		if (r) {
+			report(fs->ctx, x->w.o.t.image, x->w.o.t.path);
+			return -1;
+		}
+		x->exists = 1;
+		if (read_node(x, fs))
+			return -1;
+	}
+	return arc_decode(x, force);
+}
+
+/* Write the archive to NAME.partial, flush, rename over NAME. */
+static int commit_host(struct arc *x, struct ifs_node *root, const struct ifs_write_opts *o)
+{
+	char *real = NULL;
+	struct stat st;
+	if (lstat(x->host, &st) == 0 && S_ISLNK(st.st_mode))
+		real = realpath(x->host, NULL);	/* replace what the link points to */
+	if (!real)
+		real = rx_xstrdup(x->host);
+	char *partial = rx_xasprintf("%s.partial", real);
+	int r = -1;
+	unlink(partial);
+	int fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		arc_fail(partial, "%s", strerror(errno));
+		goto out;
+	}
+	if (x->exists && fchmod(fd, x->mode) != 0) {
+		arc_fail(partial, "%s", strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	/* root rewriting someone's archive leaves it theirs (best effort). */
+	if (x->exists && geteuid() == 0 && (x->uid || x->gid) && fchown(fd, x->uid, x->gid) == 0)
+		fchmod(fd, x->mode);
+	if (ifs_write(&ictx, root, o, fd, NULL) != 0) {
+		report(&ictx, x->label, NULL);
+		close(fd);
+		goto fail;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		arc_fail(partial, "%s", strerror(errno));
+		goto fail;
+	}
+	if (rename(partial, real) != 0) {
+		arc_fail(real, "%s", strerror(errno));
+		goto fail;
+	}
+	char *slash = strrchr(real, '/');
+	char *dir = slash ? strndup(real, (size_t)(slash - real) + (slash == real)) : rx_xstrdup(".");
+	int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	free(dir);
+	r = 0;
+	goto out;
+fail:
+	unlink(partial);
+out:
+	free(partial);
+	free(real);
+	return r;
+}
+
+/* Replace (or create) the file inside the image in the session's one transaction. */
+static int commit_image(struct arc *x, struct ifs_node *root, const struct ifs_write_opts *o)
+{
+	struct rfs *fs = x->w.o.fs;
+	const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char *tmp = rx_xasprintf("%s/rximg-initfs-XXXXXX", tmpdir);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		arc_fail(tmp, "%s", strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	unlink(tmp);
+	free(tmp);
+	if (ifs_write(&ictx, root, o, fd, NULL) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+		if (!ictx.msg[0])
+			rx_fail(&ictx, errno, "%s", strerror(errno));
+		report(&ictx, x->label, NULL);
+		close(fd);
+		return -1;
+	}
+	int r = 0;
+	if (!x->exists) {
+		struct rfs_node dir;
+		char *name;
+		r = rfs_lookup_parent(fs, x->w.o.t.path, &dir, &name);
+		if (r == 0) {
+			r = rfs_op_create(x->w.tx, &dir, name, RFS_MODE_FILE | 0644, NULL, now_time(), &x->node);
+			free(name);
+		}
+	}
+	if (r == 0)
+		r = rfs_op_write_fd(x->w.tx, &x->node, fd, NULL);
+	close(fd);
+	if (r == 0) {
+		struct rfs_time t = now_time();
+		x->node.mtime = t.sec;
+		x->node.mtime_nsec = t.nsec;
+		r = rfs_node_put(x->w.tx, &x->node);
+	}
+	if (r) {
+		report(fs->ctx, x->w.o.t.image, x->w.o.t.path);
+		return -1;
+	}
+	x->writing = 0;
+	return wsession_commit(&x->w) == EXIT_OK ? 0 : -1;
+}
+
+static int arc_commit(struct arc *x, struct ifs_node *root, const struct ifs_write_opts *o)
+{
+	return x->host ? commit_host(x, root, o) : commit_image(x, root, o);
+}
+
+/* ---- small shared pieces ---- */
+
+static int parse_layout(const char *verb, const char *s, enum ifs_layout *l)
+{
+	if (ifs_layout_parse(s, l) == 0)
+		return 0;
+	usage_error(verb, "unknown layout '%s' (v1, v2a, v2b, v3, v4, v5a, v5b, v6a, v6)", s);
+	return -1;
+}
+
+static int parse_max(const char *verb, const char *s, uint64_t *v)
+{
+	if (parse_size(s, v) == 0 && *v > 0)
+		return 0;
+	usage_error(verb, "bad size '%s' (bytes; K, M, G suffixes are powers of 1024)", s);
+	return -1;
+}
+
+static const char *type_name(enum ifs_type t)
+{
+	return t == IFS_DIR ? "dir" : t == IFS_LINK ? "symlink" : "file";
+}
+
+static uint16_t rfs_mode_of(const struct ifs_node *n)
+{
+	uint16_t t = n->type == IFS_DIR ? RFS_MODE_DIR : n->type == IFS_LINK ? RFS_MODE_SYMLINK : RFS_MODE_FILE;
+	return (uint16_t)(t | (n->mode & 07777));
+}
+
+static uint64_t shown_size(const struct ifs_node *n)
+{
+	return n->type == IFS_DIR ? n->n : n->size;	/* directories: entries, as redox-initfs-dump */
+}
+
+static int write_fd_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The member of an archive (default "/"), symlinks followed as asked. */
+static int find_member(struct arc *x, int follow, struct ifs_node **n)
+{
+	const char *path = x->member ? x->member : "/";
+	if (ifs_resolve(&ictx, x->a.root, path, follow, n) != 0) {
+		report(&ictx, x->label, path);
+		return -1;
+	}
+	return 0;
+}
+
+/* "/a/b" -> "a/b": the form paths take when converting link targets. */
+static const char *rel(const char *path)
+{
+	while (*path == '/')
+		path++;
+	return path;
+}
+
+static char *child_path(const char *dir, const char *name)
+{
+	return dir[0] ? rx_xasprintf("%s/%s", dir, name) : rx_xstrdup(name);
+}
+
+/* ---- info ---- */
+
+static const char info_help[] =
+	"Usage: rximg initfs info [OPTIONS] ARCHIVE\n"
+	"Describe an initfs: layout variant, header fields, bootstrap, contents, room left\n"
+	"below the maximum size, and what would stop it from booting.\n\n"
+	"      --json          print a JSON object\n"
+	"      --layout V      read it as layout V instead of detecting the layout\n"
+	"      --max-size SIZE the limit to measure the free room against (default 64M)\n"
+	"  -h, --help          show this help\n";
+
+static const char *link_form_name(enum ifs_layout l)
+{
+	switch (ifs_layout_link_form(l)) {
+	case IFS_LINK_ROOT: return "relative to the archive root";
+	case IFS_LINK_PARENT: return "relative to the link's directory";
+	default: return "not supported";
+	}
+}
+
+static int info_one(struct arc *x, int json, uint64_t max)
+{
+	struct ifs_archive *a = &x->a;
+	struct ifs_elf elf;
+	struct rx_ctx ectx = { { 0 }, 0 };
+	int have_elf = a->boot_elf && ifs_elf_parse(&ectx, ifs_bootstrap(a), a->boot_len, &elf) == 0;
+	uint64_t needed = ifs_needed(a->layout, a->size);
+	if (!max)
+		max = RX_MAX(IFS_DEFAULT_MAX_SIZE, needed);
+	if (json) {
+		struct json j;
+		json_init(&j, stdout);
+		json_obj(&j, NULL);
+		json_str(&j, "archive", x->label);
+		json_str(&j, "layout", ifs_layout_name(a->layout));
+		json_str(&j, "description", ifs_layout_desc(a->layout));
+		json_bool(&j, "detected", !a->forced);
+		json_bool(&j, "writable", ifs_layout_writable(a->layout));
+		json_u64(&j, "file_size", a->len);
+		json_u64(&j, "initfs_size", a->size);
+		json_u64(&j, "inode_table_offset", a->ito);
+		json_u64(&j, "inode_count", a->count);
+		json_u64(&j, "root_inode", a->root_ino);
+		if (a->has_page_size)
+			json_u64(&j, "page_size", a->page_size);
+		else
+			json_null(&j, "page_size");
+		if (a->has_time)
+			json_time(&j, "creation_time", a->time_sec, a->time_nsec);
+		else
+			json_null(&j, "creation_time");
+		if (a->has_entry)
+			json_u64(&j, "bootstrap_entry", a->entry);
+		else
+			json_null(&j, "bootstrap_entry");
+		if (a->boot_len) {
+			json_obj(&j, "bootstrap");
+			json_u64(&j, "offset", IFS_PAGE);
+			json_u64(&j, "length", a->boot_len);
+			json_u64(&j, "region", a->data_start - IFS_PAGE);
+			json_bool(&j, "elf", a->boot_elf);
+			if (have_elf) {
+				json_u64(&j, "elf_length", elf.len);
+				json_u64(&j, "class", elf.class64 ? 64 : 32);
+				json_str(&j, "byte_order", elf.big ? "big" : "little");
+				json_u64(&j, "machine", elf.machine);
+				json_u64(&j, "e_entry", elf.entry);
+			}
+			json_end_obj(&j);
+		} else {
+			json_null(&j, "bootstrap");
+		}
+		json_u64(&j, "files", a->nfiles);
+		json_u64(&j, "directories", a->ndirs);
+		json_u64(&j, "symlinks", a->nlinks);
+		json_u64(&j, "data_bytes", a->data_bytes);
+		json_str(&j, "symlink_targets", link_form_name(a->layout));
+		json_u64(&j, "max_size", max);
+		json_u64(&j, "needed", needed);
+		json_i64(&j, "free", (int64_t)max - (int64_t)needed);
+		json_arr(&j, "warnings");
+		for (size_t i = 0; i < a->nwarnings; i++)
+			json_str(&j, NULL, a->warnings[i]);
+		json_end_arr(&j);
+		json_end_obj(&j);
+		json_done(&j);
+		return 0;
+	}
+	printf("archive          %s\n", x->label);
+	printf("layout           %s%s: %s\n", ifs_layout_name(a->layout), a->forced ? " (as told)" : "",
+	       ifs_layout_desc(a->layout));
+	printf("size             %llu bytes", (unsigned long long)a->len);
+	if (a->has_size)
+		printf(" (initfs_size %llu)", (unsigned long long)a->size);
+	printf("\ninode table      offset 0x%x, %u inodes of %u bytes, root inode %u\n", a->ito, a->count,
+	       a->layout >= IFS_V5A ? 12u : 20u, a->root_ino);
+	if (a->has_page_size)
+		printf("page size        %u\n", a->page_size);
+	if (a->has_time) {
+		char when[64];
+		format_time(a->time_sec, a->time_nsec, 1, when, sizeof(when));
+		printf("creation time    %llu.%09u (%s)\n", (unsigned long long)a->time_sec, a->time_nsec, when);
+	}
+	if (a->boot_len) {
+		printf("bootstrap        %u bytes at 0x%x", a->boot_len, IFS_PAGE);
+		if (have_elf)
+			printf(" (ELF%d %s-endian, machine %u, e_entry 0x%llx)", elf.class64 ? 64 : 32,
+			       elf.big ? "big" : "little", elf.machine, (unsigned long long)elf.entry);
+		else
+			printf(" (%s)", a->boot_elf ? "ELF with unreadable headers" : "not an ELF");
+		putchar('\n');
+	} else if (ifs_layout_has_bootstrap(a->layout)) {
+		printf("bootstrap        none\n");
+	}
+	if (a->has_entry)
+		printf("bootstrap_entry  0x%llx\n", (unsigned long long)a->entry);
+	printf("contents         %u files (%llu bytes), %u symlinks, %u directories (root included)\n",
+	       a->nfiles, (unsigned long long)a->data_bytes, a->nlinks, a->ndirs);
+	printf("symlink targets  %s\n", link_form_name(a->layout));
+	if (needed <= max)
+		printf("free             %llu bytes below the maximum size of %llu\n",
+		       (unsigned long long)(max - needed), (unsigned long long)max);
+	else
+		printf("free             none: %llu bytes over the maximum size of %llu\n",
+		       (unsigned long long)(needed - max), (unsigned long long)max);
+	for (size_t i = 0; i < a->nwarnings; i++)
+		printf("warning          %s\n", a->warnings[i]);
+	return 0;
+}
+
+static int initfs_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, 0, 'j' }, { "layout", required_argument, 0, 'L' },
+		{ "max-size", required_argument, 0, 'M' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	int c, json = 0;
+	enum ifs_layout force = IFS_LAYOUT_NONE;
+	uint64_t max = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'L': if (parse_layout("initfs info", optarg, &force)) return EXIT_USAGE; break;
+		case 'M': if (parse_max("initfs info", optarg, &max)) return EXIT_USAGE; break;
+		case 'h': fputs(info_help, stdout); return EXIT_OK;
+		default: return usage_error("initfs info", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("initfs info", "expected ARCHIVE");
+	struct arc x;
+	int r = arc_parse(argv[optind], 0, 0, &x);
+	if (r == 0)
+		r = arc_read(&x, force);
+	if (r == 0)
+		r = info_one(&x, json, max);
+	arc_close(&x);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- ls ---- */
+
+struct lsopt {
+	int longfmt, recursive, unsorted, json, directory;
+	struct json j;
+};
+
+static int cmp_dirent(const void *a, const void *b)
+{
+	const struct ifs_dirent *x = *(const struct ifs_dirent *const *)a;
+	const struct ifs_dirent *y = *(const struct ifs_dirent *const *)b;
+	int c = memcmp(x->name, y->name, RX_MIN(x->len, y->len));
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static const struct ifs_dirent **listing(const struct ifs_node *d, int unsorted)
+{
+	const struct ifs_dirent **v = rx_xmalloc((d->n + 1) * sizeof(*v));
+	for (size_t i = 0; i < d->n; i++)
+		v[i] = &d->ents[i];
+	if (!unsorted)
+		qsort(v, d->n, sizeof(*v), cmp_dirent);
+	return v;
+}
+
+static void ls_entry(struct lsopt *o, const char *path, const char *name, size_t len,
+		     const struct ifs_node *n)
+{
+	if (o->json) {
+		json_obj(&o->j, NULL);
+		json_str(&o->j, "path", path);
+		json_strn(&o->j, "name", name, len);
+		json_str(&o->j, "type", type_name(n->type));
+		char mode[8];
+		snprintf(mode, sizeof(mode), "%04o", n->mode & 07777);
+		json_str(&o->j, "mode", mode);
+		json_u64(&o->j, "uid", n->uid);
+		json_u64(&o->j, "gid", n->gid);
+		json_u64(&o->j, "size", shown_size(n));
+		if (n->ino != IFS_NO_INO)
+			json_u64(&o->j, "inode", n->ino);
+		if (n->type == IFS_LINK)
+			json_strn(&o->j, "target", n->size ? (const char *)n->data : "", (size_t)n->size);
+		json_end_obj(&o->j);
+		return;
+	}
+	if (o->longfmt) {
+		char mode[11];
+		mode_string(rfs_mode_of(n), mode);
+		printf("%s %5u %5u %10llu %5u ", mode, n->uid, n->gid, (unsigned long long)shown_size(n),
+		       n->ino);
+	}
+	fwrite(name, 1, len, stdout);
+	if (o->longfmt && n->type == IFS_LINK) {
+		fputs(" -> ", stdout);
+		fwrite(n->data ? (const char *)n->data : "", 1, (size_t)n->size, stdout);
+	}
+	putchar('\n');
+}
+
+static int ls_dir(struct lsopt *o, const char *path, const struct ifs_node *d, unsigned depth,
+		  const char *label)
+{
+	if (depth > MAX_DEPTH) {
+		fprintf(stderr, "rximg: %s: %s: directories nest more than %u deep\n", label, path, MAX_DEPTH);
+		return -1;
+	}
+	const struct ifs_dirent **v = listing(d, o->unsorted);
+	if (o->recursive && !o->json)
+		printf("%s%s:\n", depth ? "\n" : "", path);
+	for (size_t i = 0; i < d->n; i++) {
+		char *cp = rx_path_join(path, v[i]->name, v[i]->len);
+		ls_entry(o, cp, v[i]->name, v[i]->len, v[i]->node);
+		free(cp);
+	}
+	int r = 0;
+	for (size_t i = 0; o->recursive && i < d->n && r == 0; i++) {
+		if (v[i]->node->type != IFS_DIR)
+			continue;
+		char *cp = rx_path_join(path, v[i]->name, v[i]->len);
+		r = ls_dir(o, cp, v[i]->node, depth + 1, label);
+		free(cp);
+	}
+	free(v);
+	return r;
+}
+
+static const char ls_help[] =
+	"Usage: rximg initfs ls [OPTIONS] ARCHIVE[:/dir]...\n"
+	"List directories inside an initfs (sorted by name). ARCHIVE is a host file or\n"
+	"IMAGE[:pN]:/path of an archive inside a RedoxFS image, e.g. disk.img:/boot/initfs:/etc.\n\n"
+	"  -l, --long       mode, owner, group, size (entries for directories), inode, name\n"
+	"  -R, --recursive  list subdirectories recursively\n"
+	"  -d, --directory  list a directory itself, not its contents\n"
+	"  -U, --unsorted   keep the order stored in the archive\n"
+	"      --json       print a JSON array of entries (with full paths)\n"
+	"      --layout V   read the archive as layout V instead of detecting it\n"
+	"  -h, --help       show this help\n";
+
+static int initfs_ls(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "long", no_argument, 0, 'l' },      { "recursive", no_argument, 0, 'R' },
+		{ "directory", no_argument, 0, 'd' }, { "unsorted", no_argument, 0, 'U' },
+		{ "json", no_argument, 0, 'j' },      { "layout", required_argument, 0, 'L' },
+		{ "help", no_argument, 0, 'h' },      { 0, 0, 0, 0 },
+	};
+	struct lsopt o = { 0 };
+	enum ifs_layout force = IFS_LAYOUT_NONE;
+	int c, status = EXIT_OK;
+	while ((c = getopt_long(argc, argv, "lRdUh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': o.longfmt = 1; break;
+		case 'R': o.recursive = 1; break;
+		case 'd': o.directory = 1; break;
+		case 'U': o.unsorted = 1; break;
+		case 'j': o.json = 1; break;
+		case 'L': if (parse_layout("initfs ls", optarg, &force)) return EXIT_USAGE; break;
+		case 'h': fputs(ls_help, stdout); return EXIT_OK;
+		default: return usage_error("initfs ls", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("initfs ls", "expected ARCHIVE[:/dir]");
+	if (o.json) {
+		json_init(&o.j, stdout);
+		json_arr(&o.j, NULL);
+	}
+	for (int i = optind; i < argc; i++) {
+		struct arc x;
+		struct ifs_node *n;
+		if (arc_parse(argv[i], 1, 0, &x) || arc_read(&x, force) || find_member(&x, !o.directory, &n)) {
+			arc_close(&x);
+			status = EXIT_FAIL;
+			continue;
+		}
+		const char *path = x.member ? x.member : "/";
+		if (o.directory || n->type != IFS_DIR) {
+			const char *base = strrchr(path, '/');
+			base = base && base[1] ? base + 1 : path;
+			ls_entry(&o, path, base, strlen(base), n);
+		} else {
+			if (!o.json && !o.recursive && argc - optind > 1)
+				printf("%s%s:\n", i > optind ? "\n" : "", argv[i]);
+			if (ls_dir(&o, path, n, 0, x.label))
+				status = EXIT_FAIL;
+		}
+		arc_close(&x);
+	}
+	if (o.json) {
+		json_end_arr(&o.j);
+		json_done(&o.j);
+	}
+	return status;
+}
+
+/* ---- cat ---- */
+
+static const char cat_help[] =
+	"Usage: rximg initfs cat ARCHIVE:/file...\n"
+	"Write files from an initfs to standard output (symlinks are followed),\n"
+	"e.g. rximg initfs cat disk.img:/boot/initfs:/etc/init.rc.\n\n"
+	"      --layout V  read the archive as layout V instead of detecting it\n"
+	"  -h, --help      show this help\n";
+
+static int initfs_cat(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "layout", required_argument, 0, 'L' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	enum ifs_layout force = IFS_LAYOUT_NONE;
+	int c, status = EXIT_OK;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'L': if (parse_layout("initfs cat", optarg, &force)) return EXIT_USAGE; break;
+		case 'h': fputs(cat_help, stdout); return EXIT_OK;
+		default: return usage_error("initfs cat", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("initfs cat", "expected ARCHIVE:/file");
+	for (int i = optind; i < argc; i++) {
+		struct arc x;
+		struct ifs_node *n;
+		int r = arc_parse(argv[i], 1, 0, &x);
+		if (r == 0 && !x.member)
+			r = arc_fail(argv[i], "name a file inside the archive: ARCHIVE:/path");
+		if (r == 0)
+			r = arc_read(&x, force);
+		if (r == 0)
+			r = find_member(&x, 1, &n);
+		if (r == 0 && n->type != IFS_FILE)
+			r = arc_fail(x.label, "%s: is a directory", x.member);
+		if (r == 0 && n->size && write_fd_all(STDOUT_FILENO, n->data, (size_t)n->size))
+			r = arc_fail("standard output", "%s", strerror(errno));
+		if (r)
+			status = EXIT_FAIL;
+		arc_close(&x);
+	}
+	return status;
+}
+
+/* ---- extraction onto the host ---- */
+
+struct xt {
+	const char *label;
+	int force;
+	int set_time;
+	struct timespec times[2];
+};
+
+static int xt_fail(struct xt *x, const char *apath, const char *what)
+{
+	fprintf(stderr, "rximg: %s: /%s: %s\n", x->label, apath, what);
+	return -1;
+}
+
+static int xt_failerr(struct xt *x, const char *apath, const char *what)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s: %s", what, strerror(errno));
+	return xt_fail(x, apath, buf);
+}
+
+/* Make room for name in dirfd; never follows or writes through what is there. 1: an existing dir. */
+static int xt_clear(struct xt *x, int dirfd, const char *name, int want_dir, const char *apath)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : xt_failerr(x, apath, "cannot inspect");
+	if (want_dir && S_ISDIR(st.st_mode))
+		return 1;
+	if (!x->force)
+		return xt_fail(x, apath, "already exists on the host (use --force to replace it)");
+	if (unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0)
+		return xt_failerr(x, apath, "cannot replace");
+	return 0;
+}
+
+static int xt_node(struct xt *x, const struct ifs_node *n, int dirfd, const char *name,
+		   const char *dirpath, const char *apath, unsigned depth);
+
+static int xt_children(struct xt *x, const struct ifs_node *d, int fd, const char *apath, unsigned depth)
+{
+	int r = 0;
+	for (size_t i = 0; i < d->n && r == 0; i++) {
+		char *cp = child_path(apath, d->ents[i].name);
+		r = xt_node(x, d->ents[i].node, fd, d->ents[i].name, apath, cp, depth + 1);
+		free(cp);
+	}
+	return r;
+}
+
+static int xt_meta(struct xt *x, int fd, const struct ifs_node *n, const char *apath)
+{
+	if (fchmod(fd, n->mode & 07777) != 0)
+		return xt_failerr(x, apath, "cannot set the mode");
+	if (x->set_time && futimens(fd, x->times) != 0)
+		return xt_failerr(x, apath, "cannot set the times");
+	return 0;
+}
+
+static int xt_node(struct xt *x, const struct ifs_node *n, int dirfd, const char *name,
+		   const char *dirpath, const char *apath, unsigned depth)
+{
+	if (depth > MAX_DEPTH)
+		return xt_fail(x, apath, "directories nest too deep");
+	if (n->type == IFS_DIR) {
+		int r = xt_clear(x, dirfd, name, 1, apath);
+		if (r < 0)
+			return r;
+		/* Owner-only while filling; the stored mode is applied last. */
+		if (r == 0 && mkdirat(dirfd, name, 0700) != 0)
+			return xt_failerr(x, apath, "cannot create the directory");
+		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return xt_failerr(x, apath, "cannot open the directory");
+		r = xt_children(x, n, fd, apath, depth);
+		if (r == 0)
+			r = xt_meta(x, fd, n, apath);
+		close(fd);
+		return r;
+	}
+	if (n->type == IFS_LINK) {
+		char *t;
+		size_t len = 0;
+		if (ifs_link_target(&ictx, n, dirpath, IFS_LINK_PARENT, &t, &len) != 0)
+			return xt_fail(x, apath, ictx.msg);
+		int r = 0;
+		if (len == 0 || memchr(t, 0, len))
+			r = xt_fail(x, apath, "the symlink target is empty or holds a NUL byte");
+		if (r == 0)
+			r = xt_clear(x, dirfd, name, 0, apath);
+		/* The link is created as a link; nothing is ever written through it. */
+		if (r == 0 && symlinkat(t, dirfd, name) != 0)
+			r = xt_failerr(x, apath, "cannot create the symlink");
+		if (r == 0 && x->set_time && utimensat(dirfd, name, x->times, AT_SYMLINK_NOFOLLOW) != 0)
+			r = xt_failerr(x, apath, "cannot set the times");
+		free(t);
+		return r < 0 ? r : 0;
+	}
+	int r = xt_clear(x, dirfd, name, 0, apath);
+	if (r < 0)
+		return r;
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return xt_failerr(x, apath, "cannot create");
+	if (n->size && write_fd_all(fd, n->data, (size_t)n->size))
+		r = xt_failerr(x, apath, "write");
+	if (r == 0)
+		r = xt_meta(x, fd, n, apath);
+	close(fd);
+	return r;
+}
+
+static void xt_init(struct xt *x, const struct arc *a, int force)
+{
+	memset(x, 0, sizeof(*x));
+	x->label = a->label;
+	x->force = force;
+	uint64_t epoch;
+	/* Every file gets the archive's creation time (what the bootstrap serves as mtime). */
+	if (a->a.has_time) {
+		x->set_time = 1;
+		x->times[0].tv_sec = x->times[1].tv_sec =
+			a->a.time_sec > (uint64_t)INT64_MAX ? (time_t)INT64_MAX : (time_t)a->a.time_sec;
+		x->times[0].tv_nsec = x->times[1].tv_nsec = a->a.time_nsec < 1000000000u ? a->a.time_nsec : 0;
+	} else if (reproducible_epoch(&epoch)) {
+		x->set_time = 1;
+		x->times[0].tv_sec = x->times[1].tv_sec = (time_t)RX_MIN(epoch, (uint64_t)INT64_MAX);
+	}
+}
+
+/* Write bytes to path through path.partial and a rename. */
+static int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	char *partial = rx_xasprintf("%s.partial", path);
+	unlink(partial);
+	int fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	int r = fd < 0 ? arc_fail(partial, "%s", strerror(errno)) : 0;
+	if (r == 0 && (write_fd_all(fd, buf, len) || fsync(fd)))
+		r = arc_fail(partial, "%s", strerror(errno));
+	if (fd >= 0 && close(fd) != 0 && r == 0)
+		r = arc_fail(partial, "%s", strerror(errno));
+	if (r == 0 && rename(partial, path) != 0)
+		r = arc_fail(path, "%s", strerror(errno));
+	if (r)
+		unlink(partial);
+	free(partial);
+	return r;
+}
+
+/* The path of the directory holding member (for converting link targets), "" for the root. */
+static char *member_dir(const char *member)
+{
+	const char *p = rel(member ? member : "/");
+	const char *slash = strrchr(p, '/');
+	return slash ? strndup(p, (size_t)(slash - p)) : rx_xstrdup("");
+}
+
+static const char extract_help[] =
+	"Usage: rximg initfs extract [OPTIONS] ARCHIVE[:/dir] DIR\n"
+	"Extract an initfs into DIR (created if missing; nothing is written outside it):\n"
+	"files with their modes, directories, and symlinks with targets converted to\n"
+	"ordinary relative host links. The bootstrap ELF goes to a file of its own,\n"
+	"DIR.bootstrap unless told otherwise. Every file gets the archive's creation time.\n\n"
+	"  -B, --bootstrap-out FILE  write the bootstrap here ('-': do not write it)\n"
+	"  -f, --force               replace existing non-directories in DIR\n"
+	"      --layout V            read the archive as layout V instead of detecting it\n"
+	"  -h, --help                show this help\n";
+
+static int extract_to(struct arc *x, const struct ifs_node *n, const char *dest, int force)
+{
+	struct xt xt;
+	xt_init(&xt, x, force);
+	int created = mkdir(dest, 0700) == 0;
+	if (!created && errno != EEXIST)
+		return arc_fail(dest, "cannot create: %s", strerror(errno));
+	int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return arc_fail(dest, "%s", strerror(errno));
+	char *apath = rx_xstrdup(rel(x->member ? x->member : "/"));
+	char *dirpath = member_dir(x->member);
+	int r;
+	if (n->type == IFS_DIR) {
+		r = xt_children(&xt, n, fd, apath, 0);
+		/* The archive's root takes DIR's place only when DIR was made here. */
+		if (r == 0 && created)
+			r = xt_meta(&xt, fd, n, apath);
+	} else {
+		const char *base = strrchr(apath, '/');
+		base = base ? base + 1 : apath;
+		r = xt_node(&xt, n, fd, base, dirpath, apath, 0);
+	}
+	free(apath);
+	free(dirpath);
+	close(fd);
+	return r;
+}
+
+static int initfs_extract(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "bootstrap-out", required_argument, 0, 'B' }, { "force", no_argument, 0, 'f' },
+		{ "layout", required_argument, 0, 'L' },        { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	enum ifs_layout force_layout = IFS_LAYOUT_NONE;
+	const char *boot_out = NULL;
+	int c, force = 0;
+	while ((c = getopt_long(argc, argv, "B:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'B': boot_out = optarg; break;
+		case 'f': force = 1; break;
+		case 'L': if (parse_layout("initfs extract", optarg, &force_layout)) return EXIT_USAGE; break;
+		case 'h': fputs(extract_help, stdout); return EXIT_OK;
+		default: return usage_error("initfs extract", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("initfs extract", "expected ARCHIVE[:/dir] DIR");
+	const char *dest = argv[optind + 1];
+	struct arc x;
+	struct ifs_node *n;
+	int r = arc_parse(argv[optind], 1, 0, &x);
+	if (r == 0)
+		r = arc_read(&x, force_layout);
+	if (r == 0)
+		r = find_member(&x, 1, &n);
+	if (r == 0)
+		r = extract_to(&x, n, dest, force);
+	int whole = !x.member || !rel(x.member)[0];
+	if (r == 0 && x.a.boot_len && (boot_out || whole) && !(boot_out && !strcmp(boot_out, "-"))) {
+		char *def = NULL;
+		if (!boot_out) {
+			size_t l = strlen(dest);
+			while (l > 1 && dest[l - 1] == '/')
+				l--;
+			def = rx_xasprintf("%.*s.bootstrap", (int)l, dest);
+		}
+		r = write_file_atomic(boot_out ? boot_out : def, ifs_bootstrap(&x.a), x.a.boot_len, 0755);
+		free(def);
+	} else if (r == 0 && boot_out && strcmp(boot_out, "-") && !x.a.boot_len) {
+		warnx_("%s: the archive has no bootstrap; %s not written", x.label, boot_out);
+	}
+	arc_close(&x);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- get ---- */
+
+static const char get_help[] =
+	"Usage: rximg initfs get [OPTIONS] ARCHIVE:/path [DEST]\n"
+	"Copy one file or directory out of an initfs (symlinks are followed). DEST defaults\n"
+	"to the name in the current directory; an existing directory receives the copy\n"
+	"inside it; '-' writes a file to standard output. Existing files are replaced.\n\n"
+	"      --layout V  read the archive as layout V instead of detecting it\n"
+	"  -h, --help      show this help\n";
+
+static int initfs_get(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "layout", required_argument, 0, 'L' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	enum ifs_layout force = IFS_LAYOUT_NONE;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'L': if (parse_layout("initfs get", optarg, &force)) return EXIT_USAGE; break;
+		case 'h': fputs(get_help, stdout); return EXIT_OK;
+		default: return usage_error("initfs get", "bad option");
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		return usage_error("initfs get", "expected ARCHIVE:/path [DEST]");
+	struct arc x;
+	struct ifs_node *n;
+	int r = arc_parse(argv[optind], 1, 0, &x);
+	if (r == 0 && !x.member)
+		r = arc_fail(argv[optind], "name a path inside the archive: ARCHIVE:/path");
+	if (r == 0)
+		r = arc_read(&x, force);
+	if (r == 0)
+		r = find_member(&x, 1, &n);
+	if (r) {
+		arc_close(&x);
+		return EXIT_FAIL;
+	}
+	const char *base = strrchr(x.member, '/');
+	base = base && base[1] ? base + 1 : "initfs-root";
+	const char *dest = argc - optind == 2 ? argv[optind + 1] : base;
+	struct stat st;
+	if (!strcmp(dest, "-")) {
+		if (n->type != IFS_FILE)
+			r = arc_fail(x.label, "%s: is a directory", x.member);
+		else if (n->size && write_fd_all(STDOUT_FILENO, n->data, (size_t)n->size))
+			r = arc_fail("standard output", "%s", strerror(errno));
+	} else {
+		char *target = stat(dest, &st) == 0 && S_ISDIR(st.st_mode) ? rx_path_join(dest, base, strlen(base))
+									  : rx_xstrdup(dest);
+		if (n->type == IFS_FILE) {
+			r = write_file_atomic(target, n->data, (size_t)n->size, n->mode & 07777);
+			if (r == 0 && chmod(target, n->mode & 07777) != 0)
+				r = arc_fail(target, "%s", strerror(errno));
+		} else {
+			/* A directory: its tree, under the name it has in the archive or DEST. */
+			r = extract_to(&x, n, target, 1);
+		}
+		free(target);
+	}
+	arc_close(&x);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- writing: options shared by repack and the edits ---- */
+
+static int parse_time_arg(const char *s, uint64_t *sec, uint32_t *nsec)
+{
+	char *end;
+	if (*s == '@')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -1;
+	*sec = strtoull(s, &end, 10);
+	*nsec = 0;
+	if (*end == '.') {
+		const char *f = end + 1;
+		unsigned digits = 0;
+		for (; *f >= '0' && *f <= '9' && digits < 9; f++, digits++)
+			*nsec = *nsec * 10 + (uint32_t)(*f - '0');
+		if (digits == 0)
+			return -1;
+		for (; digits < 9; digits++)
+			*nsec *= 10;
+		end = (char *)f;
+	}
+	return *end ? -1 : 0;
+}
+
+/* Creation time: SOURCE_DATE_EPOCH, else now. */
+static void default_time(struct ifs_write_opts *o)
+{
+	struct rfs_time t = now_time();
+	o->time_sec = t.sec;
+	o->time_nsec = t.nsec;
+}
+
+/* The largest of the reference's default and what the archive already needs. */
+static uint64_t default_max(const struct arc *old)
+{
+	uint64_t need = old && old->loaded ? ifs_needed(old->a.layout, old->a.size) : 0;
+	return RX_MAX(IFS_DEFAULT_MAX_SIZE, need);
+}
+
+static void elf_warn_cli(void *arg, const char *msg)
+{
+	warnx_("%s: %s", (const char *)arg, msg);
+}
+
+static void warn_no_bootstrap(const struct ifs_write_opts *o, const char *label)
+{
+	if (!o->boot && o->layout >= IFS_V3)
+		warnx_("%s: no bootstrap: bootstrap_entry is 0xffffffffffffffff and the archive will not "
+		       "boot on its own", label);
+}
+
+/* ---- repack ---- */
+
+static const char repack_help[] =
+	"Usage: rximg initfs repack [OPTIONS] DIR -o ARCHIVE\n"
+	"Build an initfs from the host directory DIR. ARCHIVE is a host file (written to\n"
+	"ARCHIVE.partial, then renamed) or IMAGE[:pN]:/path inside a RedoxFS (one commit).\n"
+	"When ARCHIVE already exists, its layout, entry order and bootstrap are the\n"
+	"defaults. Entries are in the order of the archive replaced (or --like), new names\n"
+	"sorted; symlinks are stored in the layout's form; modes are kept, owners are 0.\n\n"
+	"  -o, --output ARCHIVE   the archive to write\n"
+	"  -b, --bootstrap ELF    the bootstrap program to put at offset 4096\n"
+	"      --no-bootstrap     no bootstrap (the archive will not boot)\n"
+	"      --layout V         write layout V: v1, v3 (= v2c), v4, v5b or v6 (default: the\n"
+	"                         layout of the archive replaced or of --like, else v4)\n"
+	"      --like ARCHIVE     take the layout and the entry order from ARCHIVE\n"
+	"      --time SEC[.NSEC]  creation time (default: SOURCE_DATE_EPOCH, else now)\n"
+	"      --max-size SIZE    refuse an archive larger than SIZE (default 64M, or the size\n"
+	"                         of the archive replaced if larger)\n"
+	"  -h, --help             show this help\n";
+
+/* Read a whole host file (a bootstrap ELF). */
+static int slurp(const char *path, uint8_t **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return arc_fail(path, "%s", strerror(e));
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size >= IFS_MAX_BYTES) {
+		close(fd);
+		return arc_fail(path, "%s", S_ISREG(st.st_mode) ? "too large" : "not a regular file");
+	}
+	*len = (size_t)st.st_size;
+	*buf = rx_xmalloc(*len);
+	for (size_t off = 0; off < *len;) {
+		ssize_t n = pread(fd, *buf + off, *len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return arc_fail(path, "read: %s", n < 0 ? strerror(errno) : "file shrank");
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+static int initfs_repack(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, 0, 'o' },  { "bootstrap", required_argument, 0, 'b' },
+		{ "no-bootstrap", no_argument, 0, 'N' },  { "layout", required_argument, 0, 'L' },
+		{ "like", required_argument, 0, 'K' },    { "time", required_argument, 0, 'T' },
+		{ "max-size", required_argument, 0, 'M' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	const char *out = NULL, *boot_path = NULL, *like_arg = NULL;
+	int c, no_boot = 0, have_time = 0;
+	enum ifs_layout layout = IFS_LAYOUT_NONE;
+	struct ifs_write_opts o = { 0 };
+	while ((c = getopt_long(argc, argv, "o:b:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'b': boot_path = optarg; break;
+		case 'N': no_boot = 1; break;
+		case 'L': if (parse_layout("initfs repack", optarg, &layout)) return EXIT_USAGE; break;
+		case 'K': like_arg = optarg; break;
+		case 'T':
+			if (parse_time_arg(optarg, &o.time_sec, &o.time_nsec))
+				return usage_error("initfs repack", "bad time '%s' (want SEC[.NSEC])", optarg);
+			have_time = 1;
+			break;
+		case 'M': if (parse_max("initfs repack", optarg, &o.max_size)) return EXIT_USAGE; break;
+		case 'h': fputs(repack_help, stdout); return EXIT_OK;
+		default: return usage_error("initfs repack", "bad option");
+		}
+	}
+	if (argc - optind != 1 || !out)
+		return usage_error("initfs repack", "expected DIR -o ARCHIVE");
+	if (boot_path && no_boot)
+		return usage_error("initfs repack", "--bootstrap and --no-bootstrap exclude each other");
+	if (layout && !ifs_layout_writable(layout))
+		return usage_error("initfs repack", "layout %s is read-only (rximg writes v1, v3, v4, v5b, v6)",
+				   ifs_layout_name(layout));
+	const char *dir = argv[optind];
+	struct arc x, like = { 0 };
+	uint8_t *boot = NULL;
+	struct ifs_node *root = NULL;
+	int r = arc_parse(out, 0, 1, &x);
+	like.fd = -1;
+	if (r == 0) {
+		/* The archive being replaced supplies the defaults; a broken one supplies none. */
+		r = arc_begin(&x, IFS_LAYOUT_NONE, 1);
+		if (r && x.undecodable) {
+			warnx_("%s: not reusing its layout, order or bootstrap", x.label);
+			r = 0;
+		}
+	}
+	if (r == 0 && like_arg && (arc_parse(like_arg, 0, 0, &like) || arc_read(&like, IFS_LAYOUT_NONE)))
+		r = -1;
+	const struct arc *ref = like_arg ? &like : x.loaded ? &x : NULL;
+	if (r == 0) {
+		o.layout = layout ? layout : ref && ref->loaded ? ref->a.layout : IFS_V4;
+		if (!ifs_layout_writable(o.layout))
+			r = arc_fail(ref->label, "layout %s is read-only; name the layout to write with --layout",
+				     ifs_layout_name(o.layout));
+	}
+	if (r == 0 && boot_path) {
+		size_t len = 0;
+		r = slurp(boot_path, &boot, &len);
+		if (r == 0 && ifs_entry_of(&ictx, boot, len, &o.entry) != 0)
+			r = arc_fail(boot_path, "%s", ictx.msg);
+		if (r == 0) {
+			o.boot = boot;
+			o.boot_len = len;
+			ifs_elf_boot_check(boot, len, elf_warn_cli, (void *)boot_path);
+		}
+	} else if (r == 0 && !no_boot && x.loaded && x.a.boot_len) {
+		/* Keep the replaced archive's bootstrap: it only reads its own layout (spec 6.4). */
+		if (x.a.layout != o.layout)
+			r = arc_fail(x.label, "its bootstrap reads layout %s, not %s: give --bootstrap or "
+				     "--no-bootstrap", ifs_layout_name(x.a.layout), ifs_layout_name(o.layout));
+		o.boot = ifs_bootstrap(&x.a);
+		o.boot_len = x.a.boot_len;
+		o.entry = x.a.has_entry ? x.a.entry : IFS_NO_ENTRY;
+	}
+	if (!o.boot)
+		o.entry = IFS_NO_ENTRY;
+	if (!have_time)
+		default_time(&o);
+	if (!o.max_size)
+		o.max_size = default_max(&x);
+	if (r == 0 && ifs_import_dir(&ictx, dir, ref && ref->loaded ? ref->a.root : NULL, &root) != 0) {
+		report(&ictx, NULL, NULL);
+		r = -1;
+	}
+	if (r == 0)
+		r = arc_commit(&x, root, &o);
+	if (r == 0)
+		warn_no_bootstrap(&o, x.label);
+	ifs_tree_free(root);
+	free(boot);
+	arc_close(&like);
+	arc_close(&x);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- in-place edits: read, change the tree, write the same layout and bootstrap ---- */
+
+struct editopt {
+	enum ifs_layout force;
+	uint64_t max;
+};
+
+/* Long options every edit takes; 'L' and 'M' in the switch. */
+#define EDIT_OPTS { "layout", required_argument, 0, 'L' }, { "max-size", required_argument, 0, 'M' }, \
+		  { "help", no_argument, 0, 'h' }
+
+static int edit_opt(const char *verb, int c, struct editopt *e)
+{
+	if (c == 'L')
+		return parse_layout(verb, optarg, &e->force) ? EXIT_USAGE : -1;
+	if (c == 'M')
+		return parse_max(verb, optarg, &e->max) ? EXIT_USAGE : -1;
+	return usage_error(verb, "bad option");
+}
+
+static int edit_begin(const char *arg, const struct editopt *e, struct arc *x)
+{
+	if (arc_parse(arg, 0, 0, x) || arc_begin(x, e->force, 0))
+		return -1;
+	if (!ifs_layout_writable(x->a.layout))
+		return arc_fail(x->label, "layout %s is read-only; convert the archive with 'rximg initfs "
+				"extract' and 'rximg initfs repack --layout'", ifs_layout_name(x->a.layout));
+	return 0;
+}
+
+/* Same layout, same bootstrap bytes and entry; a fresh creation time. */
+static int edit_commit(struct arc *x, const struct editopt *e)
+{
+	struct ifs_write_opts o = { 0 };
+	o.layout = x->a.layout;
+	o.boot = ifs_bootstrap(&x->a);
+	o.boot_len = x->a.boot_len;
+	o.entry = x->a.has_entry ? x->a.entry : IFS_NO_ENTRY;
+	uint64_t elf_entry;
+	struct rx_ctx ectx = { { 0 }, 0 };
+	if (o.boot && x->a.boot_elf && x->a.has_entry &&
+	    ifs_entry_of(&ectx, o.boot, o.boot_len, &elf_entry) == 0 && elf_entry != o.entry)
+		warnx_("%s: bootstrap_entry 0x%llx differs from the bootstrap's e_entry 0x%llx; keeping "
+		       "bootstrap_entry", x->label, (unsigned long long)o.entry, (unsigned long long)elf_entry);
+	default_time(&o);
+	o.max_size = e->max ? e->max : default_max(x);
+	return arc_commit(x, x->a.root, &o);
+}
+
+static int edit_end(struct arc *x, const struct editopt *e, int r)
+{
+	if (r == 0)
+		r = edit_commit(x, e);
+	arc_close(x);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+static const char put_help[] =
+	"Usage: rximg initfs put [OPTIONS] ARCHIVE SRC:/dest...\n"
+	"Copy host files (and with -r, directories) into an initfs, rewriting it in the same\n"
+	"layout with the same bootstrap. ARCHIVE is a host file or IMAGE[:pN]:/path inside a\n"
+	"RedoxFS image (then the whole change is one commit). When /dest is a directory,\n"
+	"SRC goes inside it under its own name. A replaced file keeps its mode.\n\n"
+	"  -r, --recursive   copy directories and everything in them (merged into existing ones)\n"
+	"  -P, --parents     create missing parent directories of /dest\n"
+	"  -m, --mode MODE   set this mode (octal) on the files put\n"
+	"      --layout V    read the archive as layout V instead of detecting it\n"
+	"      --max-size SIZE  refuse a result larger than SIZE (default 64M, or the\n"
+	"                    archive's size if larger)\n"
+	"  -h, --help        show this help\n";
+
+static int initfs_put(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "recursive", no_argument, 0, 'r' }, { "parents", no_argument, 0, 'P' },
+		{ "mode", required_argument, 0, 'm' }, EDIT_OPTS, { 0, 0, 0, 0 },
+	};
+	struct editopt e = { 0 };
+	struct ifs_put_opts po = { 0 };
+	int c, s;
+	while ((c = getopt_long(argc, argv, "rPm:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': po.recursive = 1; break;
+		case 'P': po.parents = 1; break;
+		case 'm':
+			if (parse_mode(optarg, &po.mode))
+				return usage_error("initfs put", "bad mode '%s'", optarg);
+			po.have_mode = 1;
+			break;
+		case 'h': fputs(put_help, stdout); return EXIT_OK;
+		default: if ((s = edit_opt("initfs put", c, &e)) >= 0) return s;
+		}
+	}
+	if (argc - optind < 2)
+		return usage_error("initfs put", "expected ARCHIVE SRC:/dest...");
+	for (int i = optind + 1; i < argc; i++)
+		if (!strstr(argv[i], ":/"))
+			return usage_error("initfs put", "'%s' is not SRC:/dest", argv[i]);
+	struct arc x;
+	int r = edit_begin(argv[optind], &e, &x);
+	for (int i = optind + 1; i < argc && r == 0; i++) {
+		const char *sep = strstr(argv[i], ":/");
+		char *src = strndup(argv[i], (size_t)(sep - argv[i]));
+		if (!src)
+			abort();
+		if (ifs_put(&ictx, x.a.root, src, sep + 1, &po) != 0) {
+			report(&ictx, x.label, sep + 1);
+			r = -1;
+		}
+		free(src);
+	}
+	return edit_end(&x, &e, r);
+}
+
+static const char rm_help[] =
+	"Usage: rximg initfs rm [OPTIONS] ARCHIVE /path...\n"
+	"Remove files, symlinks and (with -r) directories from an initfs.\n\n"
+	"  -r, --recursive   remove directories and everything in them\n"
+	"  -f, --force       a path that does not exist is not an error\n"
+	"      --layout V    read the archive as layout V instead of detecting it\n"
+	"      --max-size SIZE  refuse a result larger than SIZE\n"
+	"  -h, --help        show this help\n";
+
+static int initfs_rm(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "recursive", no_argument, 0, 'r' }, { "force", no_argument, 0, 'f' }, EDIT_OPTS, { 0, 0, 0, 0 },
+	};
+	struct editopt e = { 0 };
+	int c, s, recursive = 0, force = 0;
+	while ((c = getopt_long(argc, argv, "rfh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': recursive = 1; break;
+		case 'f': force = 1; break;
+		case 'h': fputs(rm_help, stdout); return EXIT_OK;
+		default: if ((s = edit_opt("initfs rm", c, &e)) >= 0) return s;
+		}
+	}
+	if (argc - optind < 2)
+		return usage_error("initfs rm", "expected ARCHIVE /path...");
+	struct arc x;
+	int r = edit_begin(argv[optind], &e, &x);
+	for (int i = optind + 1; i < argc && r == 0; i++) {
+		if (ifs_remove(&ictx, x.a.root, argv[i], recursive, force) != 0) {
+			report(&ictx, x.label, argv[i]);
+			r = -1;
+		}
+	}
+	return edit_end(&x, &e, r);
+}
+
+static const char mkdir_help[] =
+	"Usage: rximg initfs mkdir [OPTIONS] ARCHIVE /path...\n"
+	"Create directories inside an initfs.\n\n"
+	"  -p, --parents     create missing parents too; an existing directory is fine\n"
+	"  -m, --mode MODE   mode of the new directory (octal, default 0755)\n"
+	"      --layout V    read the archive as layout V instead of detecting it\n"
+	"      --max-size SIZE  refuse a result larger than SIZE\n"
+	"  -h, --help        show this help\n";
+
+static int initfs_mkdir(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "parents", no_argument, 0, 'p' }, { "mode", required_argument, 0, 'm' }, EDIT_OPTS, { 0, 0, 0, 0 },
+	};
+	struct editopt e = { 0 };
+	uint16_t mode = 0755;
+	int c, s, parents = 0;
+	while ((c = getopt_long(argc, argv, "pm:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': parents = 1; break;
+		case 'm':
+			if (parse_mode(optarg, &mode))
+				return usage_error("initfs mkdir", "bad mode '%s'", optarg);
+			break;
+		case 'h': fputs(mkdir_help, stdout); return EXIT_OK;
+		default: if ((s = edit_opt("initfs mkdir", c, &e)) >= 0) return s;
+		}
+	}
+	if (argc - optind < 2)
+		return usage_error("initfs mkdir", "expected ARCHIVE /path...");
+	struct arc x;
+	int r = edit_begin(argv[optind], &e, &x);
+	for (int i = optind + 1; i < argc && r == 0; i++) {
+		if (ifs_mkdir(&ictx, x.a.root, argv[i], mode, parents) != 0) {
+			report(&ictx, x.label, argv[i]);
+			r = -1;
+		}
+	}
+	return edit_end(&x, &e, r);
+}
+
+static const char ln_help[] =
+	"Usage: rximg initfs ln [OPTIONS] ARCHIVE TARGET /link\n"
+	"Make a symbolic link inside an initfs. A relative TARGET is relative to the link's\n"
+	"directory (as on the host); an absolute one is a path inside the archive. It is\n"
+	"stored in the form the archive's layout uses.\n\n"
+	"  -s, --symbolic    accepted for familiarity (initfs links are always symbolic)\n"
+	"  -f, --force       replace an existing file or link of that name\n"
+	"      --layout V    read the archive as layout V instead of detecting it\n"
+	"      --max-size SIZE  refuse a result larger than SIZE\n"
+	"  -h, --help        show this help\n";
+
+static int initfs_ln(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "symbolic", no_argument, 0, 's' }, { "force", no_argument, 0, 'f' }, EDIT_OPTS, { 0, 0, 0, 0 },
+	};
+	struct editopt e = { 0 };
+	int c, s, force = 0;
+	while ((c = getopt_long(argc, argv, "sfh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': break;
+		case 'f': force = 1; break;
+		case 'h': fputs(ln_help, stdout); return EXIT_OK;
+		default: if ((s = edit_opt("initfs ln", c, &e)) >= 0) return s;
+		}
+	}
+	if (argc - optind != 3)
+		return usage_error("initfs ln", "expected ARCHIVE TARGET /link");
+	const char *target = argv[optind + 1], *link = argv[optind + 2];
+	if (!*target)
+		return usage_error("initfs ln", "the target is empty");
+	struct arc x;
+	int r = edit_begin(argv[optind], &e, &x);
+	if (r == 0 && ifs_layout_link_form(x.a.layout) == IFS_LINK_NONE)
+		r = arc_fail(x.label, "layout %s has no symbolic links", ifs_layout_name(x.a.layout));
+	if (r == 0 && ifs_symlink(&ictx, x.a.root, target, link, force) != 0) {
+		report(&ictx, x.label, link);
+		r = -1;
+	}
+	return edit_end(&x, &e, r);
+}
+
+static const char chmod_help[] =
+	"Usage: rximg initfs chmod [OPTIONS] ARCHIVE MODE /path...\n"
+	"Set permission bits (octal) inside an initfs. Layouts v5b and v6 store only\n"
+	"whether a file is executable (owner execute bit); their other modes are fixed.\n\n"
+	"  -R, --recursive   also everything below a directory\n"
+	"      --layout V    read the archive as layout V instead of detecting it\n"
+	"      --max-size SIZE  refuse a result larger than SIZE\n"
+	"  -h, --help        show this help\n";
+
+static int initfs_chmod(int argc, char **argv)
+{
+	static const struct option opts[] = { { "recursive", no_argument, 0, 'R' }, EDIT_OPTS, { 0, 0, 0, 0 } };
+	struct editopt e = { 0 };
+	int c, s, recursive = 0;
+	while ((c = getopt_long(argc, argv, "Rh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'R': recursive = 1; break;
+		case 'h': fputs(chmod_help, stdout); return EXIT_OK;
+		default: if ((s = edit_opt("initfs chmod", c, &e)) >= 0) return s;
+		}
+	}
+	if (argc - optind < 3)
+		return usage_error("initfs chmod", "expected ARCHIVE MODE /path...");
+	uint16_t mode;
+	if (parse_mode(argv[optind + 1], &mode))
+		return usage_error("initfs chmod", "bad mode '%s' (want octal, e.g. 0755)", argv[optind + 1]);
+	struct arc x;
+	int r = edit_begin(argv[optind], &e, &x);
+	if (r == 0 && !ifs_layout_has_modes(x.a.layout))
+		warnx_("%s: layout %s keeps only the owner execute bit of files", x.label,
+		       ifs_layout_name(x.a.layout));
+	for (int i = optind + 2; i < argc && r == 0; i++) {
+		struct ifs_node *n;
+		if (ifs_lookup_nofollow(&ictx, x.a.root, argv[i], &n) != 0) {
+			report(&ictx, x.label, argv[i]);
+			r = -1;
+		} else {
+			ifs_chmod(n, mode, recursive);
+		}
+	}
+	return edit_end(&x, &e, r);
+}
+
+/* ---- the verb ---- */
+
+static const struct sub {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} subs[] = {
+	{ "info", initfs_info, "layout, header, bootstrap, contents, room left, boot problems" },
+	{ "ls", initfs_ls, "list directories" },
+	{ "cat", initfs_cat, "write files to standard output" },
+	{ "get", initfs_get, "copy a file or directory out" },
+	{ "extract", initfs_extract, "extract the tree, and the bootstrap to a file of its own" },
+	{ "repack", initfs_repack, "build an archive from a host directory" },
+	{ "put", initfs_put, "copy host files into an archive" },
+	{ "rm", initfs_rm, "remove entries" },
+	{ "mkdir", initfs_mkdir, "create directories" },
+	{ "ln", initfs_ln, "make a symbolic link" },
+	{ "chmod", initfs_chmod, "change permission bits" },
+};
+
+static void initfs_usage(FILE *f)
+{
+	fputs("Usage: rximg initfs SUBVERB [OPTIONS] ARGS...\n"
+	      "       rximg initfs SUBVERB --help\n\n"
+	      "Read, extract, repack and edit Redox initfs archives (\"RedoxFtw\", every layout\n"
+	      "from v1 to v6). ARCHIVE is a host file or IMAGE[:pN]:/path of one inside a RedoxFS\n"
+	      "image; ARCHIVE:/path names a file inside the archive, e.g.\n"
+	      "  rximg initfs cat disk.img:/boot/initfs:/etc/init.rc\n"
+	      "Edits rewrite the archive in its own layout with the same bootstrap.\n\n"
+	      "Subverbs:\n", f);
+	for (size_t i = 0; i < RX_ARRAY_SIZE(subs); i++)
+		fprintf(f, "  %-8s %s\n", subs[i].name, subs[i].summary);
+	fputs("\nOptions (rximg initfs SUBVERB --help tells which take which):\n"
+	      "  -l, --long               ls: long format\n"
+	      "  -R, --recursive          ls, chmod: descend into directories\n"
+	      "  -d, --directory          ls: the directory itself\n"
+	      "  -U, --unsorted           ls: archive order\n"
+	      "      --json               info, ls: JSON output\n"
+	      "  -B, --bootstrap-out FILE extract: where the bootstrap goes\n"
+	      "  -f, --force              extract: replace files; rm: missing is fine; ln: replace\n"
+	      "  -o, --output ARCHIVE     repack: the archive to write\n"
+	      "  -b, --bootstrap ELF      repack: the bootstrap program\n"
+	      "      --no-bootstrap       repack: no bootstrap\n"
+	      "      --like ARCHIVE       repack: layout and entry order of another archive\n"
+	      "      --time SEC[.NSEC]    repack: creation time\n"
+	      "  -r, --recursive          put, rm: directories too\n"
+	      "  -P, --parents            put: create missing parents\n"
+	      "  -p, --parents            mkdir: create missing parents\n"
+	      "  -m, --mode MODE          put, mkdir: mode of what is created\n"
+	      "  -s, --symbolic           ln: accepted, links are always symbolic\n"
+	      "      --layout V           the layout to read as (repack: to write)\n"
+	      "      --max-size SIZE      the largest archive to write (info: to measure against)\n"
+	      "  -h, --help               show this help\n"
+	      "\nSee rximg-initfs(1).\n", f);
+}
+
+int cmd_initfs(int argc, char **argv)
+{
+	if (argc < 2) {
+		initfs_usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *sub = argv[1];
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") || !strcmp(sub, "help")) {
+		initfs_usage(stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < RX_ARRAY_SIZE(subs); i++) {
+		if (!strcmp(sub, subs[i].name)) {
+			optind = 1;
+			return subs[i].run(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "rximg initfs: unknown subverb '%s' (see rximg initfs --help)\n", sub);
+	return EXIT_USAGE;
+}
