@@ -254,7 +254,11 @@ int64_t rfs_read(struct rfs *fs, const struct rfs_node *node, uint64_t off, void
 		size_t n = (size_t)RX_MIN((uint64_t)(len - done), recsize - j);
 		struct rfs_ptr ptr;
 		int r = rfs_record_ptr(fs, node, pos / recsize, &ptr);
-		if (r == 0 && !rfs_ptr_is_null(ptr)) {
+		if (r == 0 && !rfs_ptr_is_null(ptr) && j == 0 && n == recsize && !rfs_ptr_decomp(ptr) &&
+		    ((uint64_t)RFS_BLOCK << rfs_ptr_level(ptr)) == recsize) {
+			/* A whole stored record asked for whole: straight into the caller's buffer. */
+			r = rfs_record_load(fs, node, ptr, out + done);
+		} else if (r == 0 && !rfs_ptr_is_null(ptr)) {
 			if (!rec)
 				rec = rx_xmalloc((size_t)recsize);
 			r = rfs_record_load(fs, node, ptr, rec);

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Benchmark of `rximg mount` (issue: a fast, safe read-write FUSE mount).
+#
+# Usage: bench/mount.sh [RXIMG]          (RXIMG defaults to ./rximg)
+#
+# Measures, through an rximg mount of a fresh 1 GiB image (preallocated, so the
+# host filesystem's block allocation is not what is timed):
+#   - sequential write of a 256 MiB random file (dd bs=1M, then fsync),
+#   - sequential read of it after a remount (cold FUSE cache, warm page cache),
+#   - find + stat of 10,000 files on a fresh mount,
+# and the same three through libfuse's own passthrough_ll example serving a
+# directory of the host filesystem (compiled from the libfuse3-dev examples if
+# present): the reference point for "what FUSE itself costs here".
+# Prints a markdown table. Needs root (or fusermount3), /dev/fuse, gcc, libfuse3-dev.
+#
+# Environment: BENCH_RUNS (default 3, the median is shown), TMPDIR.
+set -euo pipefail
+
+die() { printf 'mount.sh: %s\n' "$*" >&2; exit 1; }
+RXIMG=${1:-./rximg}
+[ -x "$RXIMG" ] || die "not an executable: $RXIMG"
+RXIMG=$(cd "$(dirname "$RXIMG")" && pwd)/$(basename "$RXIMG")
+[ -c /dev/fuse ] || die "no /dev/fuse"
+RUNS=${BENCH_RUNS:-3}
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/rximg-bench-mount.XXXXXX")
+MP=$TMP/mnt
+mkdir -p "$MP"
+cleanup() {
+	fusermount3 -u -z "$MP" 2>/dev/null || true
+	rm -rf -- "$TMP"
+}
+trap cleanup EXIT
+cd "$TMP"
+
+secs() { python3 -c 'import sys,time; print("%.3f" % (time.time() - float(sys.argv[1])))' "$1"; }
+now() { python3 -c 'import time; print(time.time())'; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+head -c 256M /dev/urandom >random256
+mkdir -p walk
+python3 - <<'PY'
+import os
+for d in range(100):
+    os.makedirs("walk/d%02d" % d, exist_ok=True)
+    for f in range(100):
+        with open("walk/d%02d/f%03d" % (d, f), "w") as fh:
+            fh.write("%d %d\n" % (d, f))
+PY
+
+# mount_cmd / umount_cmd for each subject
+rx_mount() { "$RXIMG" mount img.rfs "$MP"; }
+rx_umount() { "$RXIMG" umount "$MP"; }
+PT=""
+EX=/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
+if [ -f "$EX" ] && gcc -O2 -Wall -o passthrough_ll "$EX" $(pkg-config --cflags --libs fuse3) 2>/dev/null; then
+	PT=$TMP/passthrough_ll
+fi
+pt_mount() { "$PT" -o source="$TMP/host" "$MP" & sleep 0.5; }
+pt_umount() { fusermount3 -u "$MP"; wait 2>/dev/null || true; }
+
+measure() {  # measure NAME: prints write read walk medians (MB/s MB/s s)
+	local who=$1 w=() r=() k=()
+	for _ in $(seq "$RUNS"); do
+		if [ "$who" = rx ]; then
+			rm -f img.rfs && "$RXIMG" mkfs -s 1G img.rfs >/dev/null && fallocate -l 1G img.rfs
+			"$RXIMG" sync walk img.rfs:/walk >/dev/null
+		else
+			rm -rf host && mkdir host && cp -a walk host/
+		fi
+		${who}_mount
+		t=$(now); dd if=random256 of="$MP/big" bs=1M conv=fsync status=none; w+=("$(python3 -c "print('%.0f' % (256 / $(secs "$t") * 1.048576))")")
+		${who}_umount; sync; ${who}_mount
+		t=$(now); dd if="$MP/big" of=/dev/null bs=1M status=none; r+=("$(python3 -c "print('%.0f' % (256 / $(secs "$t") * 1.048576))")")
+		${who}_umount; ${who}_mount
+		t=$(now); find "$MP/walk" -type f -exec stat -c %s {} + >/dev/null; k+=("$(secs "$t")")
+		${who}_umount
+	done
+	printf '%s %s %s\n' "$(printf '%s\n' "${w[@]}" | median)" "$(printf '%s\n' "${r[@]}" | median)" \
+		"$(printf '%s\n' "${k[@]}" | median)"
+}
+
+read -r rw rr rk < <(measure rx)
+echo "| through | seq. write 256 MiB (MB/s) | seq. read (MB/s) | find+stat 10,000 files (s) |"
+echo "|---|---|---|---|"
+echo "| rximg mount | $rw | $rr | $rk |"
+if [ -n "$PT" ]; then
+	pt_mount() { "$PT" -o source="$TMP/host" "$MP" & sleep 0.5; }
+	read -r pw pr pk < <(measure pt)
+	echo "| libfuse passthrough_ll (host fs) | $pw | $pr | $pk |"
+fi
+echo "| reference redoxfs driver (from the issue) | ~340 | ~840 | ~0.9 |"
