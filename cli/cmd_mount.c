@@ -258,7 +258,7 @@ int cmd_mount(int argc, char **argv)
 }
 
 /* The image an rximg mount serves, from /proc/self/mountinfo; NULL if not ours. */
-static char *mounted_image(const char *mountpoint)
+static char *mounted_image(const char *mountpoint, int *read_only)
 {
 	char *real = realpath(mountpoint, NULL);
 	FILE *f = fopen("/proc/self/mountinfo", "r");
@@ -270,13 +270,15 @@ static char *mounted_image(const char *mountpoint)
 		return NULL;
 	}
 	while (!found && fgets(line, sizeof(line), f)) {
-		char mp[4096], fstype[256], source[4096];
+		char mp[4096], opts[1024], fstype[256], source[4096];
 		char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s %1023s", mp, opts) != 2 ||
 		    sscanf(sep + 3, "%255s %4095s", fstype, source) != 2)
 			continue;
-		if (!strcmp(mp, real) && !strcmp(fstype, "fuse.rximg"))
+		if (!strcmp(mp, real) && !strcmp(fstype, "fuse.rximg")) {
 			found = rx_xstrdup(source);
+			*read_only = !strncmp(opts, "ro", 2) && (opts[2] == 0 || opts[2] == ',');
+		}
 	}
 	fclose(f);
 	free(real);
@@ -302,7 +304,8 @@ int cmd_umount(int argc, char **argv)
 	if (argc - optind != 1)
 		return usage_error("umount", "expected MOUNTPOINT");
 	const char *mp = argv[optind];
-	char *image = mounted_image(mp);
+	int read_only = 0;
+	char *image = mounted_image(mp, &read_only);
 	if (!image) {
 		fprintf(stderr, "rximg: %s: not an rximg mount\n", mp);
 		return EXIT_FAIL;
@@ -310,7 +313,8 @@ int cmd_umount(int argc, char **argv)
 	/* Hold the image open before unmounting, to see the server let go of it. */
 	int fd = open(image, O_RDONLY | O_CLOEXEC);
 	int status = unmount_and_wait(mp, 0);
-	if (status == EXIT_OK && fd >= 0) {
+	/* A read-only server has nothing to commit (and may share the image with others). */
+	if (status == EXIT_OK && fd >= 0 && !read_only) {
 		struct timespec pause = { 0, 10000000 };
 		int waited = 0;
 		while (flock(fd, LOCK_EX | LOCK_NB) != 0 && waited++ < 6000)

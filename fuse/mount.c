@@ -32,6 +32,7 @@ struct mnt {
 	int failed;			/* a commit failed: refuse further changes */
 	int stopping;
 	struct idmap open;		/* node id -> open handles (as uintptr_t) */
+	struct idmap known;		/* node id -> the kernel's lookup count */
 	double ttl;
 };
 
@@ -59,11 +60,28 @@ static struct mnt *M(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+static uintptr_t count_of(struct idmap *map, uint32_t id)
+{
+	void **v = idmap_slot(map, id, 0);
+	return v ? (uintptr_t)*v : 0;
+}
+
+static void count_add(struct idmap *map, uint32_t id, intptr_t d)
+{
+	void **v = idmap_slot(map, id, 1);
+	*v = (void *)(uintptr_t)((intptr_t)(uintptr_t)*v + d);
+}
+
+/*
+ * A node the kernel still knows (an inode it may ask about) or has open must
+ * keep its id: destroying it would let a new node take the number while the
+ * kernel's cache still says otherwise. Such nodes wait, nameless, on the
+ * release list until released and forgotten.
+ */
 static int is_open(void *arg, uint32_t id)
 {
 	struct mnt *m = arg;
-	void **v = idmap_slot(&m->open, id, 0);
-	return v && *v;
+	return count_of(&m->open, id) || count_of(&m->known, id);
 }
 
 /* Errors from the library are -errno; report them as FUSE expects (positive). */
@@ -142,9 +160,12 @@ static void fill_stat(const struct rfs_node *n, struct stat *st)
 	st->st_ctim.tv_nsec = n->ctime_nsec;
 }
 
+/* Callers hold the lock: the kernel now knows this inode once more. */
 static void reply_entry(fuse_req_t req, struct mnt *m, const struct rfs_node *n)
 {
 	struct fuse_entry_param e;
+	if (n->id != RFS_ROOT_ID)
+		count_add(&m->known, n->id, 1);
 	memset(&e, 0, sizeof(e));
 	e.ino = n->id;
 	e.attr_timeout = m->ttl;
@@ -187,17 +208,15 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct rfs_node dir, n;
 	pthread_mutex_lock(&m->lock);
 	int e = lookup_child(m, parent, name, &dir, &n);
+	if (!e)
+		reply_entry(req, m, &n);
 	pthread_mutex_unlock(&m->lock);
-	if (e) {
-		if (e == ENOENT) {	/* a negative entry, cached like a positive one */
-			struct fuse_entry_param ne = { .entry_timeout = m->ttl };
-			fuse_reply_entry(req, &ne);
-		} else {
-			fuse_reply_err(req, e);
-		}
-		return;
+	if (e == ENOENT) {	/* a negative entry, cached like a positive one */
+		struct fuse_entry_param ne = { .entry_timeout = m->ttl };
+		fuse_reply_entry(req, &ne);
+	} else if (e) {
+		fuse_reply_err(req, e);
 	}
-	reply_entry(req, m, &n);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -353,11 +372,11 @@ static void reply_made(fuse_req_t req, struct mnt *m, uint16_t mode, fuse_ino_t 
 	pthread_mutex_lock(&m->lock);
 	if (tx_of(m, &e))
 		e = make_node(req, m, parent, name, mode, target, &n);
+	if (!e)
+		reply_entry(req, m, &n);
 	pthread_mutex_unlock(&m->lock);
 	if (e)
 		fuse_reply_err(req, e);
-	else
-		reply_entry(req, m, &n);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -392,19 +411,20 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	pthread_mutex_lock(&m->lock);
 	if (tx_of(m, &e))
 		e = make_node(req, m, parent, name, (uint16_t)(RFS_MODE_FILE | (mode & 07777)), NULL, &n);
-	if (!e)
-		open_inc(m, n.id);
-	pthread_mutex_unlock(&m->lock);
 	if (e) {
+		pthread_mutex_unlock(&m->lock);
 		fuse_reply_err(req, e);
 		return;
 	}
+	open_inc(m, n.id);
+	count_add(&m->known, n.id, 1);
 	struct fuse_entry_param ep;
 	memset(&ep, 0, sizeof(ep));
 	ep.ino = n.id;
 	ep.attr_timeout = ep.entry_timeout = m->ttl;
 	fill_stat(&n, &ep.attr);
 	fuse_reply_create(req, &ep, fi);
+	pthread_mutex_unlock(&m->lock);
 }
 
 static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int want_dir)
@@ -483,11 +503,11 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 			e = r ? err_of(m, r) : 0;
 		}
 	}
+	if (!e)
+		reply_entry(req, m, &n);
 	pthread_mutex_unlock(&m->lock);
 	if (e)
 		fuse_reply_err(req, e);
-	else
-		reply_entry(req, m, &n);
 }
 
 /* ---- files ---- */
@@ -575,27 +595,57 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, size);
 }
 
+/* A nameless node neither open nor known to the kernel any more: now it goes (spec 11.8). */
+static void maybe_release(struct mnt *m, uint32_t id)
+{
+	struct rfs_node n;
+	int e;
+	if (id == RFS_ROOT_ID || is_open(m, id))
+		return;
+	if (get_node(m, id, &n) == 0 && n.links == 0 && tx_of(m, &e)) {
+		int r = rfs_node_destroy(m->tx, &n);
+		if (r == 0)
+			r = rfs_release_remove(m->tx, n.id);
+		if (r)
+			err_of(m, r);
+	}
+}
+
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mnt *m = M(req);
 	pthread_mutex_lock(&m->lock);
-	void **v = idmap_slot(&m->open, (uint32_t)ino, 0);
-	if (v && *v)
-		*v = (void *)((uintptr_t)*v - 1);
-	if (v && !*v) {
-		/* Last close of a nameless node: now it goes (spec 11.8). */
-		struct rfs_node n;
-		int e;
-		if (get_node(m, ino, &n) == 0 && n.links == 0 && tx_of(m, &e)) {
-			int r = rfs_node_destroy(m->tx, &n);
-			if (r == 0)
-				r = rfs_release_remove(m->tx, n.id);
-			if (r)
-				err_of(m, r);
-		}
-	}
+	if (count_of(&m->open, (uint32_t)ino))
+		count_add(&m->open, (uint32_t)ino, -1);
+	maybe_release(m, (uint32_t)ino);
 	pthread_mutex_unlock(&m->lock);
 	fuse_reply_err(req, 0);
+}
+
+static void forget_one(struct mnt *m, fuse_ino_t ino, uint64_t nlookup)
+{
+	uintptr_t have = count_of(&m->known, (uint32_t)ino);
+	count_add(&m->known, (uint32_t)ino, -(intptr_t)RX_MIN((uint64_t)have, nlookup));
+	maybe_release(m, (uint32_t)ino);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct mnt *m = M(req);
+	pthread_mutex_lock(&m->lock);
+	forget_one(m, ino, nlookup);
+	pthread_mutex_unlock(&m->lock);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct mnt *m = M(req);
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < count; i++)
+		forget_one(m, forgets[i].ino, forgets[i].nlookup);
+	pthread_mutex_unlock(&m->lock);
+	fuse_reply_none(req);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -687,6 +737,9 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 				ep.attr_timeout = ep.entry_timeout = m->ttl;
 			}
 			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, k + 1);
+			/* An entry the kernel takes counts as a lookup (not "." and ".."). */
+			if (k >= 2 && need <= size - used)
+				count_add(&m->known, (uint32_t)st.st_ino, 1);
 		} else {
 			need = fuse_add_direntry(req, buf + used, size - used, name, &st, k + 1);
 		}
@@ -742,14 +795,16 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct mnt *m = userdata;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
-	/* Exclusive, read-write: the kernel may cache writes and merge them. */
-	if (!m->o->read_only && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
-		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	/*
+	 * No writeback cache: with it the kernel keeps its own mtimes and may never
+	 * send them, so the image would store other times than the mount showed.
+	 * Large writes still arrive whole (max_write), which is what speed needs.
+	 */
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
@@ -767,6 +822,8 @@ static const struct fuse_lowlevel_ops ops = {
 	.init = op_init,
 	.destroy = op_destroy,
 	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
 	.setattr = op_setattr,
 	.readlink = op_readlink,
@@ -870,6 +927,7 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.wake, NULL);
 	idmap_init(&m.open);
+	idmap_init(&m.known);
 	int r = rx_image_redoxfs(img, &m.fs);
 	if (r == 0) {
 		m.fs->is_open = is_open;
@@ -881,6 +939,7 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 		snprintf(msg, sizeof(msg), "%s\n", m.ctx->msg);
 		tell(o->ready_fd, msg);
 		idmap_free(&m.open);
+		idmap_free(&m.known);
 		return r;
 	}
 
@@ -910,6 +969,7 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 	if (!se) {
 		tell(o->ready_fd, "cannot start a FUSE session\n");
 		idmap_free(&m.open);
+		idmap_free(&m.known);
 		return rx_fail(m.ctx, EIO, "cannot start a FUSE session");
 	}
 	if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, mountpoint) != 0) {
@@ -920,6 +980,7 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 		fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);
 		idmap_free(&m.open);
+		idmap_free(&m.known);
 		return rx_fail(m.ctx, EIO, "cannot mount on %s", mountpoint);
 	}
 	pthread_t thr;
@@ -931,9 +992,15 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 	struct fuse_loop_config cfg = { .clone_fd = 0, .max_idle_threads = 10 };
 	int lr = fuse_session_loop_mt(se, &cfg);
 
-	/* Unmounted or signalled: commit everything before we go. */
+	/* Unmounted or signalled: nothing is open or known any more; release and commit. */
 	pthread_mutex_lock(&m.lock);
-	r = commit_locked(&m);
+	idmap_free(&m.open);
+	idmap_free(&m.known);
+	idmap_init(&m.open);
+	idmap_init(&m.known);
+	r = m.o->read_only || m.failed ? 0 : release_leftovers(&m);
+	if (r == 0)
+		r = commit_locked(&m);
 	m.stopping = 1;
 	pthread_cond_signal(&m.wake);
 	pthread_mutex_unlock(&m.lock);
@@ -942,6 +1009,7 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	idmap_free(&m.open);
+		idmap_free(&m.known);
 	if (r == 0 && m.failed)
 		r = -EIO;
 	return r ? r : (lr < 0 ? lr : 0);

@@ -276,6 +276,9 @@ static int write_records(struct rfs_tx *tx, struct rfs_node *n, uint64_t off, co
 				off += cnt;
 				data += cnt;
 				len -= cnt;
+				if (off > n->size)	/* zeros written past the end still extend it */
+					n->size = off;
+				nrec = n->size / rs + (n->size % rs != 0);
 				continue;	/* same bytes: nothing to write */
 			}
 			/* Whatever lies past the old end of file reads as zeros (never stale bytes). */
