@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "lock.h"
@@ -62,14 +63,50 @@ static pid_t other_writer(const struct stat *img, char *comm, size_t cap)
 	return found;
 }
 
+/* The process holding a flock on the file, from /proc/locks (0 if unknown). */
+static pid_t flock_holder(const struct stat *img, char *comm, size_t cap)
+{
+	FILE *f = fopen("/proc/locks", "r");
+	char line[256];
+	pid_t found = 0;
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char kind[16];
+		long pid;
+		unsigned maj, min;
+		unsigned long long ino;
+		if (sscanf(line, "%*s %15s %*s %*s %ld %x:%x:%llu", kind, &pid, &maj, &min, &ino) == 5 &&
+		    !strcmp(kind, "FLOCK") && ino == (unsigned long long)img->st_ino &&
+		    maj == major(img->st_dev) && min == minor(img->st_dev) && pid != getpid())
+			found = (pid_t)pid;
+	}
+	if (f)
+		fclose(f);
+	comm[0] = 0;
+	if (found) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%ld/comm", (long)found);
+		FILE *c = fopen(path, "r");
+		if (c && fgets(comm, (int)cap, c))
+			comm[strcspn(comm, "\n")] = 0;
+		if (c)
+			fclose(c);
+	}
+	return found;
+}
+
 int rx_lock_image(struct rx_ctx *ctx, int fd)
 {
 	struct stat st;
 	char comm[64];
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		if (errno == EWOULDBLOCK)
+		if (errno == EWOULDBLOCK) {
+			pid_t pid = fstat(fd, &st) == 0 ? flock_holder(&st, comm, sizeof(comm)) : 0;
+			if (pid)
+				return rx_fail(ctx, EBUSY, "in use by process %ld (%s: an rximg command or "
+					       "mount); try again when it has finished", (long)pid, comm);
 			return rx_fail(ctx, EBUSY, "in use by another rximg (a running command or "
 				       "an rximg mount); try again when it has finished");
+		}
 		return rx_fail(ctx, errno, "cannot lock: %s", strerror(errno));
 	}
 #ifdef F_OFD_GETLK
