@@ -59,6 +59,13 @@ int wsession_same(struct wsession *w, const char *verb, const struct target *t);
 int wsession_commit(struct wsession *w);
 /* Report the recorded failure for path, drop every change, close; returns EXIT_FAIL. */
 int wsession_fail(struct wsession *w, const char *path);
+/*
+ * Open the image named by argv[0] and parse every argument as IMAGE:/path of
+ * that image (*paths: NULL-terminated). EXIT_OK, or the status to exit with.
+ */
+int wsession_begin(const char *verb, int argc, char **argv, struct wsession *w, char ***paths);
+/* Commit (r == 0) or report r for path and drop everything; frees paths. */
+int wsession_finish(struct wsession *w, char **paths, int r, const char *path);
 
 struct rfs_time now_time(void);
 int reproducible_epoch(uint64_t *epoch);

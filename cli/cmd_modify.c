@@ -8,65 +8,6 @@
 
 #include "cli.h"
 
-/* Parse every argument as IMAGE:/path of the session's image; NULL-terminated list of paths. */
-static char **session_paths(struct wsession *w, const char *verb, int argc, char **argv)
-{
-	char **paths = rx_xcalloc((size_t)argc + 1, sizeof(*paths));
-	static struct rx_ctx pctx;
-	for (int i = 0; i < argc; i++) {
-		struct target t;
-		if (target_parse(&pctx, argv[i], &t)) {
-			report(&pctx, NULL, NULL);
-			goto bad;
-		}
-		if (!wsession_same(w, verb, &t) || !t.path) {
-			if (!t.path)
-				usage_error(verb, "name a path inside the image: %s", argv[i]);
-			target_free(&t);
-			goto bad;
-		}
-		paths[i] = t.path;
-		t.path = NULL;
-		target_free(&t);
-	}
-	return paths;
-bad:
-	for (int i = 0; i < argc; i++)
-		free(paths[i]);
-	free(paths);
-	return NULL;
-}
-
-static void free_paths(char **paths)
-{
-	for (char **p = paths; p && *p; p++)
-		free(*p);
-	free(paths);
-}
-
-/* Open the image named by first, check every argument names it; EXIT_OK or a status. */
-static int begin(const char *verb, int argc, char **argv, struct wsession *w, char ***paths)
-{
-	if (argc < 1)
-		return usage_error(verb, "expected IMAGE:/path");
-	if (wsession_open(argv[0], w))
-		return EXIT_FAIL;
-	*paths = session_paths(w, verb, argc, argv);
-	if (!*paths) {
-		rfs_tx_abort(w->tx);
-		close_target(&w->o);
-		return EXIT_USAGE;
-	}
-	return EXIT_OK;
-}
-
-static int finish(struct wsession *w, char **paths, int r, const char *path)
-{
-	int s = r ? wsession_fail(w, path) : wsession_commit(w);
-	free_paths(paths);
-	return s;
-}
-
 static const char mv_help[] =
 	"Usage: rximg mv [OPTIONS] IMAGE:/from IMAGE:/to\n"
 	"       rximg mv [OPTIONS] IMAGE:/from... IMAGE:/dir/\n"
@@ -95,7 +36,7 @@ int cmd_mv(int argc, char **argv)
 		return usage_error("mv", "expected IMAGE:/from IMAGE:/to");
 	struct wsession w;
 	char **paths;
-	int s = begin("mv", argc - optind, argv + optind, &w, &paths);
+	int s = wsession_begin("mv", argc - optind, argv + optind, &w, &paths);
 	if (s)
 		return s;
 	int n = argc - optind, r = 0;
@@ -105,7 +46,7 @@ int cmd_mv(int argc, char **argv)
 	rx_clear(w.o.fs->ctx);
 	if (n > 2 && !into) {
 		rx_fail(w.o.fs->ctx, ENOTDIR, "moving several paths needs a directory to move them into");
-		return finish(&w, paths, -1, dest);
+		return wsession_finish(&w, paths, -1, dest);
 	}
 	for (int i = 0; i < n - 1 && r == 0; i++) {
 		char *to;
@@ -119,14 +60,14 @@ int cmd_mv(int argc, char **argv)
 		r = rfs_op_rename(w.tx, paths[i], to, flags);
 		if (r) {
 			char *both = rx_xasprintf("%s -> %s", paths[i], to);
-			s = finish(&w, paths, r, both);
+			s = wsession_finish(&w, paths, r, both);
 			free(both);
 			free(to);
 			return s;
 		}
 		free(to);
 	}
-	return finish(&w, paths, 0, NULL);
+	return wsession_finish(&w, paths, 0, NULL);
 }
 
 static const char ln_help[] =
@@ -165,8 +106,8 @@ int cmd_ln(int argc, char **argv)
 	struct wsession w;
 	char **paths;
 	/* For -s the target is free text: only the link names the image. */
-	int s = symbolic ? begin("ln", 1, argv + optind + 1, &w, &paths)
-			 : begin("ln", 2, argv + optind, &w, &paths);
+	int s = symbolic ? wsession_begin("ln", 1, argv + optind + 1, &w, &paths)
+			 : wsession_begin("ln", 2, argv + optind, &w, &paths);
 	if (s)
 		return s;
 	const char *link = symbolic ? paths[0] : paths[1];
@@ -181,7 +122,7 @@ int cmd_ln(int argc, char **argv)
 	if (r == 0)
 		r = symbolic ? rfs_op_symlink(w.tx, argv[optind], link, ownp, now_time())
 			     : rfs_op_link(w.tx, paths[0], link);
-	return finish(&w, paths, r, link);
+	return wsession_finish(&w, paths, r, link);
 }
 
 /* ---- attribute changes: chmod, chown, touch ---- */
@@ -235,7 +176,7 @@ static int change_attrs(const char *verb, int argc, char **argv, const struct at
 {
 	struct wsession w;
 	char **paths;
-	int s = begin(verb, argc, argv, &w, &paths);
+	int s = wsession_begin(verb, argc, argv, &w, &paths);
 	if (s)
 		return s;
 	for (int i = 0; paths[i]; i++) {
@@ -258,9 +199,9 @@ static int change_attrs(const char *verb, int argc, char **argv, const struct at
 		if (r == 0)
 			r = apply_attr(w.tx, &n, a, 0);
 		if (r)
-			return finish(&w, paths, r, paths[i]);
+			return wsession_finish(&w, paths, r, paths[i]);
 	}
-	return finish(&w, paths, 0, NULL);
+	return wsession_finish(&w, paths, 0, NULL);
 }
 
 static const char chmod_help[] =
@@ -418,7 +359,7 @@ int cmd_truncate(int argc, char **argv)
 		return usage_error("truncate", "expected -s SIZE IMAGE:/file");
 	struct wsession w;
 	char **paths;
-	int s = begin("truncate", argc - optind, argv + optind, &w, &paths);
+	int s = wsession_begin("truncate", argc - optind, argv + optind, &w, &paths);
 	if (s)
 		return s;
 	for (int i = 0; paths[i]; i++) {
@@ -436,9 +377,9 @@ int cmd_truncate(int argc, char **argv)
 			}
 		}
 		if (r)
-			return finish(&w, paths, r, paths[i]);
+			return wsession_finish(&w, paths, r, paths[i]);
 	}
-	return finish(&w, paths, 0, NULL);
+	return wsession_finish(&w, paths, 0, NULL);
 }
 
 /* Replace (or create) the file at path with what fd holds. */
@@ -513,11 +454,11 @@ int cmd_write(int argc, char **argv)
 		return usage_error("write", "expected IMAGE:/path");
 	struct wsession w;
 	char **paths;
-	int s = begin("write", 1, argv + optind, &w, &paths);
+	int s = wsession_begin("write", 1, argv + optind, &w, &paths);
 	if (s)
 		return s;
 	int r = write_from_fd(&w, paths[0], STDIN_FILENO, ownp, have_mode, mode);
-	return finish(&w, paths, r, paths[0]);
+	return wsession_finish(&w, paths, r, paths[0]);
 }
 
 static const char edit_help[] =
@@ -541,7 +482,7 @@ int cmd_edit(int argc, char **argv)
 		return usage_error("edit", "expected IMAGE:/path");
 	struct wsession w;
 	char **paths;
-	int s = begin("edit", 1, argv + optind, &w, &paths);
+	int s = wsession_begin("edit", 1, argv + optind, &w, &paths);
 	if (s)
 		return s;
 	struct rfs *fs = w.o.fs;
@@ -616,5 +557,5 @@ int cmd_edit(int argc, char **argv)
 	free(tmp);
 	if (r == 0 && !changed)
 		fprintf(stderr, "rximg: %s: %s: unchanged\n", w.o.t.image, paths[0]);
-	return finish(&w, paths, r, paths[0]);
+	return wsession_finish(&w, paths, r, paths[0]);
 }

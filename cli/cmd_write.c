@@ -562,33 +562,16 @@ int cmd_mkdir(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("mkdir", "expected IMAGE:/dir");
 	struct wsession w;
-	if (wsession_open(argv[optind], &w))
-		return EXIT_FAIL;
-	for (int i = optind; i < argc; i++) {
-		struct target t;
-		static struct rx_ctx pctx;
-		if (target_parse(&pctx, argv[i], &t)) {
-			report(&pctx, NULL, NULL);
-			rfs_tx_abort(w.tx);
-			close_target(&w.o);
-			return EXIT_FAIL;
-		}
-		int same = wsession_same(&w, "mkdir", &t);
-		if (!same || !t.path) {
-			target_free(&t);
-			rfs_tx_abort(w.tx);
-			close_target(&w.o);
-			return same ? usage_error("mkdir", "name a directory: IMAGE:/dir") : EXIT_USAGE;
-		}
-		int r = rfs_op_mkdir(w.tx, t.path, mode, parents, ownp, now_time());
-		if (r) {
-			int s = wsession_fail(&w, t.path);
-			target_free(&t);
-			return s;
-		}
-		target_free(&t);
+	char **paths;
+	int s = wsession_begin("mkdir", argc - optind, argv + optind, &w, &paths);
+	if (s)
+		return s;
+	for (int i = 0; paths[i]; i++) {
+		int r = rfs_op_mkdir(w.tx, paths[i], mode, parents, ownp, now_time());
+		if (r)
+			return wsession_finish(&w, paths, r, paths[i]);
 	}
-	return wsession_commit(&w);
+	return wsession_finish(&w, paths, 0, NULL);
 }
 
 static const char rm_help[] =
@@ -619,35 +602,18 @@ int cmd_rm(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("rm", "expected IMAGE:/path");
 	struct wsession w;
-	if (wsession_open(argv[optind], &w))
-		return EXIT_FAIL;
-	for (int i = optind; i < argc; i++) {
-		struct target t;
-		static struct rx_ctx pctx;
-		if (target_parse(&pctx, argv[i], &t)) {
-			report(&pctx, NULL, NULL);
-			rfs_tx_abort(w.tx);
-			close_target(&w.o);
-			return EXIT_FAIL;
-		}
-		int same = wsession_same(&w, "rm", &t);
-		if (!same || !t.path) {
-			target_free(&t);
-			rfs_tx_abort(w.tx);
-			close_target(&w.o);
-			return same ? usage_error("rm", "name a path: IMAGE:/path") : EXIT_USAGE;
-		}
-		int r = rfs_op_remove(w.tx, t.path, recursive, dir_ok);
+	char **paths;
+	int s = wsession_begin("rm", argc - optind, argv + optind, &w, &paths);
+	if (s)
+		return s;
+	for (int i = 0; paths[i]; i++) {
+		int r = rfs_op_remove(w.tx, paths[i], recursive, dir_ok);
 		if (r == -ENOENT && force) {
 			rx_clear(w.o.fs->ctx);
 			r = 0;
 		}
-		if (r) {
-			int s = wsession_fail(&w, t.path);
-			target_free(&t);
-			return s;
-		}
-		target_free(&t);
+		if (r)
+			return wsession_finish(&w, paths, r, paths[i]);
 	}
-	return wsession_commit(&w);
+	return wsession_finish(&w, paths, 0, NULL);
 }

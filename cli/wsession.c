@@ -143,3 +143,62 @@ int wsession_fail(struct wsession *w, const char *path)
 	close_target(&w->o);
 	return EXIT_FAIL;
 }
+
+/* Parse every argument as IMAGE:/path of the session's image; NULL-terminated list of paths. */
+static char **session_paths(struct wsession *w, const char *verb, int argc, char **argv)
+{
+	char **paths = rx_xcalloc((size_t)argc + 1, sizeof(*paths));
+	static struct rx_ctx pctx;
+	for (int i = 0; i < argc; i++) {
+		struct target t;
+		if (target_parse(&pctx, argv[i], &t)) {
+			report(&pctx, NULL, NULL);
+			goto bad;
+		}
+		if (!wsession_same(w, verb, &t) || !t.path) {
+			if (!t.path)
+				usage_error(verb, "name a path inside the image: %s", argv[i]);
+			target_free(&t);
+			goto bad;
+		}
+		paths[i] = t.path;
+		t.path = NULL;
+		target_free(&t);
+	}
+	return paths;
+bad:
+	for (int i = 0; i < argc; i++)
+		free(paths[i]);
+	free(paths);
+	return NULL;
+}
+
+static void free_paths(char **paths)
+{
+	for (char **p = paths; p && *p; p++)
+		free(*p);
+	free(paths);
+}
+
+/* Open the image named by first, check every argument names it; EXIT_OK or a status. */
+int wsession_begin(const char *verb, int argc, char **argv, struct wsession *w, char ***paths)
+{
+	if (argc < 1)
+		return usage_error(verb, "expected IMAGE:/path");
+	if (wsession_open(argv[0], w))
+		return EXIT_FAIL;
+	*paths = session_paths(w, verb, argc, argv);
+	if (!*paths) {
+		rfs_tx_abort(w->tx);
+		close_target(&w->o);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+int wsession_finish(struct wsession *w, char **paths, int r, const char *path)
+{
+	int s = r ? wsession_fail(w, path) : wsession_commit(w);
+	free_paths(paths);
+	return s;
+}
