@@ -32,6 +32,8 @@ static const struct verb {
 	{ "edit", cmd_edit, "edit a file inside an image with $EDITOR" },
 	{ "inject", cmd_inject, "put build outputs into an image (staging tree or SRC:/dest pairs)" },
 	{ "sync", cmd_sync, "make a directory in the image match a host directory" },
+	{ "overlay", cmd_overlay, "create a qcow2 overlay on a base image (the base stays untouched)" },
+	{ "convert", cmd_convert, "convert between raw and qcow2 (sparse; flattens backing chains)" },
 #ifdef HAVE_FUSE
 	{ "mount", cmd_mount, "mount an image read-write with FUSE" },
 	{ "umount", cmd_umount, "unmount and wait for the final commit" },

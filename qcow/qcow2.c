@@ -1287,3 +1287,85 @@ int rx_qcow2_create_fd(struct rx_ctx *ctx, int fd, const struct rx_qcow2_create_
 	free(img);
 	return r;
 }
+
+/* The next component of an absolute path: its start and length, or 0 at the end. */
+static size_t component(const char **p, const char **start)
+{
+	while (**p == '/')
+		(*p)++;
+	*start = *p;
+	while (**p && **p != '/')
+		(*p)++;
+	return (size_t)(*p - *start);
+}
+
+/* target relative to the folder dir (both absolute and canonical). */
+static char *relative_to(const char *target, const char *dir)
+{
+	const char *t = target, *d = dir, *ts, *ds, *rest = target;
+	size_t tl, dl;
+	/* Skip the components both share. */
+	for (;;) {
+		const char *tsave = t;
+		tl = component(&t, &ts);
+		dl = component(&d, &ds);
+		if (!tl || !dl || tl != dl || memcmp(ts, ds, tl)) {
+			rest = tsave;
+			break;
+		}
+	}
+	size_t ups = 0;
+	for (; dl; dl = component(&d, &ds))
+		ups++;
+	while (*rest == '/')
+		rest++;
+	char *out = rx_xmalloc(3 * ups + strlen(rest) + 1), *o = out;
+	for (size_t k = 0; k < ups; k++, o += 3)
+		memcpy(o, "../", 3);
+	strcpy(o, rest);
+	return out;
+}
+
+int rx_qcow2_make_overlay(struct rx_ctx *ctx, const char *base, const char *path, const char *final_path,
+			  int relative, unsigned cluster_bits)
+{
+	struct rx_dev *b;
+	int r = rx_dev_open_file(ctx, base, RX_DEV_RDONLY, &b);
+	if (r) {
+		rx_prefix(ctx, "%s", base);
+		return r;
+	}
+	struct rx_qcow2_create_opts o = { b->size, cluster_bits, NULL, rx_qcow2_is(b) ? "qcow2" : "raw" };
+	rx_dev_close(b);
+	char *abs_base = realpath(base, NULL), *stored = NULL;
+	if (!abs_base)
+		return rx_fail(ctx, errno, "%s: %s", base, strerror(errno));
+	if (relative) {
+		char *copy = rx_xstrdup(final_path);
+		char *dir = realpath(dirname(copy), NULL);
+		free(copy);
+		if (!dir) {
+			free(abs_base);
+			return rx_fail(ctx, errno, "%s: %s", final_path, strerror(errno));
+		}
+		stored = relative_to(abs_base, dir);
+		free(dir);
+	} else {
+		stored = rx_xstrdup(abs_base);
+	}
+	free(abs_base);
+	o.backing = stored;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = rx_fail(ctx, errno, "%s: %s", path, strerror(errno));
+	} else {
+		r = rx_qcow2_create_fd(ctx, fd, &o);
+		if (r == 0 && fsync(fd) != 0)
+			r = rx_fail(ctx, errno, "%s: fsync: %s", path, strerror(errno));
+		close(fd);
+		if (r)
+			unlink(path);
+	}
+	free(stored);
+	return r;
+}

@@ -75,4 +75,13 @@ struct rx_qcow2_create_opts {
  */
 int rx_qcow2_create_fd(struct rx_ctx *ctx, int fd, const struct rx_qcow2_create_opts *o);
 
+/*
+ * Write a new overlay on base (raw or qcow2, opened to check its chain) into
+ * the new file path. The backing name is stored absolute, or with relative
+ * set, relative to the folder of final_path (the name path will be renamed
+ * to). Its size and format are base's.
+ */
+int rx_qcow2_make_overlay(struct rx_ctx *ctx, const char *base, const char *path, const char *final_path,
+			  int relative, unsigned cluster_bits);
+
 #endif

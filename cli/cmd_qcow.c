@@ -1,0 +1,337 @@
+/* rximg overlay, rximg convert, and the container lines of rximg info. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "progress.h"
+#include "qcow2.h"
+
+static int parse_cluster_size(const char *s, unsigned *bits)
+{
+	uint64_t v;
+	if (parse_size(s, &v))
+		return -1;
+	for (unsigned b = 9; b <= 21; b++)
+		if (v == 1ULL << b) {
+			*bits = b;
+			return 0;
+		}
+	return -1;
+}
+
+/* ---- info ---- */
+
+static void size_text(uint64_t bytes, char *out, size_t cap)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	int u = 0;
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+void info_container_text(const struct rx_dev *dev)
+{
+	char h[32];
+	const struct rx_qcow2_info *in = rx_qcow2_info(dev);
+	size_text(dev->size, h, sizeof(h));
+	if (!in) {
+		printf("Container:  raw %s, %llu bytes (%s)\n", dev->kind, (unsigned long long)dev->size, h);
+		return;
+	}
+	printf("Container:  qcow2 %s, virtual size %llu bytes (%s)\n", dev->kind, (unsigned long long)dev->size, h);
+	/* The whole chain, top first: each file, then the backing file it names. */
+	for (int depth = 0; dev; depth++, dev = rx_qcow2_backing(dev)) {
+		in = rx_qcow2_info(dev);
+		printf("%s%s: ", depth ? "            " : "Chain:      ", dev->name);
+		if (!in) {
+			size_text(dev->size, h, sizeof(h));
+			printf("raw, %llu bytes (%s)\n", (unsigned long long)dev->size, h);
+			continue;
+		}
+		size_text(in->file_size, h, sizeof(h));
+		printf("qcow2 v%d, %u-byte clusters, %u-bit refcounts, file %llu bytes (%s)", in->version,
+		       1u << in->cluster_bits, in->refcount_bits, (unsigned long long)in->file_size, h);
+		if (in->extended_l2)
+			printf(", extended L2");
+		if (in->compression)
+			printf(", zstd");
+		if (in->nb_snapshots)
+			printf(", %u snapshots", in->nb_snapshots);
+		if (in->incompatible & 1)
+			printf(", marked dirty");
+		if (in->incompatible & 2)
+			printf(", marked corrupt");
+		printf("\n");
+		if (in->backing_name)
+			printf("              backing file '%s' (%s%s)\n", in->backing_name, in->backing_format,
+			       in->backing_format_probed ? ", probed" : "");
+	}
+}
+
+void info_container_json(struct json *j, const struct rx_dev *dev)
+{
+	const struct rx_qcow2_info *in = rx_qcow2_info(dev);
+	json_str(j, "kind", dev->kind);
+	json_str(j, "format", in ? "qcow2" : "raw");
+	json_u64(j, "size", dev->size);
+	json_arr(j, "chain");
+	for (; dev; dev = rx_qcow2_backing(dev)) {
+		in = rx_qcow2_info(dev);
+		json_obj(j, NULL);
+		json_str(j, "file", dev->name);
+		json_str(j, "format", in ? "qcow2" : "raw");
+		json_u64(j, "size", dev->size);
+		if (in) {
+			json_u64(j, "version", (uint64_t)in->version);
+			json_u64(j, "file_size", in->file_size);
+			json_u64(j, "cluster_size", 1ULL << in->cluster_bits);
+			json_u64(j, "refcount_bits", in->refcount_bits);
+			json_u64(j, "incompatible_features", in->incompatible);
+			json_u64(j, "compatible_features", in->compatible);
+			json_u64(j, "autoclear_features", in->autoclear);
+			json_bool(j, "extended_l2", in->extended_l2);
+			json_str(j, "compression", in->compression ? "zstd" : "zlib");
+			json_u64(j, "snapshots", in->nb_snapshots);
+			json_str(j, "backing_name", in->backing_name);
+			json_str(j, "backing_file", in->backing_path);
+			json_str(j, "backing_format", in->backing_name ? in->backing_format : NULL);
+		}
+		json_end_obj(j);
+	}
+	json_end_arr(j);
+}
+
+/* ---- overlay ---- */
+
+static const char overlay_help[] =
+	"Usage: rximg overlay [OPTIONS] BASE NEW.qcow2\n"
+	"Create a qcow2 overlay NEW on BASE (a raw or qcow2 image): NEW starts empty and\n"
+	"reads as BASE; every later write goes into NEW and BASE is never changed.\n"
+	"The backing file is stored as an absolute path with its format, as qemu-img does.\n\n"
+	"      --relative          store BASE relative to NEW's folder (move both together)\n"
+	"  -c, --cluster-size N    cluster size, a power of two from 512 to 2M (default 64K)\n"
+	"  -h, --help              show this help\n";
+
+int cmd_overlay(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "relative", no_argument, 0, 'R' }, { "cluster-size", required_argument, 0, 'c' },
+		{ "help", no_argument, 0, 'h' },     { 0, 0, 0, 0 },
+	};
+	int c, relative = 0;
+	unsigned cb = 16;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'R': relative = 1; break;
+		case 'c':
+			if (parse_cluster_size(optarg, &cb))
+				return usage_error("overlay", "bad cluster size '%s' (512 to 2M, a power of two)", optarg);
+			break;
+		case 'h': fputs(overlay_help, stdout); return EXIT_OK;
+		default: return usage_error("overlay", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("overlay", "expected BASE NEW.qcow2");
+	return make_overlay(argv[optind], argv[optind + 1], relative, cb) ? EXIT_FAIL : EXIT_OK;
+}
+
+int make_overlay(const char *base, const char *path, int relative, unsigned cluster_bits)
+{
+	static struct rx_ctx ctx;
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		fprintf(stderr, "rximg: %s: already exists\n", path);
+		return -1;
+	}
+	char *partial = rx_xasprintf("%s.partial", path);
+	unlink(partial);	/* left by an interrupted run */
+	int r = rx_qcow2_make_overlay(&ctx, base, partial, path, relative, cluster_bits);
+	if (r == 0 && rename(partial, path) != 0) {
+		r = rx_fail(&ctx, errno, "cannot rename %s: %s", partial, strerror(errno));
+		unlink(partial);
+	}
+	free(partial);
+	if (r)
+		report(&ctx, path, NULL);
+	return r;
+}
+
+/* ---- convert ---- */
+
+static const char convert_help[] =
+	"Usage: rximg convert [OPTIONS] SRC DST\n"
+	"Copy the disk SRC (raw, or qcow2 with its backing chain) into a new image DST,\n"
+	"raw or qcow2. The copy is sparse: zeros become holes in a raw DST and stay\n"
+	"unallocated in a qcow2 DST, which has no backing file. DST is written as\n"
+	"DST.partial and renamed when complete.\n\n"
+	"  -O, --format FMT        raw or qcow2 (default: qcow2 when DST ends in .qcow2, else raw)\n"
+	"  -c, --cluster-size N    qcow2 cluster size, 512 to 2M (default 64K)\n"
+	"  -f, --force             replace DST if it exists\n"
+	"  -q, --quiet             no progress bar\n"
+	"  -h, --help              show this help\n";
+
+/* Is all of [off, off+len) of src known to read as zeros (without reading it)? */
+static int known_zero(struct rx_dev *src, uint64_t off, uint64_t len)
+{
+	if (rx_qcow2_is(src)) {
+		uint64_t n = len;
+		int zero;
+		return rx_qcow2_extent(src, off, &n, &zero) == 0 && zero && n == len;
+	}
+	if (src->fd >= 0) {
+		off_t d = lseek(src->fd, (off_t)off, SEEK_DATA);
+		if (d < 0)
+			return errno == ENXIO;
+		return (uint64_t)d >= off + len;
+	}
+	return 0;
+}
+
+static int write_all(struct rx_ctx *ctx, int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return rx_fail(ctx, errno, "write: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, const char *partial, int qcow, unsigned cb, int quiet)
+{
+	uint64_t size = src->size;
+	int fd = open(partial, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return rx_fail(ctx, errno, "%s: %s", partial, strerror(errno));
+	int r = 0;
+	struct rx_dev *dst = NULL;
+	if (qcow) {
+		struct rx_qcow2_create_opts o = { size, cb, NULL, NULL };
+		r = rx_qcow2_create_fd(ctx, fd, &o);
+		close(fd);
+		fd = -1;
+		if (r == 0)
+			r = rx_dev_open_chain(ctx, partial, RX_DEV_RDWR, "qcow2", NULL, &dst);
+	} else if (ftruncate(fd, (off_t)size) != 0) {
+		r = rx_fail(ctx, errno, "%s: %s", partial, strerror(errno));
+	}
+	/* Zeros are skipped per cluster (qcow2) or per 4 KiB (raw), runs written whole. */
+	uint64_t gran = qcow ? 1ULL << cb : 4096, chunk = RX_MAX(4ULL << 20, gran);
+	uint8_t *buf = rx_xmalloc((size_t)chunk);
+	struct progress pr;
+	progress_init(&pr, "convert", size, quiet);
+	for (uint64_t off = 0; r == 0 && off < size; off += chunk) {
+		size_t len = (size_t)RX_MIN(chunk, size - off);
+		progress_add(&pr, len);
+		if (known_zero(src, off, len))
+			continue;
+		if ((r = rx_dev_read(src, buf, len, off)) != 0)
+			break;
+		size_t run = 0, p = 0;
+		while (p <= len && r == 0) {
+			size_t g = (size_t)RX_MIN(gran, (uint64_t)(len - p));
+			int data = p < len && !rx_is_zero(buf + p, g);
+			if (data) {
+				p += g;
+				continue;
+			}
+			if (p > run) {
+				if (qcow)
+					r = rx_dev_write(dst, buf + run, p - run, off + run);
+				else
+					r = write_all(ctx, fd, buf + run, p - run, off + run);
+			}
+			p += g ? g : 1;
+			run = p;
+		}
+	}
+	progress_done(&pr);
+	free(buf);
+	if (qcow) {
+		if (r == 0)
+			r = rx_dev_flush(dst);
+		rx_dev_close(dst);
+	} else {
+		if (r == 0 && fsync(fd) != 0)
+			r = rx_fail(ctx, errno, "fsync: %s", strerror(errno));
+		close(fd);
+	}
+	return r;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+int cmd_convert(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, 0, 'O' }, { "cluster-size", required_argument, 0, 'c' },
+		{ "force", no_argument, 0, 'f' },       { "quiet", no_argument, 0, 'q' },
+		{ "help", no_argument, 0, 'h' },        { 0, 0, 0, 0 },
+	};
+	int c, force = 0, quiet = 0, qcow = -1;
+	unsigned cb = 16;
+	while ((c = getopt_long(argc, argv, "O:c:fqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'O':
+			if (!strcmp(optarg, "raw"))
+				qcow = 0;
+			else if (!strcmp(optarg, "qcow2"))
+				qcow = 1;
+			else
+				return usage_error("convert", "unknown format '%s' (raw or qcow2)", optarg);
+			break;
+		case 'c':
+			if (parse_cluster_size(optarg, &cb))
+				return usage_error("convert", "bad cluster size '%s' (512 to 2M, a power of two)", optarg);
+			break;
+		case 'f': force = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(convert_help, stdout); return EXIT_OK;
+		default: return usage_error("convert", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("convert", "expected SRC DST");
+	const char *src_path = argv[optind], *dst_path = argv[optind + 1];
+	if (qcow < 0)
+		qcow = ends_with(dst_path, ".qcow2") || ends_with(dst_path, ".qcow");
+	static struct rx_ctx ctx;
+	struct stat st;
+	if (!force && stat(dst_path, &st) == 0) {
+		fprintf(stderr, "rximg: %s: already exists (use --force to replace it)\n", dst_path);
+		return EXIT_FAIL;
+	}
+	struct rx_dev *src;
+	if (rx_dev_open_file(&ctx, src_path, RX_DEV_RDONLY, &src)) {
+		report(&ctx, src_path, NULL);
+		return EXIT_FAIL;
+	}
+	char *partial = rx_xasprintf("%s.partial", dst_path);
+	int r = do_convert(&ctx, src, partial, qcow, cb, quiet);
+	rx_dev_close(src);
+	if (r == 0 && rename(partial, dst_path) != 0)
+		r = rx_fail(&ctx, errno, "cannot rename %s: %s", partial, strerror(errno));
+	if (r) {
+		report(&ctx, dst_path, NULL);
+		unlink(partial);
+	}
+	free(partial);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
