@@ -1,6 +1,7 @@
 /* rximg overlay, rximg convert, and the container lines of rximg info. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -210,6 +211,84 @@ static int write_all(struct rx_ctx *ctx, int fd, const uint8_t *p, size_t len, u
 	return 0;
 }
 
+/*
+ * Reading and writing overlap: a reader thread fills chunks (and finds their
+ * non-zero runs) while the main thread writes the previous ones.
+ */
+#define NSLOTS 3
+
+struct slot {
+	uint8_t *buf;
+	uint64_t off;
+	size_t nruns;
+	size_t (*runs)[2];	/* [start, end) inside the chunk */
+	int full;
+};
+
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct slot slot[NSLOTS];
+	struct rx_dev *src;
+	uint64_t size, chunk, gran;
+	int err;		/* reader failed (message in src->ctx) */
+	int stop;		/* writer failed: reader must end */
+	int eof;
+};
+
+static void *reader(void *arg)
+{
+	struct pipe *p = arg;
+	size_t k = 0;
+	for (uint64_t off = 0; off < p->size; off += p->chunk, k = (k + 1) % NSLOTS) {
+		struct slot *s = &p->slot[k];
+		pthread_mutex_lock(&p->mu);
+		while (s->full && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		int stop = p->stop;
+		pthread_mutex_unlock(&p->mu);
+		if (stop)
+			break;
+		size_t len = (size_t)RX_MIN(p->chunk, p->size - off);
+		s->off = off;
+		s->nruns = 0;
+		if (!known_zero(p->src, off, len)) {
+			if (rx_dev_read(p->src, s->buf, len, off) != 0) {
+				pthread_mutex_lock(&p->mu);
+				p->err = 1;
+				pthread_cond_broadcast(&p->cv);
+				pthread_mutex_unlock(&p->mu);
+				return NULL;
+			}
+			size_t start = 0, q = 0;
+			int in = 0;
+			for (; q < len; q += (size_t)RX_MIN(p->gran, (uint64_t)(len - q))) {
+				int data = !rx_is_zero(s->buf + q, (size_t)RX_MIN(p->gran, (uint64_t)(len - q)));
+				if (data && !in)
+					start = q;
+				else if (!data && in) {
+					s->runs[s->nruns][0] = start;
+					s->runs[s->nruns++][1] = q;
+				}
+				in = data;
+			}
+			if (in) {
+				s->runs[s->nruns][0] = start;
+				s->runs[s->nruns++][1] = len;
+			}
+		}
+		pthread_mutex_lock(&p->mu);
+		s->full = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+	pthread_mutex_lock(&p->mu);
+	p->eof = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
 static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, const char *partial, int qcow, unsigned cb, int quiet)
 {
 	uint64_t size = src->size;
@@ -228,38 +307,65 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, const char *partia
 	} else if (ftruncate(fd, (off_t)size) != 0) {
 		r = rx_fail(ctx, errno, "%s: %s", partial, strerror(errno));
 	}
+	if (r) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
 	/* Zeros are skipped per cluster (qcow2) or per 4 KiB (raw), runs written whole. */
-	uint64_t gran = qcow ? 1ULL << cb : 4096, chunk = RX_MAX(4ULL << 20, gran);
-	uint8_t *buf = rx_xmalloc((size_t)chunk);
+	struct pipe p = { .src = src, .size = size, .gran = qcow ? 1ULL << cb : 4096 };
+	p.chunk = RX_MAX(4ULL << 20, p.gran);
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	for (int i = 0; i < NSLOTS; i++) {
+		p.slot[i].buf = rx_xmalloc((size_t)p.chunk);
+		p.slot[i].runs = rx_xmalloc(((size_t)(p.chunk / p.gran) + 1) * sizeof(*p.slot[i].runs));
+	}
 	struct progress pr;
 	progress_init(&pr, "convert", size, quiet);
-	for (uint64_t off = 0; r == 0 && off < size; off += chunk) {
-		size_t len = (size_t)RX_MIN(chunk, size - off);
-		progress_add(&pr, len);
-		if (known_zero(src, off, len))
-			continue;
-		if ((r = rx_dev_read(src, buf, len, off)) != 0)
+	pthread_t th;
+	int started = pthread_create(&th, NULL, reader, &p) == 0;
+	if (!started)
+		r = rx_fail(ctx, EAGAIN, "cannot start a thread");
+	for (size_t k = 0; started && r == 0; k = (k + 1) % NSLOTS) {
+		struct slot *s = &p.slot[k];
+		pthread_mutex_lock(&p.mu);
+		while (!s->full && !p.err && !p.eof)
+			pthread_cond_wait(&p.cv, &p.mu);
+		int have = s->full, err = p.err;
+		pthread_mutex_unlock(&p.mu);
+		if (!have) {
+			if (err)
+				r = -EIO;	/* the reader's message is in the source's context */
 			break;
-		size_t run = 0, p = 0;
-		while (p <= len && r == 0) {
-			size_t g = (size_t)RX_MIN(gran, (uint64_t)(len - p));
-			int data = p < len && !rx_is_zero(buf + p, g);
-			if (data) {
-				p += g;
-				continue;
-			}
-			if (p > run) {
-				if (qcow)
-					r = rx_dev_write(dst, buf + run, p - run, off + run);
-				else
-					r = write_all(ctx, fd, buf + run, p - run, off + run);
-			}
-			p += g ? g : 1;
-			run = p;
 		}
+		for (size_t i = 0; i < s->nruns && r == 0; i++) {
+			const uint8_t *b = s->buf + s->runs[i][0];
+			size_t n = s->runs[i][1] - s->runs[i][0];
+			uint64_t at = s->off + s->runs[i][0];
+			r = qcow ? rx_dev_write(dst, b, n, at) : write_all(ctx, fd, b, n, at);
+		}
+		progress_add(&pr, RX_MIN(p.chunk, size - s->off));
+		pthread_mutex_lock(&p.mu);
+		s->full = 0;
+		if (r)
+			p.stop = 1;
+		pthread_cond_broadcast(&p.cv);
+		pthread_mutex_unlock(&p.mu);
+	}
+	if (started)
+		pthread_join(th, NULL);
+	if (r == -EIO && p.err) {
+		memcpy(ctx->msg, src->ctx->msg, sizeof(ctx->msg));
+		rx_prefix(ctx, "%s", src->name);
 	}
 	progress_done(&pr);
-	free(buf);
+	for (int i = 0; i < NSLOTS; i++) {
+		free(p.slot[i].buf);
+		free(p.slot[i].runs);
+	}
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.cv);
 	if (qcow) {
 		if (r == 0)
 			r = rx_dev_flush(dst);
@@ -318,9 +424,10 @@ int cmd_convert(int argc, char **argv)
 		fprintf(stderr, "rximg: %s: already exists (use --force to replace it)\n", dst_path);
 		return EXIT_FAIL;
 	}
+	static struct rx_ctx src_ctx;	/* the reader thread's */
 	struct rx_dev *src;
-	if (rx_dev_open_file(&ctx, src_path, RX_DEV_RDONLY, &src)) {
-		report(&ctx, src_path, NULL);
+	if (rx_dev_open_file(&src_ctx, src_path, RX_DEV_RDONLY, &src)) {
+		report(&src_ctx, src_path, NULL);
 		return EXIT_FAIL;
 	}
 	char *partial = rx_xasprintf("%s.partial", dst_path);

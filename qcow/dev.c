@@ -140,8 +140,8 @@ static int raw_open(struct rx_ctx *ctx, const char *path, int mode, struct rx_de
 int rx_dev_open_chain(struct rx_ctx *ctx, const char *path, int mode, const char *fmt,
 		      const struct rx_chain *chain, struct rx_dev **out)
 {
-	struct rx_dev *raw;
-	struct stat st;
+	struct rx_dev *raw = NULL;
+	struct stat st = { 0 };
 	int depth = chain ? chain->depth + 1 : 0;
 	if (depth > 16)
 		return rx_fail(ctx, ELOOP, "backing chain deeper than 16 files");

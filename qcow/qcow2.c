@@ -19,6 +19,7 @@
  */
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -60,6 +61,7 @@ struct rblk {
 
 struct qcow2 {
 	struct rx_dev dev;
+	pthread_mutex_t mu;	/* caches and tables are shared: one request at a time */
 	struct rx_dev *file;
 	struct rx_dev *backing;
 	struct rx_qcow2_info info;
@@ -351,7 +353,7 @@ static int classify(struct qcow2 *q, uint64_t gc, uint64_t co, uint64_t *n, uint
 	return kind;
 }
 
-static int q_pread(struct rx_dev *dev, void *vbuf, size_t len, uint64_t off)
+static int q_pread_locked(struct rx_dev *dev, void *vbuf, size_t len, uint64_t off)
 {
 	struct qcow2 *q = Q(dev);
 	uint8_t *buf = vbuf;
@@ -405,7 +407,7 @@ static int q_pread(struct rx_dev *dev, void *vbuf, size_t len, uint64_t off)
 	return 0;
 }
 
-int rx_qcow2_extent(struct rx_dev *dev, uint64_t off, uint64_t *len, int *zero)
+static int extent_locked(struct rx_dev *dev, uint64_t off, uint64_t *len, int *zero)
 {
 	struct qcow2 *q = Q(dev);
 	uint64_t done = 0, want = *len;
@@ -536,7 +538,7 @@ static int rc_add(struct qcow2 *q, uint64_t c, int delta)
 	if (r)
 		return r;
 	if (!b)
-		return bad(q, "cluster %llu has no refcount block%s", c, 0);
+		return bad(q, "cluster %llu has no refcount block", c, 0);
 	v = rc_read(b->b, q->rorder, c % q->epb);
 	uint64_t max = q->rorder == 6 ? UINT64_MAX : (1ULL << (1u << q->rorder)) - 1;
 	if ((delta < 0 && v == 0) || (delta > 0 && v == max))
@@ -751,7 +753,7 @@ static int q_flush_meta(struct qcow2 *q)
 	return 0;
 }
 
-static int q_flush(struct rx_dev *dev)
+static int q_flush_locked(struct rx_dev *dev)
 {
 	struct qcow2 *q = Q(dev);
 	int r = q_flush_meta(q);
@@ -845,7 +847,7 @@ static int in_place(uint64_t e)
 	return (e & COPIED) && !(e & (COMPRESSED | ZERO_FLAG)) && (e & OFF_MASK);
 }
 
-static int q_pwrite(struct rx_dev *dev, const void *vbuf, size_t len, uint64_t off)
+static int q_pwrite_locked(struct rx_dev *dev, const void *vbuf, size_t len, uint64_t off)
 {
 	struct qcow2 *q = Q(dev);
 	const uint8_t *buf = vbuf;
@@ -860,7 +862,7 @@ static int q_pwrite(struct rx_dev *dev, const void *vbuf, size_t len, uint64_t o
 			drop_clean_caches(q);
 		}
 		uint64_t gc = off >> q->cb, co = off & (q->cs - 1), i = gc / q->l2_n;
-		struct l2tab *t;
+		struct l2tab *t = NULL;
 		if ((r = l2_for_write(q, i, &t)) != 0)
 			return r;
 		uint64_t k0 = gc % q->l2_n, e = t->e[k0];
@@ -874,7 +876,7 @@ static int q_pwrite(struct rx_dev *dev, const void *vbuf, size_t len, uint64_t o
 				n++;
 			size_t bytes = (size_t)RX_MIN((uint64_t)len, (n << q->cb) - co);
 			if (host >= q->file->size)
-				return bad(q, "data cluster at byte %llu lies past the end of the file%s", host, 0);
+				return bad(q, "data cluster at byte %llu lies past the end of the file", host, 0);
 			if ((r = fwrite_at(q, buf, bytes, host + co)) != 0)
 				return r;
 			buf += bytes;
@@ -935,6 +937,40 @@ static int q_pwrite(struct rx_dev *dev, const void *vbuf, size_t len, uint64_t o
 	return 0;
 }
 
+/* ---- the vtable: each request under the device's lock ---- */
+
+static int q_pread(struct rx_dev *dev, void *buf, size_t len, uint64_t off)
+{
+	pthread_mutex_lock(&Q(dev)->mu);
+	int r = q_pread_locked(dev, buf, len, off);
+	pthread_mutex_unlock(&Q(dev)->mu);
+	return r;
+}
+
+static int q_pwrite(struct rx_dev *dev, const void *buf, size_t len, uint64_t off)
+{
+	pthread_mutex_lock(&Q(dev)->mu);
+	int r = q_pwrite_locked(dev, buf, len, off);
+	pthread_mutex_unlock(&Q(dev)->mu);
+	return r;
+}
+
+static int q_flush(struct rx_dev *dev)
+{
+	pthread_mutex_lock(&Q(dev)->mu);
+	int r = q_flush_locked(dev);
+	pthread_mutex_unlock(&Q(dev)->mu);
+	return r;
+}
+
+int rx_qcow2_extent(struct rx_dev *dev, uint64_t off, uint64_t *len, int *zero)
+{
+	pthread_mutex_lock(&Q(dev)->mu);
+	int r = extent_locked(dev, off, len, zero);
+	pthread_mutex_unlock(&Q(dev)->mu);
+	return r;
+}
+
 /* ---- open / close ---- */
 
 static void q_close(struct rx_dev *dev)
@@ -958,6 +994,7 @@ static void q_close(struct rx_dev *dev)
 	free(q->info.backing_path);
 	rx_dev_close(q->backing);
 	rx_dev_close(q->file);
+	pthread_mutex_destroy(&q->mu);
 }
 
 static const struct rx_dev_ops qcow2_ops = { q_pread, q_pwrite, q_flush, q_close };
@@ -1153,6 +1190,7 @@ int rx_qcow2_open(struct rx_dev *file, int mode, const struct rx_chain *chain, s
 {
 	struct qcow2 *q = rx_xcalloc(1, sizeof(*q));
 	struct rx_ctx *ctx = file->ctx;
+	pthread_mutex_init(&q->mu, NULL);
 	q->dev.ops = &qcow2_ops;
 	q->dev.ctx = ctx;
 	q->dev.name = rx_xstrdup(file->name);
