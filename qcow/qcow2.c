@@ -697,6 +697,12 @@ static int q_flush_meta(struct qcow2 *q)
 	if ((r = write_dirty_rblocks(q)) != 0)
 		return r;
 	/* 2. The refcount table: entries for new blocks, or a moved table and then the header. */
+	if (q->rt_moved) {
+		/* Not referenced until the header names it: one write will do. */
+		if ((r = fwrite_at(q, q->rt, q->rt_clusters * q->cs, q->rt_off)) != 0)
+			return r;
+		memset(q->rt_dirty, 0, q->rt_clusters * q->cs / SECTOR);
+	}
 	for (uint64_t s = 0; s < q->rt_clusters * q->cs / SECTOR; s++) {
 		if (!q->rt_dirty[s])
 			continue;
