@@ -171,6 +171,20 @@ ok "inject --overlay: NEW passes qemu-img check" qcheck "$WORK/ov/inj.qcow2"
 ok "inject --overlay: an existing NEW is refused" fails_cleanly "exists" "$R" inject --overlay "$WORK/ov/inj.qcow2" "$WORK/ov/base.img" "$SRC/bin/text:/t2"
 ok "inject --overlay: a failed inject leaves no NEW" sh -c "! '$R' inject --overlay '$WORK/ov/bad.qcow2' '$WORK/ov/base.img' '$WORK/nonexistent:/x' 2>/dev/null && test ! -e '$WORK/ov/bad.qcow2' && test ! -e '$WORK/ov/bad.qcow2.partial'"
 
+# ---- FUSE mount of an overlay (read-write, and read-only with its shared lock) ----
+if "$R" mount --help >/dev/null 2>&1 && [ -w /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1; then
+	"$R" overlay "$WORK/ov/base.img" "$WORK/ov/mnt.qcow2"
+	mkdir -p "$WORK/mnt"
+	ok "mount: a qcow2 overlay mounts read-write; a file written through it lands in the overlay" sh -c \
+		"'$R' mount '$WORK/ov/mnt.qcow2' '$WORK/mnt' -- sh -c 'cp \"$SRC/bin/text\" \"$WORK/mnt/t\"' &&
+		 '$R' cat '$WORK/ov/mnt.qcow2:/t' | cmp - '$SRC/bin/text'"
+	ok "mount: the overlay passes qemu-img check afterwards" qcheck "$WORK/ov/mnt.qcow2"
+	ok "mount: read-only mount of a qcow2 reads the file" sh -c \
+		"'$R' mount -o ro '$WORK/ov/mnt.qcow2' '$WORK/mnt' -- cmp '$WORK/mnt/t' '$SRC/bin/text'"
+else
+	skip "mount of a qcow2 overlay" "no FUSE here (rximg built without it, or /dev/fuse not usable)"
+fi
+
 # ---- convert ----
 ok "convert: raw -> qcow2" "$R" convert -q "$WORK/changed.img" "$WORK/conv.qcow2"
 ok "convert: the qcow2 passes qemu-img check and compares equal" sh -c "qemu-img check -q '$WORK/conv.qcow2' && qemu-img compare -q '$WORK/changed.img' '$WORK/conv.qcow2'"
