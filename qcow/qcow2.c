@@ -823,6 +823,21 @@ static int background(struct qcow2 *q, uint64_t gc, uint64_t e, uint8_t *out)
 	return backing_read(q, out, q->cs, gc << q->cb);
 }
 
+/*
+ * Before writing in place where the image's own tables point: refuse a
+ * cluster that overlaps the header, the L1 table or the refcount table (a
+ * damaged or hostile image would otherwise have us overwrite its metadata).
+ */
+static int meta_overlap(struct qcow2 *q, uint64_t off, uint64_t len, const char *what)
+{
+	uint64_t l1_end = q->l1_off + q->l1_n * 8, rt_end = q->rt_off + q->rt_clusters * q->cs;
+	if (off < q->cs || (q->l1_n && off < l1_end && q->l1_off < off + len) ||
+	    (off < rt_end && q->rt_off < off + len))
+		return rx_fail(q->dev.ctx, EIO, "corrupt qcow2: %s at byte %llu overlaps the header, L1 or "
+			       "refcount table; not writing", what, (unsigned long long)off);
+	return 0;
+}
+
 /* The L2 table of slot i, made (empty, in memory) when the slot is empty. */
 static int l2_for_write(struct qcow2 *q, uint64_t i, struct l2tab **out)
 {
@@ -831,6 +846,8 @@ static int l2_for_write(struct qcow2 *q, uint64_t i, struct l2tab **out)
 		return rx_fail(q->dev.ctx, EROFS, "qcow2 L2 table %llu is shared (internal snapshot); not writing",
 			       (unsigned long long)i);
 	int r = l2_load(q, i, out);
+	if (r == 0 && *out && !(*out)->dirty)
+		r = meta_overlap(q, (*out)->off, q->cs, "L2 table");
 	if (r || *out)
 		return r;
 	uint64_t c;
@@ -883,6 +900,8 @@ static int q_pwrite_locked(struct rx_dev *dev, const void *vbuf, size_t len, uin
 			size_t bytes = (size_t)RX_MIN((uint64_t)len, (n << q->cb) - co);
 			if (host >= q->file->size)
 				return bad(q, "data cluster at byte %llu lies past the end of the file", host, 0);
+			if ((r = meta_overlap(q, host, n << q->cb, "data cluster")) != 0)
+				return r;
 			if ((r = fwrite_at(q, buf, bytes, host + co)) != 0)
 				return r;
 			buf += bytes;

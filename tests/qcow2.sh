@@ -259,6 +259,20 @@ hostile backing-name-long "backing file name" "be32(16, 5000)"
 hostile l2-past-eof "L2 table" "o = struct.unpack('>Q', f[40:48])[0]; be64(o, (1 << 40) | (1 << 63))"
 hostile data-past-eof "past the end" "o = struct.unpack('>Q', f[40:48])[0]; l2 = struct.unpack('>Q', f[o:o+8])[0] & 0x00fffffffffffe00; be64(l2, (1 << 45) | (1 << 63))"
 hostile compressed-garbage "compressed" "o = struct.unpack('>Q', f[40:48])[0]; l2 = struct.unpack('>Q', f[o:o+8])[0] & 0x00fffffffffffe00; be64(l2, (1 << 62) | 0x10000)"
+# A data cluster that points at the image's own L1 table must not be written in place.
+cp "$WORK/h-src.qcow2" "$WORK/h-overlap.qcow2"
+$PY - "$WORK/h-overlap.qcow2" <<'EOF'
+import struct, sys
+p = sys.argv[1]; f = bytearray(open(p, 'rb').read())
+l1 = struct.unpack('>Q', f[40:48])[0]
+l2 = struct.unpack('>Q', f[l1:l1+8])[0] & 0x00fffffffffffe00
+f[l2:l2+8] = struct.pack('>Q', l1 | (1 << 63))
+open(p, 'wb').write(f)
+EOF
+s0=$(sha "$WORK/h-overlap.qcow2")
+ok "hostile data cluster on the L1 table: a write is refused cleanly" fails_cleanly "overlaps" "$R" mkfs -f "$WORK/h-overlap.qcow2"
+ok "hostile data cluster on the L1 table: the image is unchanged" test "$(sha "$WORK/h-overlap.qcow2")" = "$s0"
+
 # A loop: the overlay names itself; and two overlays naming each other.
 cp "$WORK/h-src.qcow2" "$WORK/h-self.qcow2"
 $PY - "$WORK/h-self.qcow2" <<'EOF'
