@@ -339,8 +339,20 @@ qemu-img convert -O qcow2 -o cluster_size=4096 "$misc" "$WORK/cr-v3.qcow2"
 crash_each "crash: put -r into a qemu-img qcow2 (4 KiB clusters)" "$WORK/cr-v3.qcow2" \
 	'RXIMG_TX_BUFFER=0 "$RXIMG" put -r "'"$SRC"'" "$IMG:/"'
 qemu-img create -q -f qcow2 -o cluster_size=512 -b "$misc" -F raw "$WORK/cr-ovl.qcow2"
-crash_each "crash: put -r into an overlay with 512-byte clusters (refcount blocks and table grow)" "$WORK/cr-ovl.qcow2" \
+crash_each "crash: put -r into an overlay with 512-byte clusters (new refcount blocks)" "$WORK/cr-ovl.qcow2" \
 	'RXIMG_TX_BUFFER=0 "$RXIMG" put -r "'"$SRC"'" "$IMG:/"'
+# 512-byte clusters with 64-bit refcounts: the first refcount table covers 2 MiB of
+# file, so a 2.5 MiB file outgrows it and the table is moved.
+head -c 2621440 /dev/urandom >"$WORK/big"
+"$R" mkfs -s 16M "$WORK/g16.img" >/dev/null
+qemu-img create -q -f qcow2 -o cluster_size=512,refcount_bits=64 -b "$WORK/g16.img" -F raw "$WORK/cr-grow.qcow2"
+crash_each "crash: put 2.5 MiB into a 512-byte-cluster overlay (the refcount table is moved)" "$WORK/cr-grow.qcow2" \
+	'"$RXIMG" put "'"$WORK"'/big" "$IMG:/big"'
+ok "crash: ... and the uninterrupted run did move the refcount table" $PY -c "
+import struct; h = open('$WORK/cr-after.qcow2', 'rb').read(64)
+assert struct.unpack('>Q', h[48:56])[0] != 512 and struct.unpack('>I', h[56:60])[0] > 1, h[48:60].hex()"
+qemu-img convert -o compat=0.10 -O qcow2 "$misc" "$WORK/cr-v2.qcow2"
+crash_each "crash: rm -r in a v2 image" "$WORK/cr-v2.qcow2" '"$RXIMG" rm -r "$IMG:/deep" "$IMG:/names"'
 qemu-img convert -c -O qcow2 "$misc" "$WORK/cr-z.qcow2"
 crash_each "crash: rm -r in a compressed qcow2 (compressed clusters rewritten)" "$WORK/cr-z.qcow2" \
 	'"$RXIMG" rm -r "$IMG:/deep"'
