@@ -212,6 +212,10 @@ setbits "$WORK/dirty.qcow2" 72 0000000000000002
 ok "corrupt bit: writing is refused" fails_cleanly "corrupt" "$R" mkdir "$WORK/dirty.qcow2:/x"
 setbits "$WORK/dirty.qcow2" 72 0000000000000020
 ok "unknown incompatible bit: refused even for reading" fails_cleanly "unknown incompatible" "$R" ls "$WORK/dirty.qcow2:/"
+qemu-img convert -O qcow2 "$misc" "$WORK/snap.qcow2"
+qemu-img snapshot -c s1 "$WORK/snap.qcow2"
+ok "internal snapshots: the active disk reads" sh -c "'$R' manifest '$WORK/snap.qcow2' | cmp - '$WORK/misc.man'"
+ok "internal snapshots: writing is refused" fails_cleanly "snapshots" "$R" mkdir "$WORK/snap.qcow2:/x"
 qemu-img convert -O qcow2 "$misc" "$WORK/ac.qcow2"
 setbits "$WORK/ac.qcow2" 88 0000000000000001
 "$R" mkdir "$WORK/ac.qcow2:/x" >/dev/null 2>&1
