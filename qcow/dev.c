@@ -95,9 +95,11 @@ static const struct rx_dev_ops raw_ops = { raw_pread, raw_pwrite, raw_flush, raw
 static int raw_open(struct rx_ctx *ctx, const char *path, int mode, struct rx_dev **out, struct stat *stp)
 {
 	struct stat st;
-	int fd = open(path, (mode == RX_DEV_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named by a (hostile) backing file name must not hang the open. */
+	int fd = open(path, (mode == RX_DEV_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return rx_fail(ctx, errno, "%s", strerror(errno));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
