@@ -137,5 +137,6 @@ int cmd_convert(int argc, char **argv);
 int make_overlay(const char *base, const char *path, int relative, unsigned cluster_bits);
 void info_container_text(const struct rx_dev *dev);
 void info_container_json(struct json *j, const struct rx_dev *dev);
+void warn_probed_backing(const struct rx_dev *dev);
 
 #endif

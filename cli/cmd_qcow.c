@@ -110,6 +110,17 @@ void info_container_json(struct json *j, const struct rx_dev *dev)
 	json_end_arr(j);
 }
 
+/* A backing file without a recorded format was probed: say so, as QEMU does. */
+void warn_probed_backing(const struct rx_dev *dev)
+{
+	for (; dev; dev = rx_qcow2_backing(dev)) {
+		const struct rx_qcow2_info *in = rx_qcow2_info(dev);
+		if (in && in->backing_format_probed)
+			warnx_("%s: backing file %s has no recorded format; probed as %s", dev->name,
+			       in->backing_path, in->backing_format);
+	}
+}
+
 /* ---- overlay ---- */
 
 static const char overlay_help[] =

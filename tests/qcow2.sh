@@ -135,6 +135,19 @@ chmod a-w "$WORK/chain/base.img" "$WORK/chain/a/l1.qcow2"
 ok "chain: read-only backing files are fine (they are opened read-only)" "$R" mkdir "$WORK/chain/top.qcow2:/ro-ok"
 chmod u+w "$WORK/chain/base.img" "$WORK/chain/a/l1.qcow2"
 
+# A backing file without a recorded format is probed, with a warning (as QEMU does):
+# the format extension of a qemu-img overlay is turned into an unknown (ignored) one.
+qemu-img create -q -f qcow2 -b "$misc" -F raw "$WORK/nofmt.qcow2"
+$PY - "$WORK/nofmt.qcow2" <<'EOF'
+import sys
+p = sys.argv[1]; f = bytearray(open(p, 'rb').read())
+i = f.find(b'\xe2\x79\x2a\xca'); f[i:i+4] = b'\x12\x34\x56\x78'
+open(p, 'wb').write(f)
+EOF
+ok "no backing format: the backing file is probed, with a warning" sh -c \
+	"'$R' manifest '$WORK/nofmt.qcow2' 2>'$WORK/nofmt.err' | cmp - '$WORK/misc.man' && grep -q 'no recorded format; probed as raw' '$WORK/nofmt.err'"
+ok "no backing format: info says the format was probed" sh -c "'$R' info '$WORK/nofmt.qcow2' | grep -q 'raw, probed'"
+
 # ---- rximg overlay ----
 mkdir -p "$WORK/ov/sub"
 cp --sparse=always "$misc" "$WORK/ov/base.img"
