@@ -145,5 +145,13 @@ int cmd_sync(int argc, char **argv);
 int cmd_initfs(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
+int cmd_overlay(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+/* qcow2 containers (cmd_qcow.c) */
+int make_overlay(const char *base, const char *path, int relative, unsigned cluster_bits);
+void info_container_text(const struct rx_dev *dev);
+void info_container_json(struct json *j, const struct rx_dev *dev);
+void warn_probed_backing(const struct rx_dev *dev);
 
 #endif

@@ -10,9 +10,9 @@ static const char *const boot_files[] = {
 
 static const char info_help[] =
 	"Usage: rximg info [OPTIONS] IMAGE[:pN]\n"
-	"Describe an image: container, partition table and partitions, where the RedoxFS\n"
-	"lies, its header (uuid, generation, size, free space, encryption) and the boot\n"
-	"files the bootloader looks for.\n\n"
+	"Describe an image: container (raw, or qcow2 with its backing chain), partition\n"
+	"table and partitions, where the RedoxFS lies, its header (uuid, generation, size,\n"
+	"free space, encryption) and the boot files the bootloader looks for.\n\n"
 	"      --json  print a JSON object\n"
 	"  -h, --help  show this help\n";
 
@@ -80,9 +80,7 @@ int cmd_info(int argc, char **argv)
 		json_obj(&j, NULL);
 		json_str(&j, "image", t.image);
 		json_obj(&j, "container");
-		json_str(&j, "kind", img->container->kind);
-		json_str(&j, "format", "raw");
-		json_u64(&j, "size", img->container->size);
+		info_container_json(&j, img->container);
 		json_end_obj(&j);
 		json_obj(&j, "partition_table");
 		json_str(&j, "type", pt->type[0] ? pt->type : NULL);
@@ -142,9 +140,8 @@ int cmd_info(int argc, char **argv)
 		json_end_obj(&j);
 		json_done(&j);
 	} else {
-		human(img->container->size, h1, sizeof(h1));
-		printf("Image:      %s\nContainer:  raw %s, %llu bytes (%s)\n", t.image,
-		       img->container->kind, (unsigned long long)img->container->size, h1);
+		printf("Image:      %s\n", t.image);
+		info_container_text(img->container);
 		if (pt->type[0]) {
 			printf("Partitions: %s%s%s\n", pt->type, pt->id[0] ? ", id " : "", pt->id);
 			for (int i = 0; i < pt->count; i++) {

@@ -78,7 +78,7 @@ static int serve(const char *spec, const char *mountpoint, struct mount_opts *o)
 	}
 	int r = rx_image_open(&ctx, t.image, t.partno, o->read_only ? RX_DEV_RDONLY : RX_DEV_RDWR, &img);
 	/* Read-only mounts share the lock: readers together, but no writer meanwhile. */
-	if (r == 0 && o->read_only && flock(img->container->fd, LOCK_SH | LOCK_NB) != 0)
+	if (r == 0 && o->read_only && flock(rx_dev_lock_fd(img->container), LOCK_SH | LOCK_NB) != 0)
 		r = rx_fail(&ctx, EBUSY, "being written by another rximg");
 	struct rfs *fs;
 	if (r == 0 && (r = rx_image_redoxfs(img, &fs)) == 0 && fs->hdr.encrypted)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "qcow2.h"
 
 /* rximg.conf in the current directory: "key = value" lines, '#' comments. */
 static char *conf_get(const char *key)
@@ -57,7 +58,41 @@ static const char inject_help[] =
 	"  -m, --mode MODE     set this mode (octal)\n"
 	"      --owner U:G     set this owner\n"
 	"  -P, --parents       create missing parent directories\n"
+	"      --overlay NEW   leave IMAGE untouched: create the qcow2 overlay NEW on it\n"
+	"                      and write the change there (NEW must not exist)\n"
 	"  -h, --help          show this help\n";
+
+/*
+ * inject --overlay: a new overlay on the image, written as NEW.partial and
+ * renamed once the commit has landed. Returns the image spec to open in it.
+ */
+static char *overlay_start(const char *image, const char *overlay, char **partial)
+{
+	static struct rx_ctx ctx;
+	struct target t;
+	struct stat st;
+	*partial = NULL;
+	if (target_parse(&ctx, image, &t) != 0) {
+		report(&ctx, NULL, NULL);
+		return NULL;
+	}
+	if (lstat(overlay, &st) == 0) {
+		fprintf(stderr, "rximg: %s: already exists\n", overlay);
+		target_free(&t);
+		return NULL;
+	}
+	char *p = rx_xasprintf("%s.partial", overlay), *spec = NULL;
+	unlink(p);	/* left by an interrupted run */
+	if (rx_qcow2_make_overlay(&ctx, t.image, p, overlay, 0, 16) != 0) {
+		report(&ctx, overlay, NULL);
+		free(p);
+	} else {
+		*partial = p;
+		spec = t.partno > 0 ? rx_xasprintf("%s:p%d", p, t.partno) : rx_xstrdup(p);
+	}
+	target_free(&t);
+	return spec;
+}
 
 int cmd_inject(int argc, char **argv)
 {
@@ -66,11 +101,12 @@ int cmd_inject(int argc, char **argv)
 		{ "preserve", no_argument, 0, 'p' },    { "recursive", no_argument, 0, 'r' },
 		{ "mode", required_argument, 0, 'm' },  { "owner", required_argument, 0, 'o' },
 		{ "parents", no_argument, 0, 'P' },     { "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 },
+		{ "overlay", required_argument, 0, 'V' }, { 0, 0, 0, 0 },
 	};
 	struct put_opts po = { 0 };
 	struct rfs_owner owner;
-	const char *image = NULL, *from = NULL;
+	const char *image = NULL, *from = NULL, *overlay = NULL;
+	char *ov_partial = NULL, *ov_spec = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "i:prm:Ph", opts, NULL)) != -1) {
 		switch (c) {
@@ -89,6 +125,7 @@ int cmd_inject(int argc, char **argv)
 			po.owner = &owner;
 			break;
 		case 'P': po.parents = 1; break;
+		case 'V': overlay = optarg; break;
 		case 'h': fputs(inject_help, stdout); return EXIT_OK;
 		default: return bad_option("inject", argv);
 		}
@@ -112,6 +149,10 @@ int cmd_inject(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		status = usage_error("inject", "nothing to inject");
+		goto out;
+	}
+	if (overlay && !(image = ov_spec = overlay_start(image, overlay, &ov_partial))) {
+		status = EXIT_FAIL;
 		goto out;
 	}
 	struct wsession w;
@@ -161,6 +202,14 @@ int cmd_inject(int argc, char **argv)
 	if (status == EXIT_OK)
 		status = wsession_commit(&w);
 out:
+	if (ov_partial && status == EXIT_OK && rename(ov_partial, overlay) != 0) {
+		fprintf(stderr, "rximg: cannot rename %s: %s\n", ov_partial, strerror(errno));
+		status = EXIT_FAIL;
+	}
+	if (ov_partial && status != EXIT_OK)
+		unlink(ov_partial);
+	free(ov_partial);
+	free(ov_spec);
 	free(conf_image);
 	free(conf_from);
 	return status;

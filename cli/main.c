@@ -34,6 +34,8 @@ static const struct verb {
 	{ "inject", cmd_inject, "put build outputs into an image (staging tree or SRC:/dest pairs)" },
 	{ "sync", cmd_sync, "make a directory in the image match a host directory" },
 	{ "initfs", cmd_initfs, "read, extract, repack and edit initfs archives (also inside images)" },
+	{ "overlay", cmd_overlay, "create a qcow2 overlay on a base image (the base stays untouched)" },
+	{ "convert", cmd_convert, "convert between raw and qcow2 (sparse; flattens backing chains)" },
 #ifdef HAVE_FUSE
 	{ "mount", cmd_mount, "mount an image read-write with FUSE" },
 	{ "umount", cmd_umount, "unmount and wait for the final commit" },

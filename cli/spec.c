@@ -80,6 +80,8 @@ int open_target(const char *arg, struct opened *o)
 	}
 	int r = rx_image_open(&ctx, o->t.image, o->t.partno, RX_DEV_RDONLY, &o->img);
 	if (r == 0)
+		warn_probed_backing(o->img->container);
+	if (r == 0)
 		r = rx_image_redoxfs(o->img, &o->fs);
 	if (r == 0)
 		r = unlock_fs(o->fs, o->t.image);

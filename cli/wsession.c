@@ -101,6 +101,8 @@ int wsession_open(const char *arg, struct wsession *w)
 	}
 	int r = rx_image_open(&ctx, w->o.t.image, w->o.t.partno, RX_DEV_RDWR, &w->o.img);
 	if (r == 0)
+		warn_probed_backing(w->o.img->container);
+	if (r == 0)
 		r = rx_image_redoxfs(w->o.img, &w->o.fs);
 	if (r == 0)
 		r = unlock_fs(w->o.fs, w->o.t.image);

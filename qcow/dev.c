@@ -1,4 +1,5 @@
 #include "dev.h"
+#include "qcow2.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -91,12 +92,14 @@ static void raw_close(struct rx_dev *dev)
 
 static const struct rx_dev_ops raw_ops = { raw_pread, raw_pwrite, raw_flush, raw_close };
 
-int rx_dev_open_file(struct rx_ctx *ctx, const char *path, int mode, struct rx_dev **out)
+static int raw_open(struct rx_ctx *ctx, const char *path, int mode, struct rx_dev **out, struct stat *stp)
 {
 	struct stat st;
-	int fd = open(path, (mode == RX_DEV_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named by a (hostile) backing file name must not hang the open. */
+	int fd = open(path, (mode == RX_DEV_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return rx_fail(ctx, errno, "%s", strerror(errno));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
@@ -131,8 +134,52 @@ int rx_dev_open_file(struct rx_ctx *ctx, const char *path, int mode, struct rx_d
 	r->dev.writable = mode == RX_DEV_RDWR;
 	r->dev.fd = fd;
 	r->dev.kind = kind;
+	*stp = st;
 	*out = &r->dev;
 	return 0;
+}
+
+int rx_dev_open_chain(struct rx_ctx *ctx, const char *path, int mode, const char *fmt,
+		      const struct rx_chain *chain, struct rx_dev **out)
+{
+	struct rx_dev *raw = NULL;
+	struct stat st = { 0 };
+	int depth = chain ? chain->depth + 1 : 0;
+	if (depth > 16)
+		return rx_fail(ctx, ELOOP, "backing chain deeper than 16 files");
+	int r = raw_open(ctx, path, mode, &raw, &st);
+	if (r)
+		return r;
+	for (const struct rx_chain *c = chain; c; c = c->up)
+		if (c->dev == st.st_dev && c->ino == st.st_ino) {
+			rx_dev_close(raw);
+			return rx_fail(ctx, ELOOP, "backing chain loop: %s is already in the chain", path);
+		}
+	uint8_t magic[4];
+	int is_qcow2 = raw->size >= 4 && raw_pread(raw, magic, 4, 0) == 0 && get_be32(magic) == QCOW2_MAGIC;
+	if (fmt && !strcmp(fmt, "qcow2") && !is_qcow2) {
+		rx_dev_close(raw);
+		return rx_fail(ctx, EINVAL, "not a qcow2 image (no qcow2 magic)");
+	}
+	/* A backing file declared raw is raw, whatever its first bytes say (as in QEMU). */
+	if (!is_qcow2 || (fmt && !strcmp(fmt, "raw"))) {
+		rx_clear(ctx);
+		*out = raw;
+		return 0;
+	}
+	struct rx_chain link = { st.st_dev, st.st_ino, depth, chain };
+	return rx_qcow2_open(raw, mode, &link, out);
+}
+
+int rx_dev_open_file(struct rx_ctx *ctx, const char *path, int mode, struct rx_dev **out)
+{
+	return rx_dev_open_chain(ctx, path, mode, NULL, NULL, out);
+}
+
+int rx_dev_lock_fd(const struct rx_dev *dev)
+{
+	const struct rx_dev *f = rx_qcow2_file(dev);
+	return dev->fd >= 0 ? dev->fd : f ? f->fd : -1;
 }
 
 static int slice_pread(struct rx_dev *dev, void *buf, size_t len, uint64_t off)

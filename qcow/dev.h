@@ -1,6 +1,6 @@
 /*
  * The one block-device seam: every container (raw file, block device,
- * partition slice, later qcow2) is read and written at byte offsets through
+ * partition slice, qcow2 image) is read and written at byte offsets through
  * this small vtable, so the layers above never care what holds the bytes.
  */
 #ifndef RX_DEV_H
@@ -32,7 +32,10 @@ struct rx_dev {
 
 enum { RX_DEV_RDONLY = 0, RX_DEV_RDWR = 1 };
 
+/* A raw file or block device, or a qcow2 image (found by its magic) with its backing chain. */
 int rx_dev_open_file(struct rx_ctx *ctx, const char *path, int mode, struct rx_dev **out);
+/* The host file to lock for writing: the file itself, or the top file of a qcow2; -1 if none. */
+int rx_dev_lock_fd(const struct rx_dev *dev);
 /* A window [off, off+len) of parent; parent must outlive the slice. */
 int rx_dev_open_slice(struct rx_dev *parent, uint64_t off, uint64_t len, const char *name,
 		      struct rx_dev **out);

@@ -7,5 +7,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config ca-certificates \
-	libblkid-dev liblz4-dev libssl-dev libfuse3-dev fuse3 libedit-dev libargon2-dev \
+	libblkid-dev liblz4-dev zlib1g-dev libssl-dev libfuse3-dev fuse3 libedit-dev libargon2-dev \
 	zstd python3 qemu-utils gdisk dosfstools mtools groff-base man-db >/dev/null
