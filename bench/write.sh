@@ -31,9 +31,9 @@ median() {  # median of hyperfine's JSON results, in seconds
 	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.4f" % r["median"])' "$1"
 }
 
-run() {  # run NAME PREPARE COMMAND -> prints the median
-	hyperfine -N -w 2 -r "$RUNS" ${2:+--prepare "$2"} --export-json "$TMP/h.json" "$3" >/dev/null 2>&1 ||
-		hyperfine -w 2 -r "$RUNS" ${2:+--prepare "$2"} --export-json "$TMP/h.json" "$3" >/dev/null
+run() {  # run NAME PREPARE COMMAND -> prints the median (a failing prepare step is fine)
+	hyperfine -w 2 -r "$RUNS" ${2:+--prepare "$2 >/dev/null 2>&1 || true"} \
+		--export-json "$TMP/h.json" "$3" >/dev/null 2>"$TMP/h.err" || { cat "$TMP/h.err" >&2; exit 1; }
 	median "$TMP/h.json"
 }
 

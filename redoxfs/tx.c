@@ -265,6 +265,10 @@ static int dev_write(struct rfs_tx *tx, const void *buf, size_t len, uint64_t in
 /* Write every buffered record now and forget it (the budget is spent). */
 static int flush_records(struct rfs_tx *tx)
 {
+	if (tx->buffered == 0) {
+		tx->buffer_limit = 0;
+		return 0;	/* nothing held: no need to walk the table */
+	}
 	for (size_t i = 0; i < tx->dirty_cap; i++) {
 		struct rfs_dirty *d = tx->dirty[i];
 		if (!d || d->type != BT_RECORD)
