@@ -101,6 +101,22 @@ static const uint8_t *compress_record(const uint8_t *data, unsigned D, uint8_t *
 	*decomp = 0;
 	if (D == 0)
 		return data;
+	/*
+	 * Random data (compiled code, compressed files) never shrinks: when three
+	 * 4 KiB samples (start, middle, end) do not compress at all, skip the
+	 * whole-record attempt. Storing uncompressed is always valid.
+	 */
+	if (D >= 3) {
+		char tmp[LZ4_COMPRESSBOUND(RFS_BLOCK)];
+		int hopeless = 1;
+		for (int k = 0; k < 3 && hopeless; k++) {
+			const uint8_t *at = data + (logical - RFS_BLOCK) / 2 * (size_t)k;
+			int c = LZ4_compress_default((const char *)at, tmp, RFS_BLOCK, (int)sizeof(tmp));
+			hopeless = c <= 0 || c >= (int)(RFS_BLOCK - RFS_BLOCK / 64);
+		}
+		if (hopeless)
+			return data;
+	}
 	/* Capacity capped at the largest useful payload: hopeless data gives up early. */
 	int cap = (int)RX_MIN((size_t)LZ4_compressBound((int)logical), (size_t)65534);
 	int clen = LZ4_compress_default((const char *)data, (char *)out + 2, (int)logical, cap);
