@@ -33,8 +33,9 @@ cleanup() {
 trap cleanup EXIT
 cd "$TMP"
 
-secs() { python3 -c 'import sys,time; print("%.3f" % (time.time() - float(sys.argv[1])))' "$1"; }
-now() { python3 -c 'import time; print(time.time())'; }
+# date, not python: a Python start-up (~40 ms) inside the timed span would distort short runs.
+now() { date +%s.%N; }
+secs() { local end; end=$(date +%s.%N); awk -v a="$1" -v b="$end" 'BEGIN { printf "%.3f", b - a }'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 head -c 256M /dev/urandom >random256
