@@ -93,10 +93,24 @@ static void ix_clear(uint8_t *b)
 		put_le32(b + 20 * k, EMPTY_MAX);
 }
 
-/* Stable insertion sort of the non-empty entries by max_hash; empties go last. */
-static void ix_sort(uint8_t *b)
+/* Stable insertion sort of n 20-byte index entries by max_hash. */
+static void sort_entries(uint8_t *e, size_t n)
 {
 	uint8_t tmp[20];
+	for (size_t i = 1; i < n; i++) {
+		memcpy(tmp, e + 20 * i, 20);
+		size_t j = i;
+		while (j > 0 && get_le32(e + 20 * (j - 1)) > get_le32(tmp)) {
+			memcpy(e + 20 * j, e + 20 * (j - 1), 20);
+			j--;
+		}
+		memcpy(e + 20 * j, tmp, 20);
+	}
+}
+
+/* Non-empty entries first, sorted by max_hash (stable); empties go last. */
+static void ix_sort(uint8_t *b)
+{
 	unsigned n = 0;
 	/* Compact: move every non-empty entry to the front, keeping order. */
 	for (unsigned k = 0; k < RFS_HTREE_ENTRIES; k++) {
@@ -110,15 +124,7 @@ static void ix_sort(uint8_t *b)
 		memset(b + 20 * k, 0, 20);
 		put_le32(b + 20 * k, EMPTY_MAX);
 	}
-	for (unsigned i = 1; i < n; i++) {
-		memcpy(tmp, b + 20 * i, 20);
-		unsigned j = i;
-		while (j > 0 && get_le32(b + 20 * (j - 1)) > get_le32(tmp)) {
-			memcpy(b + 20 * j, b + 20 * (j - 1), 20);
-			j--;
-		}
-		memcpy(b + 20 * j, tmp, 20);
-	}
+	sort_entries(b, n);
 }
 
 static uint32_t ix_max(const uint8_t *b)
@@ -242,16 +248,7 @@ static int ix_add(struct rfs_tx *tx, struct rfs_node *dir, uint8_t *b, uint32_t 
 	put_le32(all + 20 * RFS_HTREE_ENTRIES, max);
 	rfs_ptr_encode(all + 20 * RFS_HTREE_ENTRIES + 4, ptr);
 	size_t total = RFS_HTREE_ENTRIES + 1;
-	for (size_t i = 1; i < total; i++) {	/* stable by max_hash */
-		uint8_t t[20];
-		memcpy(t, all + 20 * i, 20);
-		size_t j = i;
-		while (j > 0 && get_le32(all + 20 * (j - 1)) > get_le32(t)) {
-			memcpy(all + 20 * j, all + 20 * (j - 1), 20);
-			j--;
-		}
-		memcpy(all + 20 * j, t, 20);
-	}
+	sort_entries(all, total);
 	uint32_t hashes[RFS_HTREE_ENTRIES + 1];
 	for (size_t i = 0; i < total; i++)
 		hashes[i] = get_le32(all + 20 * i);
