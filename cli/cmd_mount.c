@@ -24,7 +24,7 @@ static const char mount_help[] =
 	"image always holds the last commit, intact.\n\n"
 	"  -f, --foreground       stay in the foreground\n"
 	"  -o, --options OPTS     ro, rw (default), allow_other, default_permissions,\n"
-	"                         commit=MS (default 1000)\n"
+	"                         commit=MS (default 1000), no_writeback_cache\n"
 	"      --pid-file FILE    write the server's process id to FILE\n"
 	"  -h, --help             show this help\n";
 
@@ -39,6 +39,10 @@ static int parse_mount_options(char *s, struct mount_opts *o)
 			o->allow_other = 1;
 		else if (!strcmp(tok, "default_permissions"))
 			o->default_permissions = 1;
+		else if (!strcmp(tok, "writeback_cache"))
+			o->no_writeback_cache = 0;
+		else if (!strcmp(tok, "no_writeback_cache"))
+			o->no_writeback_cache = 1;
 		else if (!strncmp(tok, "commit=", 7)) {
 			char *end;
 			unsigned long ms = strtoul(tok + 7, &end, 10);

@@ -8,6 +8,10 @@
  */
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +34,7 @@ struct mnt {
 	struct rfs_tx *tx;		/* changes not yet committed */
 	uint64_t dirty_since;		/* monotonic ns of the first uncommitted change */
 	int failed;			/* a commit failed: refuse further changes */
+	int writeback;			/* the kernel caches writes and owns file mtimes */
 	int stopping;
 	struct idmap open;		/* node id -> open handles (as uintptr_t) */
 	struct idmap known;		/* node id -> the kernel's lookup count */
@@ -581,9 +586,12 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	if (tx_of(m, &e) && !(e = ensure_space(m, size / RFS_BLOCK + 16)) && !(e = get_node(m, ino, &n))) {
 		int r = rfs_file_write(m->tx, &n, (uint64_t)off, buf, size);
 		if (r == 0) {
-			struct rfs_time t = wall();
-			n.mtime = t.sec;
-			n.mtime_nsec = t.nsec;
+			/* With the writeback cache the kernel stamps the write and sends the time in a setattr. */
+			if (!m->writeback) {
+				struct rfs_time t = wall();
+				n.mtime = t.sec;
+				n.mtime_nsec = t.nsec;
+			}
 			r = rfs_node_put(m->tx, &n);
 		}
 		e = r ? err_of(m, r) : 0;
@@ -800,11 +808,15 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	/*
-	 * No writeback cache: with it the kernel keeps its own mtimes and may never
-	 * send them, so the image would store other times than the mount showed.
-	 * Large writes still arrive whole (max_write), which is what speed needs.
+	 * The writeback cache lets small writes gather in the kernel's page cache. The
+	 * kernel then owns file mtimes and sends them in setattr at close, fsync and
+	 * writeback, so op_write leaves them alone. Safe because the mount is exclusive.
 	 */
-	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	struct mnt *m = userdata;
+	if (!m->o->read_only && !m->o->no_writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+		m->writeback = 1;
+	}
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
@@ -877,6 +889,85 @@ static void *committer(void *arg)
 	}
 	pthread_mutex_unlock(&m->lock);
 	return NULL;
+}
+
+/*
+ * SIGTERM, SIGINT and SIGHUP stop the mount, but first the kernel's writeback
+ * cache must reach us: data a program wrote into a file it still has open may
+ * be in the kernel only. The handler wakes the stopper, which syncs the mount
+ * through the still-running loop, then ends the loop.
+ */
+static int stop_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	if (!stop_requested) {
+		stop_requested = 1;
+		ssize_t w = write(stop_pipe[1], "s", 1);
+		(void)w;
+	}
+}
+
+struct stopper {
+	struct fuse_session *se;
+	pthread_t main_thread;
+	const char *mountpoint;	/* absolute */
+};
+
+static void *stopper(void *arg)
+{
+	struct stopper *st = arg;
+	char why = 0;
+	while (read(stop_pipe[0], &why, 1) < 0 && errno == EINTR)
+		;
+	if (why != 's')
+		return NULL;	/* the loop ended on its own */
+	int fd = open(st->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		syncfs(fd);
+		close(fd);
+	}
+	fuse_session_exit(st->se);
+	/* The main thread waits in the loop for a signal or a worker; this one wakes it. */
+	pthread_kill(st->main_thread, SIGTERM);
+	return NULL;
+}
+
+static void close_stop_pipe(void)
+{
+	for (int i = 0; i < 2; i++) {
+		if (stop_pipe[i] >= 0)
+			close(stop_pipe[i]);
+		stop_pipe[i] = -1;
+	}
+}
+
+static int set_stop_handlers(void (*handler)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	int r = 0;
+	r |= sigaction(SIGTERM, &sa, NULL);
+	r |= sigaction(SIGINT, &sa, NULL);
+	r |= sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = handler == SIG_DFL ? SIG_DFL : SIG_IGN;
+	r |= sigaction(SIGPIPE, &sa, NULL);
+	return r;
+}
+
+/* Threads of our own take no signals: they must reach the main thread, which waits in the loop. */
+static int start_quiet_thread(pthread_t *thr, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(thr, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
 }
 
 /* Nodes left on the release list by an earlier session: nothing has them open now. */
@@ -972,25 +1063,40 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 		idmap_free(&m.known);
 		return rx_fail(m.ctx, EIO, "cannot start a FUSE session");
 	}
-	if (fuse_set_signal_handlers(se) != 0 || fuse_session_mount(se, mountpoint) != 0) {
+	char *abs_mountpoint = realpath(mountpoint, NULL);
+	stop_requested = 0;
+	if (!abs_mountpoint || pipe2(stop_pipe, O_CLOEXEC) != 0 || set_stop_handlers(on_stop_signal) != 0 ||
+	    fuse_session_mount(se, mountpoint) != 0) {
 		char msg[512];
 		snprintf(msg, sizeof(msg), "cannot mount on %s (is /dev/fuse available and %s an "
 			 "existing directory?)\n", mountpoint, mountpoint);
 		tell(o->ready_fd, msg);
-		fuse_remove_signal_handlers(se);
+		set_stop_handlers(SIG_DFL);
+		close_stop_pipe();
+		free(abs_mountpoint);
 		fuse_session_destroy(se);
 		idmap_free(&m.open);
 		idmap_free(&m.known);
 		return rx_fail(m.ctx, EIO, "cannot mount on %s", mountpoint);
 	}
-	pthread_t thr;
-	pthread_create(&thr, NULL, committer, &m);
+	pthread_t thr, stop_thr;
+	struct stopper st = { se, pthread_self(), abs_mountpoint };
+	start_quiet_thread(&thr, committer, &m);
+	start_quiet_thread(&stop_thr, stopper, &st);
 	tell(o->ready_fd, "OK\n");
 	if (o->ready_fd >= 0)
 		close(o->ready_fd);
 
 	struct fuse_loop_config cfg = { .clone_fd = 0, .max_idle_threads = 10 };
 	int lr = fuse_session_loop_mt(se, &cfg);
+	if (!stop_requested) {
+		ssize_t w = write(stop_pipe[1], "q", 1);
+		(void)w;
+	}
+	pthread_join(stop_thr, NULL);
+	set_stop_handlers(SIG_DFL);
+	close_stop_pipe();
+	free(abs_mountpoint);
 
 	/* Unmounted or signalled: nothing is open or known any more; release and commit. */
 	pthread_mutex_lock(&m.lock);
@@ -1006,7 +1112,6 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 	pthread_mutex_unlock(&m.lock);
 	pthread_join(thr, NULL);
 	fuse_session_unmount(se);
-	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	idmap_free(&m.open);
 		idmap_free(&m.known);

@@ -9,6 +9,7 @@ struct mount_opts {
 	int foreground;
 	int allow_other;
 	int default_permissions;
+	int no_writeback_cache;	/* send every write to the server at once */
 	unsigned commit_ms;	/* group commits at most this long */
 	const char *pid_file;
 	int ready_fd;		/* write "OK\n" or the error here once mounted; -1: none */
