@@ -470,6 +470,9 @@ ok "rm -r removed a subtree" test -d "$MP/ops/r" -a ! -e "$MP/ops/r/x"
 mkdir "$MP/errno"
 ok "errno of every failing call (ENOENT, EEXIST, ENOTEMPTY, ENAMETOOLONG, ENOTDIR, EISDIR, EINVAL for ':')" \
 	$PY "$H" errnos "$MP/errno"
+mkdir "$MP/rename2"
+ok "renameat2: RENAME_NOREPLACE refuses an existing name, RENAME_EXCHANGE trades two (file and directory)" \
+	$PY "$H" renameflags "$MP/rename2"
 mkdir "$MP/reuse"
 ok "a directory made while a removed one is still open (or cached) is usable" $PY "$H" dirreuse "$MP/reuse"
 

@@ -5,6 +5,7 @@
                                       one sorted line per entry: path, type, mode, owner,
                                       size (not dirs), mtime in ns, nlink (not dirs), target
   errnos DIR                          every error a POSIX filesystem must give, with its errno
+  renameflags DIR                     renameat2 with RENAME_NOREPLACE and RENAME_EXCHANGE
   dirreuse DIR                        a new directory works while a removed one is still open
   unlinked DIR                        an open-unlinked file keeps working; its space comes back
   unlinked-hold DIR READY             make an open-unlinked file, fsync, say READY, sleep
@@ -194,6 +195,66 @@ def cmd_errnos(args):
     for p in problems:
         print(p)
     print("%d checks, %d problems" % (count[0], len(problems)))
+    return 1 if problems else 0
+
+
+# ---- renameflags ----
+
+def cmd_renameflags(args):
+    import ctypes
+    d = args[0]
+    P = lambda *p: os.path.join(d, *p)
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD, NOREPLACE, EXCHANGE = -100, 1, 2
+    problems = []
+
+    def rename2(a, b, flags):
+        if libc.renameat2(AT_FDCWD, a.encode(), AT_FDCWD, b.encode(), flags) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+
+    def expect(code, what, *a):
+        try:
+            rename2(*a)
+        except OSError as e:
+            if e.errno != code:
+                problems.append("%s: %s, expected %s" % (what, errno.errorcode.get(e.errno), errno.errorcode[code]))
+            return
+        problems.append("%s: succeeded, expected %s" % (what, errno.errorcode[code]))
+
+    def put(p, data):
+        with open(p, "wb") as f:
+            f.write(data)
+
+    os.mkdir(P("a"))
+    os.mkdir(P("b"))
+    put(P("a", "one"), b"one")
+    put(P("b", "two"), b"two")
+    os.mkdir(P("b", "sub"))
+    put(P("b", "sub", "inner"), b"inner")
+
+    expect(errno.EEXIST, "RENAME_NOREPLACE onto an existing name", P("a", "one"), P("b", "two"), NOREPLACE)
+    expect(errno.ENOENT, "RENAME_EXCHANGE with a missing name", P("a", "one"), P("b", "none"), EXCHANGE)
+    expect(errno.EINVAL, "RENAME_NOREPLACE|RENAME_EXCHANGE", P("a", "one"), P("b", "two"), NOREPLACE | EXCHANGE)
+    if read_all(P("a", "one")) != b"one" or read_all(P("b", "two")) != b"two":
+        problems.append("a refused rename changed a file")
+    try:
+        rename2(P("a", "one"), P("a", "uno"), NOREPLACE)
+        rename2(P("a", "uno"), P("b", "two"), EXCHANGE)
+        rename2(P("a", "uno"), P("b", "sub"), EXCHANGE)	# a file and a directory trade places
+    except OSError as e:
+        problems.append("a rename that should work: %s" % e)
+    want = {P("a", "uno"): "dir", P("b", "two"): b"one", P("b", "sub"): b"two", P("a", "uno", "inner"): b"inner"}
+    for p, v in want.items():
+        if v == "dir":
+            if not os.path.isdir(p):
+                problems.append("%s: not a directory after the exchange" % p)
+        elif not os.path.isfile(p) or read_all(p) != v:
+            problems.append("%s: not %r after the exchanges" % (p, v))
+    if sorted(os.listdir(P("a"))) != ["uno"] or sorted(os.listdir(P("b"))) != ["sub", "two"]:
+        problems.append("after the exchanges: a holds %r, b holds %r" % (os.listdir(P("a")), os.listdir(P("b"))))
+    for p in problems:
+        print(p)
     return 1 if problems else 0
 
 
@@ -638,7 +699,7 @@ def cmd_zeros(args):
 
 
 CMDS = {
-    "meta": cmd_meta, "errnos": cmd_errnos, "dirreuse": cmd_dirreuse, "unlinked": cmd_unlinked,
+    "meta": cmd_meta, "errnos": cmd_errnos, "renameflags": cmd_renameflags, "dirreuse": cmd_dirreuse, "unlinked": cmd_unlinked,
     "unlinked-hold": cmd_unlinked_hold, "populate": cmd_populate, "writer": cmd_writer,
     "reader": cmd_reader, "verify": cmd_verify, "churn": cmd_churn,
     "churn-verify": cmd_churn_verify, "zeros": cmd_zeros,
