@@ -7,8 +7,10 @@
 #
 # The reference archiver (redox-initfs-ar) is not available here, so the
 # comparison is with cp -a, the cost of writing the same bytes as files.
-# Before every run (outside the timed region) the previous output is moved
-# into a trash dir rather than deleted (see bench/extract.sh for why).
+# Before every run (outside the timed region) the previous output is deleted
+# (BENCH_CLEAN=rm, the default) or moved into a trash dir (BENCH_CLEAN=mv; see
+# bench/extract.sh for why that can matter on ext4 without a journal; it makes
+# the page cache grow by the output's size every run, which slows runs too).
 # Prints a markdown table on stdout; hyperfine's output goes to stderr.
 #
 # Environment knobs:
@@ -38,6 +40,7 @@ LAYOUT=${BENCH_LAYOUT:-v4}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a non-negative integer"
 [[ $MIB =~ ^[1-9][0-9]*$ ]] || die "BENCH_MIB must be a positive integer"
+[[ ${BENCH_CLEAN:-rm} =~ ^(rm|mv)$ ]] || die "BENCH_CLEAN must be rm or mv"
 USE_HYPERFINE=0
 if [ -z "${BENCH_NO_HYPERFINE:-}" ] && command -v hyperfine >/dev/null; then
 	USE_HYPERFINE=1
@@ -81,8 +84,10 @@ log "tree: $files entries, $bytes bytes ($i drivers, $j small files)"
 
 cat >"$TMP/prepare.sh" <<'EOF'
 #!/bin/sh
-# prepare.sh DEST TRASH: move the previous output out of the way (a rename, O(1)).
-[ ! -e "$1" ] || exec mv -- "$1" "$(mktemp -d -p "$2")/"
+# prepare.sh DEST TRASH: delete the previous output, or move it out of the way (a rename).
+[ -e "$1" ] || exit 0
+[ "${BENCH_CLEAN:-rm}" = mv ] && exec mv -- "$1" "$(mktemp -d -p "$2")/"
+exec rm -rf -- "$1"
 EOF
 chmod +x "$TMP/prepare.sh"
 

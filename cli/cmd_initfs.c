@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "initfs.h"
+#include "outfile.h"
 
 static struct rx_ctx ictx;	/* messages of the initfs library */
 
@@ -299,59 +300,29 @@ static int arc_begin(struct arc *x, enum ifs_layout force, int missing_ok)
 	return arc_decode(x, force);
 }
 
-/* Write the archive to NAME.partial, flush, rename over NAME. */
+/* Write the archive to NAME.partial and rename it over NAME. */
 static int commit_host(struct arc *x, struct ifs_node *root, const struct ifs_write_opts *o)
 {
-	char *real = NULL;
-	struct stat st;
-	if (lstat(x->host, &st) == 0 && S_ISLNK(st.st_mode))
-		real = realpath(x->host, NULL);	/* replace what the link points to */
-	if (!real)
-		real = rx_xstrdup(x->host);
-	char *partial = rx_xasprintf("%s.partial", real);
-	int r = -1;
-	unlink(partial);
-	int fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-	if (fd < 0) {
-		arc_fail(partial, "%s", strerror(errno));
-		goto out;
-	}
-	if (x->exists && fchmod(fd, x->mode) != 0) {
-		arc_fail(partial, "%s", strerror(errno));
-		close(fd);
-		goto fail;
-	}
+	struct rx_outfile of;
+	rx_outfile_init(&of, x->host);
+	int fd = rx_outfile_create(&ictx, &of, O_WRONLY, 0666);
+	int r = fd < 0 ? fd : 0;
+	if (r == 0 && x->exists && fchmod(fd, x->mode) != 0)
+		r = rx_fail(&ictx, errno, "%s: %s", of.partial, strerror(errno));
 	/* root rewriting someone's archive leaves it theirs (best effort). */
-	if (x->exists && geteuid() == 0 && (x->uid || x->gid) && fchown(fd, x->uid, x->gid) == 0)
+	if (r == 0 && x->exists && geteuid() == 0 && (x->uid || x->gid) && fchown(fd, x->uid, x->gid) == 0)
 		fchmod(fd, x->mode);
-	if (ifs_write(&ictx, root, o, fd, NULL) != 0) {
-		report(&ictx, x->label, NULL);
-		close(fd);
-		goto fail;
+	if (r == 0 && (r = ifs_write(&ictx, root, o, fd, NULL)) != 0)
+		rx_prefix(&ictx, "%s", x->label);
+	if (r == 0) {
+		r = rx_outfile_commit(&ictx, &of, fd);
+		fd = -1;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		arc_fail(partial, "%s", strerror(errno));
-		goto fail;
+	if (r) {
+		report(&ictx, NULL, NULL);
+		rx_outfile_abort(&of, fd);
 	}
-	if (rename(partial, real) != 0) {
-		arc_fail(real, "%s", strerror(errno));
-		goto fail;
-	}
-	char *slash = strrchr(real, '/');
-	char *dir = slash ? strndup(real, (size_t)(slash - real) + (slash == real)) : rx_xstrdup(".");
-	int dfd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	free(dir);
-	r = 0;
-	goto out;
-fail:
-	unlink(partial);
-out:
-	free(partial);
-	free(real);
+	rx_outfile_free(&of);
 	return r;
 }
 
@@ -977,19 +948,21 @@ static void xt_init(struct xt *x, const struct arc *a, int force)
 /* Write bytes to path through path.partial and a rename. */
 static int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
 {
-	char *partial = rx_xasprintf("%s.partial", path);
-	unlink(partial);
-	int fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	int r = fd < 0 ? arc_fail(partial, "%s", strerror(errno)) : 0;
-	if (r == 0 && (write_fd_all(fd, buf, len) || fsync(fd)))
-		r = arc_fail(partial, "%s", strerror(errno));
-	if (fd >= 0 && close(fd) != 0 && r == 0)
-		r = arc_fail(partial, "%s", strerror(errno));
-	if (r == 0 && rename(partial, path) != 0)
-		r = arc_fail(path, "%s", strerror(errno));
-	if (r)
-		unlink(partial);
-	free(partial);
+	struct rx_outfile of;
+	rx_outfile_init(&of, path);
+	int fd = rx_outfile_create(&ictx, &of, O_WRONLY, mode);
+	int r = fd < 0 ? fd : 0;
+	if (r == 0 && write_fd_all(fd, buf, len))
+		r = rx_fail(&ictx, errno, "%s: %s", of.partial, strerror(errno));
+	if (r == 0) {
+		r = rx_outfile_commit(&ictx, &of, fd);
+		fd = -1;
+	}
+	if (r) {
+		report(&ictx, NULL, NULL);
+		rx_outfile_abort(&of, fd);
+	}
+	rx_outfile_free(&of);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "progress.h"
 #include "qcow2.h"
 
@@ -164,14 +165,12 @@ int make_overlay(const char *base, const char *path, int relative, unsigned clus
 		fprintf(stderr, "rximg: %s: already exists\n", path);
 		return -1;
 	}
-	char *partial = rx_xasprintf("%s.partial", path);
-	unlink(partial);	/* left by an interrupted run */
-	int r = rx_qcow2_make_overlay(&ctx, base, partial, path, relative, cluster_bits);
-	if (r == 0 && rename(partial, path) != 0) {
-		r = rx_fail(&ctx, errno, "cannot rename %s: %s", partial, strerror(errno));
-		unlink(partial);
-	}
-	free(partial);
+	struct rx_outfile of;
+	rx_outfile_init(&of, path);
+	int r = rx_qcow2_make_overlay(&ctx, base, of.partial, path, relative, cluster_bits);
+	if (r == 0)
+		r = rx_outfile_commit(&ctx, &of, -1);
+	rx_outfile_free(&of);
 	if (r)
 		report(&ctx, path, NULL);
 	return r;
@@ -313,12 +312,12 @@ static uint8_t *chunk_alloc(size_t len)
 	return p;
 }
 
-static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, const char *partial, int qcow, unsigned cb, int quiet)
+static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, struct rx_outfile *of, int qcow, unsigned cb, int quiet)
 {
 	uint64_t size = src->size;
-	int fd = open(partial, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = rx_outfile_create(ctx, of, O_RDWR, 0644);
 	if (fd < 0)
-		return rx_fail(ctx, errno, "%s: %s", partial, strerror(errno));
+		return fd;
 	int r = 0;
 	struct rx_dev *dst = NULL;
 	if (qcow) {
@@ -327,13 +326,15 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, const char *partia
 		close(fd);
 		fd = -1;
 		if (r == 0)
-			r = rx_dev_open_chain(ctx, partial, RX_DEV_RDWR, "qcow2", NULL, &dst);
+			r = rx_dev_open_chain(ctx, of->partial, RX_DEV_RDWR, "qcow2", NULL, &dst);
+		/* Nobody sees the file before the rename: its metadata needs no write order. */
+		if (r == 0)
+			dst->no_sync = !of->replaces;
 	} else if (ftruncate(fd, (off_t)size) != 0) {
-		r = rx_fail(ctx, errno, "%s: %s", partial, strerror(errno));
+		r = rx_fail(ctx, errno, "%s: %s", of->partial, strerror(errno));
 	}
 	if (r) {
-		if (fd >= 0)
-			close(fd);
+		rx_outfile_abort(of, fd);
 		return r;
 	}
 	/* Zeros are skipped per cluster (qcow2) or per 4 KiB (raw), runs written whole. */
@@ -372,7 +373,7 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, const char *partia
 		progress_add(&pr, RX_MIN(p.chunk, size - s->off));
 #ifdef SYNC_FILE_RANGE_WRITE
 		/* Start writeback now, so the final fsync finds little left to do. */
-		if (r == 0 && s->nruns)
+		if (r == 0 && s->nruns && of->replaces)
 			sync_file_range(qcow ? rx_dev_lock_fd(dst) : fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 #endif
 		pthread_mutex_lock(&p.mu);
@@ -399,11 +400,10 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, const char *partia
 		if (r == 0)
 			r = rx_dev_flush(dst);
 		rx_dev_close(dst);
-	} else {
-		if (r == 0 && fsync(fd) != 0)
-			r = rx_fail(ctx, errno, "fsync: %s", strerror(errno));
-		close(fd);
 	}
+	if (r == 0)
+		return rx_outfile_commit(ctx, of, fd);
+	rx_outfile_abort(of, fd);
 	return r;
 }
 
@@ -459,15 +459,12 @@ int cmd_convert(int argc, char **argv)
 		report(&src_ctx, src_path, NULL);
 		return EXIT_FAIL;
 	}
-	char *partial = rx_xasprintf("%s.partial", dst_path);
-	int r = do_convert(&ctx, src, partial, qcow, cb, quiet);
+	struct rx_outfile of;
+	rx_outfile_init(&of, dst_path);
+	int r = do_convert(&ctx, src, &of, qcow, cb, quiet);
 	rx_dev_close(src);
-	if (r == 0 && rename(partial, dst_path) != 0)
-		r = rx_fail(&ctx, errno, "cannot rename %s: %s", partial, strerror(errno));
-	if (r) {
+	if (r)
 		report(&ctx, dst_path, NULL);
-		unlink(partial);
-	}
-	free(partial);
+	rx_outfile_free(&of);
 	return r ? EXIT_FAIL : EXIT_OK;
 }

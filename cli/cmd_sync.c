@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "qcow2.h"
 
 /* rximg.conf in the current directory: "key = value" lines, '#' comments. */
@@ -66,12 +67,11 @@ static const char inject_help[] =
  * inject --overlay: a new overlay on the image, written as NEW.partial and
  * renamed once the commit has landed. Returns the image spec to open in it.
  */
-static char *overlay_start(const char *image, const char *overlay, char **partial)
+static char *overlay_start(const char *image, const char *overlay, struct rx_outfile *of)
 {
 	static struct rx_ctx ctx;
 	struct target t;
 	struct stat st;
-	*partial = NULL;
 	if (target_parse(&ctx, image, &t) != 0) {
 		report(&ctx, NULL, NULL);
 		return NULL;
@@ -81,14 +81,13 @@ static char *overlay_start(const char *image, const char *overlay, char **partia
 		target_free(&t);
 		return NULL;
 	}
-	char *p = rx_xasprintf("%s.partial", overlay), *spec = NULL;
-	unlink(p);	/* left by an interrupted run */
-	if (rx_qcow2_make_overlay(&ctx, t.image, p, overlay, 0, 16) != 0) {
+	char *spec = NULL;
+	rx_outfile_init(of, overlay);
+	if (rx_qcow2_make_overlay(&ctx, t.image, of->partial, overlay, 0, 16) != 0) {
 		report(&ctx, overlay, NULL);
-		free(p);
+		rx_outfile_free(of);
 	} else {
-		*partial = p;
-		spec = t.partno > 0 ? rx_xasprintf("%s:p%d", p, t.partno) : rx_xstrdup(p);
+		spec = t.partno > 0 ? rx_xasprintf("%s:p%d", of->partial, t.partno) : rx_xstrdup(of->partial);
 	}
 	target_free(&t);
 	return spec;
@@ -106,7 +105,8 @@ int cmd_inject(int argc, char **argv)
 	struct put_opts po = { 0 };
 	struct rfs_owner owner;
 	const char *image = NULL, *from = NULL, *overlay = NULL;
-	char *ov_partial = NULL, *ov_spec = NULL;
+	struct rx_outfile ov = { 0 };
+	char *ov_spec = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "i:prm:Ph", opts, NULL)) != -1) {
 		switch (c) {
@@ -151,7 +151,7 @@ int cmd_inject(int argc, char **argv)
 		status = usage_error("inject", "nothing to inject");
 		goto out;
 	}
-	if (overlay && !(image = ov_spec = overlay_start(image, overlay, &ov_partial))) {
+	if (overlay && !(image = ov_spec = overlay_start(image, overlay, &ov))) {
 		status = EXIT_FAIL;
 		goto out;
 	}
@@ -202,13 +202,16 @@ int cmd_inject(int argc, char **argv)
 	if (status == EXIT_OK)
 		status = wsession_commit(&w);
 out:
-	if (ov_partial && status == EXIT_OK && rename(ov_partial, overlay) != 0) {
-		fprintf(stderr, "rximg: cannot rename %s: %s\n", ov_partial, strerror(errno));
-		status = EXIT_FAIL;
+	if (ov.partial && status == EXIT_OK) {
+		static struct rx_ctx ctx;
+		if (rx_outfile_commit(&ctx, &ov, -1) != 0) {
+			report(&ctx, NULL, NULL);
+			status = EXIT_FAIL;
+		}
+	} else if (ov.partial) {
+		rx_outfile_abort(&ov, -1);
 	}
-	if (ov_partial && status != EXIT_OK)
-		unlink(ov_partial);
-	free(ov_partial);
+	rx_outfile_free(&ov);
 	free(ov_spec);
 	free(conf_image);
 	free(conf_from);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "outfile.h"
 #include "wr.h"
 
 static int bad_uuid(const char *s, uint8_t out[16])
@@ -183,7 +184,7 @@ int cmd_mkfs(int argc, char **argv)
 	struct stat st;
 	struct target t = { 0 };
 	int exists = stat(image, &st) == 0, partno = RX_PART_AUTO;
-	char *partial = NULL;
+	struct rx_outfile of = { 0 };	/* a new image, written as IMAGE.partial */
 	const char *path = image;
 	int status = EXIT_FAIL;
 	/* IMAGE:pN: a filesystem in that partition of an existing disk image. */
@@ -206,20 +207,20 @@ int cmd_mkfs(int argc, char **argv)
 			free(password);
 			return usage_error("mkfs", "%s does not exist: give --size to create it", image);
 		}
-		partial = rx_xasprintf("%s.partial", image);
-		int fd = open(partial, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		rx_outfile_init(&of, image);
+		int fd = rx_outfile_create(&ctx, &of, O_RDWR, 0644);
 		if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
-			fprintf(stderr, "rximg: %s: %s\n", partial, strerror(errno));
 			if (fd >= 0)
-				close(fd);
-			unlink(partial);
-			free(partial);
+				rx_fail(&ctx, errno, "%s: %s", of.partial, strerror(errno));
+			report(&ctx, NULL, NULL);
+			rx_outfile_abort(&of, fd);
+			rx_outfile_free(&of);
 			free(res);
 			free(password);
 			return EXIT_FAIL;
 		}
 		close(fd);
-		path = partial;
+		path = of.partial;
 	} else if (partno < 0 && have_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != size) {
 		free(res);
 			free(password);
@@ -291,16 +292,16 @@ int cmd_mkfs(int argc, char **argv)
 	if (r == 0)
 		r = rx_dev_flush(img->container);
 	rx_image_close(img);
-	if (r == 0 && partial && rename(partial, image) != 0)
-		r = rx_fail(&ctx, errno, "cannot rename %s: %s", partial, strerror(errno));
+	if (r == 0 && of.partial)
+		r = rx_outfile_commit(&ctx, &of, -1);
 	if (r) {
 		report(&ctx, image, NULL);
-		if (partial)
-			unlink(partial);
+		if (of.partial)
+			rx_outfile_abort(&of, -1);
 	} else {
 		status = EXIT_OK;
 	}
-	free(partial);
+	rx_outfile_free(&of);
 	free(res);
 	if (password) {
 		memset(password, 0, strlen(password));

@@ -80,7 +80,7 @@ static int raw_pwrite(struct rx_dev *dev, const void *buf, size_t len, uint64_t 
 
 static int raw_flush(struct rx_dev *dev)
 {
-	if (fsync(dev->fd) < 0)
+	if (!dev->no_sync && fsync(dev->fd) < 0)
 		return rx_fail(dev->ctx, errno, "fsync: %s", strerror(errno));
 	return 0;
 }

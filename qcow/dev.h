@@ -28,6 +28,7 @@ struct rx_dev {
 	int writable;
 	int fd;			/* backing descriptor when there is one, else -1 */
 	const char *kind;	/* "file", "block device", "partition" ... */
+	int no_sync;		/* a new file nobody reads yet: flushes need not wait for the disk */
 };
 
 enum { RX_DEV_RDONLY = 0, RX_DEV_RDWR = 1 };

@@ -140,7 +140,7 @@ static int fwrite_at(struct qcow2 *q, const void *buf, size_t len, uint64_t off)
 
 static int fsync_file(struct qcow2 *q)
 {
-	if (!q->unsynced)
+	if (!q->unsynced || q->dev.no_sync)
 		return 0;
 	int r = q->file->ops->flush(q->file);
 	if (r == 0)

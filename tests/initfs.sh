@@ -81,6 +81,23 @@ for name in initfs-bootstrap initfs-nobootstrap; do
 	ok "$name: reading never changed the archive" test "$(sha "$img")" = "$sum0"
 done
 
+# ---- the disk flush: only an archive that replaces one is flushed before its rename ----
+
+g=$(test_image initfs-bootstrap.img)
+gx=$WORK/initfs-bootstrap/x
+if [ -n "$g" ] && [ -d "$gx" ] && command -v strace >/dev/null; then
+	n=$(flushes_of "$WORK/fl.img.partial" "$RXIMG" initfs repack "$gx" -b "$gx.bootstrap" -o "$WORK/fl.img")
+	ok "repack into a new archive: not flushed, like cp (flushes: $n)" test "$n" = 0
+	n=$(flushes_of "$WORK/fl.img.partial" "$RXIMG" initfs repack "$gx" -b "$gx.bootstrap" -o "$WORK/fl.img")
+	ok "repack over an existing archive: flushed before the rename (flushes: $n)" test "$n" -ge 1
+	n=$(flushes_of "$WORK/fl.img.partial" "$RXIMG" initfs rm "$WORK/fl.img" /lib/data.txt)
+	ok "an in-place edit: flushed before the rename (flushes: $n)" test "$n" -ge 1
+	ok "after the edit the archive reads back without the file" \
+		sh -c "! '$RXIMG' initfs cat '$WORK/fl.img:/lib/data.txt' 2>/dev/null && '$RXIMG' initfs cat '$WORK/fl.img:/etc/init.rc' >/dev/null"
+else
+	skip "initfs: which outputs are flushed" "strace or the extracted golden archive is missing"
+fi
+
 # ---- layouts: conversion, detection override, reproducibility -----------------
 
 g=$(test_image initfs-bootstrap.img)

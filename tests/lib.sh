@@ -72,3 +72,12 @@ fails_cleanly() {  # fails_cleanly REGEX COMMAND...
 	fi
 	return 0
 }
+
+# How often COMMAND flushed FILE (fsync/fdatasync on a descriptor of FILE, as strace -y
+# names it); prints the count. Needs strace (tests check `command -v strace` first).
+flushes_of() {  # flushes_of FILE COMMAND...
+	local file=$1
+	shift
+	strace -f -y -qq -e trace=fsync,fdatasync -o "$WORK/.strace" "$@" >/dev/null 2>&1 || return 1
+	grep -c -F "<$file>" "$WORK/.strace" || true
+}

@@ -209,6 +209,20 @@ ok "convert: qcow2 chain -> qcow2 with 2 MiB clusters, no backing file" sh -c \
 	"'$R' convert -q -c 2M '$WORK/chain/top.qcow2' '$WORK/flat2m.qcow2' && qemu-img check -q '$WORK/flat2m.qcow2' && qemu-img compare -q '$WORK/flat2m.qcow2' '$WORK/chain/top.qcow2' && ! qemu-img info '$WORK/flat2m.qcow2' | grep -q backing"
 ok "convert: an existing DST is refused" fails_cleanly "exists" "$R" convert "$WORK/changed.img" "$WORK/conv.qcow2"
 ok "convert: --force replaces it, no DST.partial left" sh -c "'$R' convert -q -f -O qcow2 '$misc' '$WORK/conv.qcow2' && test ! -e '$WORK/conv.qcow2.partial' && qemu-img compare -q '$misc' '$WORK/conv.qcow2'"
+# The disk flush: a new DST is left to the kernel's writeback (as cp and qemu-img do); one
+# that replaces an existing file is flushed before the rename, so a power loss keeps one.
+if command -v strace >/dev/null; then
+	for fmt in raw qcow2; do
+		rm -f "$WORK/flush.$fmt"
+		n=$(flushes_of "$WORK/flush.$fmt.partial" "$R" convert -q -O $fmt "$misc" "$WORK/flush.$fmt")
+		ok "convert -O $fmt: a new DST is not flushed (flushes: $n)" test "$n" = 0
+		n=$(flushes_of "$WORK/flush.$fmt.partial" "$R" convert -q -f -O $fmt "$misc" "$WORK/flush.$fmt")
+		ok "convert -O $fmt --force: the replacing DST is flushed before the rename (flushes: $n)" test "$n" -ge 1
+		ok "convert -O $fmt: both results equal the source" qemu-img compare -q -f raw "$misc" "$WORK/flush.$fmt"
+	done
+else
+	skip "convert: which outputs are flushed" "strace is not installed"
+fi
 
 # ---- refusals ----
 setbits() {  # setbits IMG OFFSET HEX: overwrite bytes of the header
