@@ -314,15 +314,8 @@ static int commit_host(struct arc *x, struct ifs_node *root, const struct ifs_wr
 		fchmod(fd, x->mode);
 	if (r == 0 && (r = ifs_write(&ictx, root, o, fd, NULL)) != 0)
 		rx_prefix(&ictx, "%s", x->label);
-	if (r == 0) {
-		r = rx_outfile_commit(&ictx, &of, fd);
-		fd = -1;
-	}
-	if (r) {
+	if ((r = rx_outfile_finish(&ictx, &of, fd, r)) != 0)
 		report(&ictx, NULL, NULL);
-		rx_outfile_abort(&of, fd);
-	}
-	rx_outfile_free(&of);
 	return r;
 }
 
@@ -954,15 +947,8 @@ static int write_file_atomic(const char *path, const void *buf, size_t len, mode
 	int r = fd < 0 ? fd : 0;
 	if (r == 0 && write_fd_all(fd, buf, len))
 		r = rx_fail(&ictx, errno, "%s: %s", of.partial, strerror(errno));
-	if (r == 0) {
-		r = rx_outfile_commit(&ictx, &of, fd);
-		fd = -1;
-	}
-	if (r) {
+	if ((r = rx_outfile_finish(&ictx, &of, fd, r)) != 0)
 		report(&ictx, NULL, NULL);
-		rx_outfile_abort(&of, fd);
-	}
-	rx_outfile_free(&of);
 	return r;
 }
 

@@ -168,10 +168,7 @@ int make_overlay(const char *base, const char *path, int relative, unsigned clus
 	struct rx_outfile of;
 	rx_outfile_init(&of, path);
 	int r = rx_qcow2_make_overlay(&ctx, base, of.partial, path, relative, cluster_bits);
-	if (r == 0)
-		r = rx_outfile_commit(&ctx, &of, -1);
-	rx_outfile_free(&of);
-	if (r)
+	if ((r = rx_outfile_finish(&ctx, &of, -1, r)) != 0)
 		report(&ctx, path, NULL);
 	return r;
 }
@@ -317,7 +314,7 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, struct rx_outfile 
 	uint64_t size = src->size;
 	int fd = rx_outfile_create(ctx, of, O_RDWR, 0644);
 	if (fd < 0)
-		return fd;
+		return rx_outfile_finish(ctx, of, -1, fd);
 	int r = 0;
 	struct rx_dev *dst = NULL;
 	if (qcow) {
@@ -333,10 +330,8 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, struct rx_outfile 
 	} else if (ftruncate(fd, (off_t)size) != 0) {
 		r = rx_fail(ctx, errno, "%s: %s", of->partial, strerror(errno));
 	}
-	if (r) {
-		rx_outfile_abort(of, fd);
-		return r;
-	}
+	if (r)
+		return rx_outfile_finish(ctx, of, fd, r);
 	/* Zeros are skipped per cluster (qcow2) or per 4 KiB (raw), runs written whole. */
 	struct pipe p = { .src = src, .size = size, .gran = qcow ? 1ULL << cb : 4096 };
 	p.chunk = RX_MAX(4ULL << 20, p.gran);
@@ -401,10 +396,7 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, struct rx_outfile 
 			r = rx_dev_flush(dst);
 		rx_dev_close(dst);
 	}
-	if (r == 0)
-		return rx_outfile_commit(ctx, of, fd);
-	rx_outfile_abort(of, fd);
-	return r;
+	return rx_outfile_finish(ctx, of, fd, r);
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -465,6 +457,5 @@ int cmd_convert(int argc, char **argv)
 	rx_dev_close(src);
 	if (r)
 		report(&ctx, dst_path, NULL);
-	rx_outfile_free(&of);
 	return r ? EXIT_FAIL : EXIT_OK;
 }

@@ -202,16 +202,13 @@ int cmd_inject(int argc, char **argv)
 	if (status == EXIT_OK)
 		status = wsession_commit(&w);
 out:
-	if (ov.partial && status == EXIT_OK) {
+	if (ov.partial) {
 		static struct rx_ctx ctx;
-		if (rx_outfile_commit(&ctx, &ov, -1) != 0) {
+		if (rx_outfile_finish(&ctx, &ov, -1, status == EXIT_OK ? 0 : -EIO) != 0 && status == EXIT_OK) {
 			report(&ctx, NULL, NULL);
 			status = EXIT_FAIL;
 		}
-	} else if (ov.partial) {
-		rx_outfile_abort(&ov, -1);
 	}
-	rx_outfile_free(&ov);
 	free(ov_spec);
 	free(conf_image);
 	free(conf_from);

@@ -209,12 +209,12 @@ int cmd_mkfs(int argc, char **argv)
 		}
 		rx_outfile_init(&of, image);
 		int fd = rx_outfile_create(&ctx, &of, O_RDWR, 0644);
-		if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
-			if (fd >= 0)
-				rx_fail(&ctx, errno, "%s: %s", of.partial, strerror(errno));
+		int err = fd < 0 ? fd : 0;
+		if (!err && ftruncate(fd, (off_t)size) != 0)
+			err = rx_fail(&ctx, errno, "%s: %s", of.partial, strerror(errno));
+		if (err) {
 			report(&ctx, NULL, NULL);
-			rx_outfile_abort(&of, fd);
-			rx_outfile_free(&of);
+			rx_outfile_finish(&ctx, &of, fd, err);
 			free(res);
 			free(password);
 			return EXIT_FAIL;
@@ -292,16 +292,12 @@ int cmd_mkfs(int argc, char **argv)
 	if (r == 0)
 		r = rx_dev_flush(img->container);
 	rx_image_close(img);
-	if (r == 0 && of.partial)
-		r = rx_outfile_commit(&ctx, &of, -1);
-	if (r) {
+	if (of.partial)
+		r = rx_outfile_finish(&ctx, &of, -1, r);
+	if (r)
 		report(&ctx, image, NULL);
-		if (of.partial)
-			rx_outfile_abort(&of, -1);
-	} else {
+	else
 		status = EXIT_OK;
-	}
-	rx_outfile_free(&of);
 	free(res);
 	if (password) {
 		memset(password, 0, strlen(password));

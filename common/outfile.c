@@ -69,3 +69,13 @@ void rx_outfile_free(struct rx_outfile *of)
 	free(of->partial);
 	of->path = of->partial = NULL;
 }
+
+int rx_outfile_finish(struct rx_ctx *ctx, struct rx_outfile *of, int fd, int r)
+{
+	if (r == 0)
+		r = rx_outfile_commit(ctx, of, fd);
+	else
+		rx_outfile_abort(of, fd);
+	rx_outfile_free(of);
+	return r;
+}

@@ -32,5 +32,7 @@ int rx_outfile_commit(struct rx_ctx *ctx, struct rx_outfile *of, int fd);
 /* Give up: close fd (if >= 0) and remove the partial file. */
 void rx_outfile_abort(struct rx_outfile *of, int fd);
 void rx_outfile_free(struct rx_outfile *of);
+/* The usual ending: commit if r is 0, else abort; then free. Returns the outcome. */
+int rx_outfile_finish(struct rx_ctx *ctx, struct rx_outfile *of, int fd, int r);
 
 #endif
