@@ -831,6 +831,10 @@ if mount_img "$MP" -o ro "$LI" && mount_img "$MP2" -o ro "$LI"; then
 else
 	fail "two read-only mounts of one image at once"
 fi
+for bad in bogus commit=abc commit=3600001 rw,no_such_option; do
+	ok "mount -o $bad is refused as a usage error, nothing mounted" sh -c \
+		"'$R' mount -o '$bad' '$LI' '$MP' 2>'$WORK/bad.err'; test \$? = 2 && grep -q 'bad option list' '$WORK/bad.err' && ! grep -q ' $MP ' /proc/self/mountinfo"
+done
 ok "mount on a missing mountpoint fails cleanly" fails_cleanly 'not a directory' "$R" mount "$LI" "$WORK/nowhere"
 ok "mount of a missing image fails cleanly" fails_cleanly 'No such file|not found|cannot open' \
 	mount_img "$MP" "$WORK/missing.img"
