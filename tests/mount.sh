@@ -494,6 +494,24 @@ ok "appending zeros inside a partly written record keeps the new size on disk (2
 ok "appending zeros to an inline file keeps the new size on disk (6000)" \
 	test "$(stat -c %s "$WORK/x/ops/zero_tail_small" 2>/dev/null)" = 6000
 
+# A full filesystem: ENOSPC, at write or (through the writeback cache) at fsync, and the
+# image stays clean and usable.
+for cache in writeback_cache no_writeback_cache; do
+	SI="$WORK/small.$cache.img"
+	"$R" mkfs -s 16M "$SI"
+	SMP=$(new_mp "small.$cache")
+	mount_img "$SMP" -o "$cache" "$SI"
+	dd if=/dev/urandom of="$SMP/big" bs=1M count=64 conv=fsync 2>"$WORK/dd.err"
+	rc=$?
+	ok "$cache: writing 64 MiB into 16 MiB fails with ENOSPC (dd status $rc)" \
+		sh -c "test $rc != 0 && grep -q 'No space left on device' '$WORK/dd.err'"
+	ok "$cache: after removing the file, a new one can be written and read" \
+		sh -c "rm '$SMP/big' && echo after >'$SMP/after' && test \"\$(cat '$SMP/after')\" = after"
+	ok "$cache: rximg umount" "$R" umount "$SMP"
+	ok "$cache: check is clean after ENOSPC" "$R" check -q "$SI"
+	ok "$cache: the file written after it is in the image" sh -c "test \"\$('$R' cat '$SI:/after')\" = after"
+done
+
 # ---------------------------------------------------------------------------------------
 # 3. Open-unlinked files.
 section "3. open-unlinked files"
