@@ -512,6 +512,32 @@ for cache in writeback_cache no_writeback_cache; do
 	ok "$cache: the file written after it is in the image" sh -c "test \"\$('$R' cat '$SI:/after')\" = after"
 done
 
+# -o default_permissions (with allow_other): the kernel checks modes and owners for other
+# users; without it, the server would let them read anything. Needs root to act as nobody.
+if [ $ROOT = 1 ] && command -v setpriv >/dev/null; then
+	PI="$WORK/perm.img"
+	"$R" mkfs -s 16M "$PI"
+	# The test's own folders are private (0700): nobody needs a mountpoint it can reach.
+	PMP=$(mktemp -d "${TMPDIR:-/tmp}/rximg-perm.XXXXXX")
+	chmod 0755 "$PMP"
+	mount_img "$PMP" -o allow_other,default_permissions "$PI"
+	chmod 0755 "$PMP"
+	echo secret >"$PMP/secret" && chmod 0600 "$PMP/secret"
+	echo public >"$PMP/public" && chmod 0644 "$PMP/public"
+	ok "default_permissions: nobody reads a 0644 file" sh -c "test \"\$(setpriv --reuid=65534 --regid=65534 --clear-groups cat '$PMP/public')\" = public"
+	ok "default_permissions: nobody may not read root's 0600 file" \
+		sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups cat '$PMP/secret' 2>'$WORK/perm.err' && grep -q 'Permission denied' '$WORK/perm.err'"
+	ok "default_permissions: nobody may not create in root's 0755 directory" \
+		sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo x >\"\$1\"' sh '$PMP/new' 2>/dev/null && test ! -e '$PMP/new'"
+	ok "default_permissions: nobody may not chmod root's file" \
+		sh -c "! setpriv --reuid=65534 --regid=65534 --clear-groups chmod 0666 '$PMP/public' 2>/dev/null && test \$(stat -c %a '$PMP/public') = 644"
+	ok "default_permissions: rximg umount" "$R" umount "$PMP"
+	ok "default_permissions: check is clean" "$R" check -q "$PI"
+	not_mounted "$PMP" && rmdir "$PMP"
+else
+	skip "-o default_permissions" "needs root (to act as another user) and setpriv"
+fi
+
 # ---------------------------------------------------------------------------------------
 # 3. Open-unlinked files.
 section "3. open-unlinked files"
@@ -791,6 +817,25 @@ held_mtime() { $PY -c 'import json,sys; s,ns=json.load(sys.stdin)[0]["mtime"].sp
 stored=$("$R" stat --json "$KI:/held" | held_mtime)
 ok "SIGTERM with a file held open: the stored mtime is the one the writer saw ($(cat "$WORK/held.mtime"))" \
 	test "$stored" = "$(cat "$WORK/held.mtime")"
+
+# -f: the server stays in the foreground (this shell's child) until SIGINT, which commits.
+"$R" mount -f -o commit=3600000 "$KI" "$MP" 2>"$WORK/fg.err" &
+fg=$!
+HELPERS="$HELPERS $fg"
+MPS="$MPS $MP"
+i=0
+while ! is_mounted "$MP" && alive $fg && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+ok "mount -f: mounted, and the server is the process started in the foreground" \
+	sh -c "awk -v mp='$MP' '\$5 == mp' /proc/self/mountinfo | grep -q fuse.rximg && kill -0 $fg"
+cp "$WORK/rnd300k" "$MP/fg"
+kill -INT $fg
+wait $fg
+rc=$?
+ok "mount -f: SIGINT ends the server with status 0 ($rc)" test $rc = 0
+ok "mount -f: unmounted after SIGINT" not_mounted "$MP"
+is_mounted "$MP" && lazy_unmount "$MP"
+ok "mount -f: the data written before SIGINT is committed, check clean" \
+	sh -c "'$R' check -q '$KI' && '$R' cat '$KI:/fg' | cmp - '$WORK/rnd300k'"
 
 # d) rximg mount IMG MP -- COMMAND
 rxmount -o commit=3600000 "$KI" "$MP" -- sh -c 'cp "$1" "$0/cmd" && exit 7' "$MP" "$WORK/rnd300k"
