@@ -108,6 +108,10 @@ void format_uuid(const uint8_t uuid[16], char out[37]);
 /* Manifest escaping: tab, newline and backslash become \t, \n, \\. */
 void fput_escaped(FILE *f, const char *s, size_t len);
 
+/* A file's bytes in order, holes as zeros, to put(arg, ...). */
+int stream_sequential(struct rfs *fs, const struct rfs_node *n,
+		      int (*put)(void *, const uint8_t *, size_t), void *arg);
+
 /* Per-node facts shown by stat and ls --json. */
 struct node_facts {
 	uint64_t records, compressed, stored_blocks;
@@ -128,6 +132,7 @@ int cmd_get(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_manifest(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_mkfs(int argc, char **argv);
 int cmd_put(int argc, char **argv);
 int cmd_mkdir(int argc, char **argv);

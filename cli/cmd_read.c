@@ -1,7 +1,6 @@
-/* rximg cat, get, extract, manifest: everything that copies data out. */
+/* rximg cat, get, extract: everything that copies data out. */
 #include <fcntl.h>
 #include <getopt.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,8 +41,8 @@ static int seq_data(void *arg, uint64_t off, const uint8_t *buf, size_t len)
 	return r;
 }
 
-static int stream_sequential(struct rfs *fs, const struct rfs_node *n,
-			     int (*put)(void *, const uint8_t *, size_t), void *arg)
+int stream_sequential(struct rfs *fs, const struct rfs_node *n,
+		      int (*put)(void *, const uint8_t *, size_t), void *arg)
 {
 	struct seq s = { 0, put, arg };
 	int r = rfs_read_stream(fs, n, seq_data, &s);
@@ -67,12 +66,6 @@ static int put_fd(void *arg, const uint8_t *buf, size_t len)
 		buf += n;
 		len -= (size_t)n;
 	}
-	return 0;
-}
-
-static int put_sha(void *arg, const uint8_t *buf, size_t len)
-{
-	EVP_DigestUpdate(arg, buf, len);
 	return 0;
 }
 
@@ -515,169 +508,6 @@ int cmd_get(int argc, char **argv)
 	free(parent);
 	free(habs);
 	free(target);
-	close_target(&op);
-	return r ? EXIT_FAIL : EXIT_OK;
-}
-
-/* ---- manifest ---- */
-
-struct mentry {
-	char *path;
-	uint32_t id;
-};
-
-struct mlist {
-	struct mentry *v;
-	size_t n, cap;
-	struct idmap dirs;
-};
-
-static void mlist_add(struct mlist *l, char *path, uint32_t id)
-{
-	if (l->n == l->cap)
-		l->v = rx_xrealloc(l->v, (l->cap = l->cap ? l->cap * 2 : 256) * sizeof(*l->v));
-	l->v[l->n].path = path;
-	l->v[l->n++].id = id;
-}
-
-static int collect(struct rfs *fs, struct mlist *l, const char *path, const struct rfs_node *dir)
-{
-	struct rfs_dirent *ents = NULL;
-	size_t count;
-	int r = rfs_dir_list(fs, dir, &ents, &count);
-	if (r == 0)
-		r = rfs_dirents_sort(fs, ents, count);
-	if (r) {
-		rx_prefix(fs->ctx, "%s", path);
-		free(ents);
-		return r;
-	}
-	for (size_t i = 0; i < count && r == 0; i++) {
-		char *child = rx_path_join(path, ents[i].name, ents[i].len);
-		struct rfs_node n;
-		r = rfs_node_get(fs, ents[i].id, &n);
-		if (r == 0 && rfs_is_dir(&n)) {
-			void **seen = idmap_slot(&l->dirs, n.id, 1);
-			if (*seen)
-				r = rx_fail(fs->ctx, ELOOP, "directory node %u is reached a second time "
-					    "(a directory loop or hard-linked directory)", n.id);
-			*seen = (void *)1;
-		}
-		if (r) {
-			rx_prefix(fs->ctx, "%s", child);
-			free(child);
-			break;
-		}
-		mlist_add(l, child, n.id);
-		if (rfs_is_dir(&n))
-			r = collect(fs, l, child, &n);
-	}
-	free(ents);
-	return r;
-}
-
-static int mentry_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct mentry *)a)->path, ((const struct mentry *)b)->path);
-}
-
-static int manifest_line(struct rfs *fs, const char *path, uint32_t id, EVP_MD_CTX *md)
-{
-	struct rfs_node n;
-	char *target = NULL;
-	int r = rfs_node_get(fs, id, &n);
-	if (r)
-		return r;
-	unsigned char digest[32];
-	unsigned dlen = 0;
-	if (rfs_is_symlink(&n)) {
-		r = rfs_readlink(fs, &n, &target);
-		if (r)
-			return r;
-		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-		EVP_DigestUpdate(md, target, strlen(target));
-		EVP_DigestFinal_ex(md, digest, &dlen);
-	} else if (!rfs_is_dir(&n)) {
-		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-		r = stream_sequential(fs, &n, put_sha, md);
-		if (r)
-			return r;
-		EVP_DigestFinal_ex(md, digest, &dlen);
-	}
-	fput_escaped(stdout, path, strlen(path));
-	printf("\t%s\t%04o\t%u\t%u\t%llu\t%llu.%09u\t%llu.%09u\t%u\t", node_type_name(n.mode),
-	       n.mode & RFS_MODE_PERM, n.uid, n.gid, (unsigned long long)n.size,
-	       (unsigned long long)n.mtime, n.mtime_nsec, (unsigned long long)n.ctime, n.ctime_nsec,
-	       n.links);
-	if (target)
-		fput_escaped(stdout, target, strlen(target));
-	else
-		putchar('-');
-	putchar('\t');
-	if (dlen)
-		for (unsigned i = 0; i < dlen; i++)
-			printf("%02x", digest[i]);
-	else
-		putchar('-');
-	putchar('\n');
-	free(target);
-	return 0;
-}
-
-static const char manifest_help[] =
-	"Usage: rximg manifest IMAGE[:/dir]\n"
-	"Print one tab-separated line per path, sorted by path bytes:\n"
-	"path type mode uid gid size mtime ctime nlink symlink_target sha256\n"
-	"(tab, newline and backslash in names are written as \\t, \\n, \\\\).\n\n"
-	"  -h, --help  show this help\n";
-
-int cmd_manifest(int argc, char **argv)
-{
-	static const struct option opts[] = { { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(manifest_help, stdout);
-			return EXIT_OK;
-		}
-		return bad_option("manifest", argv);
-	}
-	if (argc - optind != 1)
-		return usage_error("manifest", "expected IMAGE[:/dir]");
-	struct opened op;
-	struct rfs_node root;
-	if (open_target(argv[optind], &op))
-		return EXIT_FAIL;
-	if (lookup_target(&op, 1, &root)) {
-		close_target(&op);
-		return EXIT_FAIL;
-	}
-	const char *top = op.t.path ? op.t.path : "/";
-	struct mlist l = { 0 };
-	idmap_init(&l.dirs);
-	mlist_add(&l, rx_xstrdup(top), root.id);
-	int r = 0;
-	if (rfs_is_dir(&root)) {
-		*idmap_slot(&l.dirs, root.id, 1) = (void *)1;
-		r = collect(op.fs, &l, top, &root);
-	}
-	if (r == 0) {
-		qsort(l.v, l.n, sizeof(*l.v), mentry_cmp);
-		EVP_MD_CTX *md = EVP_MD_CTX_new();
-		printf("# path\ttype\tmode\tuid\tgid\tsize\tmtime\tctime\tnlink\tsymlink_target\tsha256\n");
-		for (size_t i = 0; i < l.n && r == 0; i++) {
-			r = manifest_line(op.fs, l.v[i].path, l.v[i].id, md);
-			if (r)
-				rx_prefix(op.fs->ctx, "%s", l.v[i].path);
-		}
-		EVP_MD_CTX_free(md);
-	}
-	if (r)
-		report(op.fs->ctx, op.t.image, NULL);
-	for (size_t i = 0; i < l.n; i++)
-		free(l.v[i].path);
-	free(l.v);
-	idmap_free(&l.dirs);
 	close_target(&op);
 	return r ? EXIT_FAIL : EXIT_OK;
 }
