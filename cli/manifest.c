@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "idmap.h"
 #include "json.h"
+#include "progress.h"
 
 enum field { F_TYPE, F_MODE, F_UID, F_GID, F_SIZE, F_MTIME, F_CTIME, F_NLINK, F_TARGET, F_CONTENT, F_COUNT };
 static const char *const field_names[F_COUNT] = {
@@ -87,6 +88,8 @@ static int collect(struct walk *w, const char *path, const struct rfs_node *dir)
 	struct rfs_dirent *ents = NULL;
 	size_t count;
 	int r = rfs_dir_list(w->fs, dir, &ents, &count);
+	if (r == 0)
+		r = rfs_dirents_sort(w->fs, ents, count);	/* also refuses a name stored twice */
 	if (r) {
 		rx_prefix(w->fs->ctx, "%s", path);
 		free(ents);
@@ -116,16 +119,23 @@ static int collect(struct walk *w, const char *path, const struct rfs_node *dir)
 	return r;
 }
 
+struct hasher {
+	EVP_MD_CTX *md;
+	struct progress pr;
+};
+
 static int put_sha(void *arg, const uint8_t *buf, size_t len)
 {
-	EVP_DigestUpdate(arg, buf, len);
+	struct hasher *h = arg;
+	EVP_DigestUpdate(h->md, buf, len);
+	progress_add(&h->pr, len);
 	return 0;
 }
 
-static int fill_from_node(struct rfs *fs, struct mrec *m, uint32_t id, EVP_MD_CTX *md)
+static int fill_from_node(struct rfs *fs, struct mrec *m)
 {
 	struct rfs_node n;
-	int r = rfs_node_get(fs, id, &n);
+	int r = rfs_node_get(fs, m->id, &n);
 	if (r)
 		return r;
 	snprintf(m->type, sizeof(m->type), "%s", node_type_name(n.mode));
@@ -139,24 +149,37 @@ static int fill_from_node(struct rfs *fs, struct mrec *m, uint32_t id, EVP_MD_CT
 	m->ctime_ns = n.ctime_nsec;
 	m->nlink = n.links;
 	m->known = ALL_FIELDS & ~(1u << F_TARGET | 1u << F_CONTENT);
-	if (rfs_is_symlink(&n)) {
-		if ((r = rfs_readlink(fs, &n, &m->target)) != 0)
-			return r;
-		sha256(md, m->target, strlen(m->target), m->sha);
-		m->known |= 1u << F_TARGET | 1u << F_CONTENT;
-	} else if (!rfs_is_dir(&n)) {
+	if (rfs_is_symlink(&n) && (r = rfs_readlink(fs, &n, &m->target)) == 0)
+		m->known |= 1u << F_TARGET;
+	return r;
+}
+
+static int hash_content(struct rfs *fs, struct mrec *m, struct hasher *h)
+{
+	if (m->target) {
+		sha256(h->md, m->target, strlen(m->target), m->sha);
+	} else if (strcmp(m->type, "dir")) {
+		struct rfs_node n;
 		unsigned dlen = 0;
-		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-		if ((r = stream_sequential(fs, &n, put_sha, md)) != 0)
+		int r = rfs_node_get(fs, m->id, &n);
+		if (r)
 			return r;
-		EVP_DigestFinal_ex(md, m->sha, &dlen);
-		m->known |= 1u << F_CONTENT;
+		EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
+		if ((r = stream_sequential(fs, &n, put_sha, h)) != 0)
+			return r;
+		EVP_DigestFinal_ex(h->md, m->sha, &dlen);
+	} else {
+		return 0;
 	}
+	m->known |= 1u << F_CONTENT;
 	return 0;
 }
 
-/* The tree below op's path (or the whole filesystem), sorted by path bytes. */
-static int mset_from_image(struct opened *op, struct mset *s)
+/*
+ * The tree below op's path (or the whole filesystem), sorted by path bytes.
+ * Reading every file can take a while: a progress bar on a terminal, unless quiet.
+ */
+static int mset_from_image(struct opened *op, struct mset *s, int quiet)
 {
 	struct rfs_node root;
 	if (lookup_target(op, 1, &root))
@@ -170,16 +193,29 @@ static int mset_from_image(struct opened *op, struct mset *s)
 		r = collect(&w, s->v[0].path, &root);
 	}
 	idmap_free(&w.dirs);
-	if (r == 0) {
+	if (r == 0)
 		qsort(s->v, s->n, sizeof(*s->v), mrec_cmp);
-		EVP_MD_CTX *md = EVP_MD_CTX_new();
-		for (size_t i = 0; i < s->n && r == 0; i++)
-			if ((r = fill_from_node(op->fs, &s->v[i], s->v[i].id, md)) != 0)
-				rx_prefix(op->fs->ctx, "%s", s->v[i].path);
-		EVP_MD_CTX_free(md);
+	uint64_t total = 0;
+	const char *at = NULL;	/* the path a failure is about */
+	for (size_t i = 0; i < s->n && r == 0; i++) {
+		if ((r = fill_from_node(op->fs, &s->v[i])) != 0)
+			at = s->v[i].path;
+		else if (!s->v[i].target && strcmp(s->v[i].type, "dir"))
+			total += s->v[i].size;
 	}
-	if (r)
+	struct hasher h = { .md = EVP_MD_CTX_new() };
+	progress_init(&h.pr, "reading", total, quiet);
+	for (size_t i = 0; i < s->n && r == 0; i++)
+		if ((r = hash_content(op->fs, &s->v[i], &h)) != 0)
+			at = s->v[i].path;
+	if (r == 0)
+		progress_done(&h.pr);
+	EVP_MD_CTX_free(h.md);
+	if (r) {
+		if (at)
+			rx_prefix(op->fs->ctx, "%s", at);
 		report(op->fs->ctx, op->t.image, NULL);
+	}
 	return r;
 }
 
@@ -487,7 +523,7 @@ static int mset_from_host(const char *dir, struct mset *s)
 }
 
 /* A host directory, a manifest file (by its header) or else an image spec. */
-static int mset_load(const char *arg, struct mset *s, struct opened *op)
+static int mset_load(const char *arg, struct mset *s, struct opened *op, int quiet)
 {
 	struct stat st;
 	s->what = arg;
@@ -504,7 +540,7 @@ static int mset_load(const char *arg, struct mset *s, struct opened *op)
 	}
 	if (open_target(arg, op))
 		return -1;
-	return mset_from_image(op, s);
+	return mset_from_image(op, s, quiet);
 }
 
 /* ---- manifest ---- */
@@ -552,7 +588,7 @@ int cmd_manifest(int argc, char **argv)
 	struct mset s = { 0 };
 	if (open_target(argv[optind], &op))
 		return EXIT_FAIL;
-	int r = mset_from_image(&op, &s);
+	int r = mset_from_image(&op, &s, 0);
 	if (r == 0) {
 		printf("%s\n", manifest_header);
 		for (size_t i = 0; i < s.n; i++)
@@ -731,9 +767,9 @@ int cmd_diff(int argc, char **argv)
 		return usage_error("diff", "expected A B");
 	struct mset a = { 0 }, b = { 0 };
 	struct opened oa = { 0 }, ob = { 0 };
-	int r = mset_load(argv[optind], &a, &oa);
+	int r = mset_load(argv[optind], &a, &oa, rp.quiet);
 	if (r == 0)
-		r = mset_load(argv[optind + 1], &b, &ob);
+		r = mset_load(argv[optind + 1], &b, &ob, rp.quiet);
 	struct json j;
 	if (r == 0 && json && !rp.quiet) {
 		json_init(&j, stdout);

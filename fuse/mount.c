@@ -38,12 +38,14 @@ struct mnt {
 	int stopping;
 	struct idmap open;		/* node id -> open handles (as uintptr_t) */
 	struct idmap known;		/* node id -> the kernel's lookup count */
+	struct dirh *dirs;		/* open directory handles */
 	double ttl;
 };
 
 struct dirh {
 	struct rfs_dirent *ents;
 	size_t count;
+	struct dirh *prev, *next;	/* on mnt.dirs: what the kernel never released is freed at the end */
 };
 
 static uint64_t now_ns(void)
@@ -690,6 +692,12 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		int r = rfs_dir_list(m->fs, &n, &d->ents, &d->count);
 		e = r ? err_of(m, r) : 0;
 	}
+	if (!e) {
+		d->next = m->dirs;
+		if (m->dirs)
+			m->dirs->prev = d;
+		m->dirs = d;
+	}
 	pthread_mutex_unlock(&m->lock);
 	if (e) {
 		free(d);
@@ -771,11 +779,24 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	readdir_common(req, ino, size, off, fi, 1);
 }
 
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static void dirh_free(struct mnt *m, struct dirh *d)
 {
-	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		m->dirs = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
 	free(d->ents);
 	free(d);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mnt *m = M(req);
+	pthread_mutex_lock(&m->lock);
+	dirh_free(m, (struct dirh *)(uintptr_t)fi->fh);
+	pthread_mutex_unlock(&m->lock);
 	fuse_reply_err(req, 0);
 }
 
@@ -911,6 +932,7 @@ static void on_stop_signal(int sig)
 }
 
 struct stopper {
+	struct mnt *m;
 	struct fuse_session *se;
 	pthread_t main_thread;
 	const char *mountpoint;	/* absolute */
@@ -924,11 +946,26 @@ static void *stopper(void *arg)
 		;
 	if (why != 's')
 		return NULL;	/* the loop ended on its own */
+	/* syncfs sends the kernel's inode times (and starts writing data back)... */
 	int fd = open(st->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
 		syncfs(fd);
 		close(fd);
 	}
+	/*
+	 * ...but need not wait until we have the data. Invalidating an open file's
+	 * pages makes the kernel write the dirty ones to us and wait for the replies.
+	 */
+	pthread_mutex_lock(&st->m->lock);
+	size_t n = 0;
+	uint32_t *ids = rx_xmalloc((st->m->open.count + 1) * sizeof(*ids));
+	IDMAP_FOREACH(&st->m->open, i)
+		if (st->m->open.vals[i])
+			ids[n++] = st->m->open.keys[i];
+	pthread_mutex_unlock(&st->m->lock);
+	for (size_t i = 0; i < n; i++)
+		fuse_lowlevel_notify_inval_inode(st->se, ids[i], 0, 0);
+	free(ids);
 	fuse_session_exit(st->se);
 	/* The main thread waits in the loop for a signal or a worker; this one wakes it. */
 	pthread_kill(st->main_thread, SIGTERM);
@@ -1057,6 +1094,7 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 	}
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof(ops), &m);
+	fuse_opt_free_args(&args);	/* the session keeps what it parsed */
 	if (!se) {
 		tell(o->ready_fd, "cannot start a FUSE session\n");
 		idmap_free(&m.open);
@@ -1080,7 +1118,7 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 		return rx_fail(m.ctx, EIO, "cannot mount on %s", mountpoint);
 	}
 	pthread_t thr, stop_thr;
-	struct stopper st = { se, pthread_self(), abs_mountpoint };
+	struct stopper st = { &m, se, pthread_self(), abs_mountpoint };
 	start_quiet_thread(&thr, committer, &m);
 	start_quiet_thread(&stop_thr, stopper, &st);
 	tell(o->ready_fd, "OK\n");
@@ -1113,8 +1151,10 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 	pthread_join(thr, NULL);
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
+	while (m.dirs)
+		dirh_free(&m, m.dirs);
 	idmap_free(&m.open);
-		idmap_free(&m.known);
+	idmap_free(&m.known);
 	if (r == 0 && m.failed)
 		r = -EIO;
 	return r ? r : (lr < 0 ? lr : 0);

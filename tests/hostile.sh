@@ -191,6 +191,7 @@ extract_rejects() {
 walkers_reject() {
 	rejects "$1" ls -R "$img"
 	rejects "$1" manifest "$img"
+	rejects "$1" diff "$img" "$img"
 	extract_rejects "$1"
 }
 
