@@ -207,6 +207,9 @@ ok "convert: qcow2 chain -> raw (flattened)" sh -c "'$R' convert -q -O raw '$WOR
 ok "convert: the raw output is sparse" sh -c "test \$(du -k '$WORK/flat.img' | cut -f1) -lt 8192"
 ok "convert: qcow2 chain -> qcow2 with 2 MiB clusters, no backing file" sh -c \
 	"'$R' convert -q -c 2M '$WORK/chain/top.qcow2' '$WORK/flat2m.qcow2' && qemu-img check -q '$WORK/flat2m.qcow2' && qemu-img compare -q '$WORK/flat2m.qcow2' '$WORK/chain/top.qcow2' && ! qemu-img info '$WORK/flat2m.qcow2' | grep -q backing"
+ok "convert --force onto a device node is refused, the node stays" sh -c \
+	"! '$R' convert -q -f '$WORK/changed.img' /dev/null 2>'$WORK/dev.err' && grep -q 'not a regular file' '$WORK/dev.err' && test -c /dev/null && test ! -e /dev/null.partial"
+ok "convert --force onto a folder is refused" fails_cleanly 'not a regular file' "$R" convert -q -f "$WORK/changed.img" "$WORK"
 ok "convert: an existing DST is refused" fails_cleanly "exists" "$R" convert "$WORK/changed.img" "$WORK/conv.qcow2"
 ok "convert: --force replaces it, no DST.partial left" sh -c "'$R' convert -q -f -O qcow2 '$misc' '$WORK/conv.qcow2' && test ! -e '$WORK/conv.qcow2.partial' && qemu-img compare -q '$misc' '$WORK/conv.qcow2'"
 # The disk flush: a new DST is left to the kernel's writeback (as cp and qemu-img do); one
