@@ -606,7 +606,9 @@ static const char *below(const struct mset *s, const char *path)
 {
 	const char *top = s->v[0].path;
 	size_t n = strlen(top);
-	if (!strcmp(top, "/"))
+	while (n > 0 && top[n - 1] == '/')
+		n--;	/* "IMAGE:/dir/" names /dir */
+	if (n == 0)
 		return path;
 	if (strncmp(path, top, n))
 		return NULL;

@@ -95,6 +95,7 @@ rm -rf "$WORK/links"
 "$R" extract -q "$misc:/links" "$WORK/links"
 ok "subtree: IMAGE:/links equals the host tree extracted from it" expect_status 0 "$R" diff "$misc:/links" "$WORK/links"
 "$R" manifest "$misc:/links" >"$WORK/links.tsv"
+ok "subtree: IMAGE:/links/ (a trailing slash) is the same tree" expect_status 0 "$R" diff "$misc:/links/" "$WORK/links"
 ok "subtree: a manifest of IMAGE:/links equals the host tree" expect_status 0 "$R" diff "$WORK/links.tsv" "$WORK/links"
 echo extra >"$WORK/links/extra"
 ok "subtree: a file added on the host shows as '+ /extra'" \
