@@ -401,7 +401,8 @@ static int mset_from_manifest(const char *file, struct mset *s)
 
 static int sha_of_host_file(int dirfd, const char *name, EVP_MD_CTX *md, uint8_t out[32])
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a file swapped for a FIFO since the lstat must not hang the walk. */
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	static uint8_t buf[1 << 16];
