@@ -441,12 +441,13 @@ int cmd_convert(int argc, char **argv)
 		qcow = ends_with(dst_path, ".qcow2") || ends_with(dst_path, ".qcow");
 	static struct rx_ctx ctx;
 	struct stat st;
-	if (stat(dst_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+	int exists = stat(dst_path, &st) == 0;
+	if (exists && !S_ISREG(st.st_mode)) {
 		/* --force replaces a file by renaming over it: never a device node or a folder. */
 		fprintf(stderr, "rximg: %s: not a regular file (convert writes a new image file)\n", dst_path);
 		return EXIT_FAIL;
 	}
-	if (!force && stat(dst_path, &st) == 0) {
+	if (exists && !force) {
 		fprintf(stderr, "rximg: %s: already exists (use --force to replace it)\n", dst_path);
 		return EXIT_FAIL;
 	}

@@ -21,6 +21,13 @@ static const char *const field_names[F_COUNT] = {
 	"type", "mode", "uid", "gid", "size", "mtime", "ctime", "nlink", "target", "content",
 };
 #define ALL_FIELDS ((1u << F_COUNT) - 1)
+/* What every record of a RedoxFS or a manifest has; target and content depend on the type. */
+#define NODE_FIELDS (ALL_FIELDS & ~(1u << F_TARGET | 1u << F_CONTENT))
+/*
+ * What a host directory entry has for sure: a host has no creation time, and its
+ * directories' sizes and link counts mean other things.
+ */
+#define HOST_FIELDS (1u << F_TYPE | 1u << F_MODE | 1u << F_UID | 1u << F_GID | 1u << F_MTIME)
 
 struct mrec {
 	char *path;		/* absolute, as read: "/", "/etc/init.rc" */
@@ -148,7 +155,7 @@ static int fill_from_node(struct rfs *fs, struct mrec *m)
 	m->ctime = n.ctime;
 	m->ctime_ns = n.ctime_nsec;
 	m->nlink = n.links;
-	m->known = ALL_FIELDS & ~(1u << F_TARGET | 1u << F_CONTENT);
+	m->known = NODE_FIELDS;
 	if (rfs_is_symlink(&n) && (r = rfs_readlink(fs, &n, &m->target)) == 0)
 		m->known |= 1u << F_TARGET;
 	return r;
@@ -329,7 +336,7 @@ static const char *parse_line(char *line, struct mset *s)
 		return "ctime";
 	if (!parse_u32(col[8], 10, &m->nlink))
 		return "nlink";
-	m->known = ALL_FIELDS & ~(1u << F_TARGET | 1u << F_CONTENT);
+	m->known = NODE_FIELDS;
 	if (strcmp(col[9], "-")) {
 		if (!unescape(col[9]))
 			return "symlink_target";
@@ -455,8 +462,7 @@ static int walk_host(int dirfd, const char *host, const char *path, struct mset 
 		m->mtime = st.st_mtim.tv_sec < 0 ? 0 : (uint64_t)st.st_mtim.tv_sec;
 		m->mtime_ns = (uint32_t)st.st_mtim.tv_nsec;
 		m->nlink = (unsigned)st.st_nlink;
-		/* A host has no creation time, and its directory sizes and link counts mean other things. */
-		m->known = 1u << F_TYPE | 1u << F_MODE | 1u << F_UID | 1u << F_GID | 1u << F_MTIME;
+		m->known = HOST_FIELDS;
 		if (!S_ISDIR(st.st_mode))
 			m->known |= 1u << F_SIZE | 1u << F_NLINK;
 		if (S_ISLNK(st.st_mode)) {
@@ -514,7 +520,7 @@ static int mset_from_host(const char *dir, struct mset *s)
 	m->gid = st.st_gid;
 	m->mtime = st.st_mtim.tv_sec < 0 ? 0 : (uint64_t)st.st_mtim.tv_sec;
 	m->mtime_ns = (uint32_t)st.st_mtim.tv_nsec;
-	m->known = 1u << F_TYPE | 1u << F_MODE | 1u << F_UID | 1u << F_GID | 1u << F_MTIME;
+	m->known = HOST_FIELDS;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int r = walk_host(fd, dir, "/", s, md);
 	EVP_MD_CTX_free(md);
@@ -528,9 +534,10 @@ static int mset_load(const char *arg, struct mset *s, struct opened *op, int qui
 {
 	struct stat st;
 	s->what = arg;
-	if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode))
+	int exists = stat(arg, &st) == 0;
+	if (exists && S_ISDIR(st.st_mode))
 		return mset_from_host(arg, s);
-	if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (exists && S_ISREG(st.st_mode)) {
 		char head[sizeof(manifest_header)] = { 0 };
 		FILE *f = fopen(arg, "r");
 		size_t got = f ? fread(head, 1, sizeof(head) - 1, f) : 0;
