@@ -138,12 +138,16 @@ int main(int argc, char **argv)
 		      !strcmp(cmd, "mkfs");
 
 	struct rx_dev *file, *dev;
+	int rc = 0;
 	if (rx_dev_open_file(&ctx, image, writing ? RX_DEV_RDWR : RX_DEV_RDONLY, &file))
 		return die(&ctx);
 	dev = file;
 	if (off || len) {
-		if (rx_dev_open_slice(file, off, len ? len : file->size - RX_MIN(off, file->size), "esp", &dev))
-			return die(&ctx);
+		if (rx_dev_open_slice(file, off, len ? len : file->size - RX_MIN(off, file->size), "esp", &dev)) {
+			rc = die(&ctx);
+			rx_dev_close(file);
+			return rc;
+		}
 	}
 	struct fault_dev fd = { .dev = *dev, .inner = dev };
 	fd.dev.ops = &fault_ops;
@@ -152,7 +156,6 @@ int main(int argc, char **argv)
 	fd.torn = getenv("FATTOOL_FAULT_TORN") != NULL;
 	dev = &fd.dev;
 
-	int rc = 0;
 	if (!strcmp(cmd, "mkfs")) {
 		struct fat_mkfs_opts o = { .volume_id = 0x12345678 };
 		for (int i = 0; i + 1 < nargs; i += 2) {
@@ -167,14 +170,17 @@ int main(int argc, char **argv)
 			else if (!strcmp(args[i], "-S"))
 				o.bytes_per_sector = (unsigned)atoi(args[i + 1]);
 			else
-				return usage();
+				o.type = -1;	/* an unknown option: refused below */
 		}
-		return fat_mkfs(&ctx, dev, &o) ? die(&ctx) : 0;
+		rc = o.type < 0 ? usage() : fat_mkfs(&ctx, dev, &o) ? die(&ctx) : 0;
+		goto out;
 	}
 
 	struct fat_fs *fs;
-	if (fat_open(&ctx, dev, writing, &fs))
-		return die(&ctx);
+	if (fat_open(&ctx, dev, writing, &fs)) {
+		rc = die(&ctx);
+		goto out;
+	}
 	const char *t = getenv("FATTOOL_TIME");
 	if (t)
 		fat_set_time(fs, strtoll(t, NULL, 0));
@@ -215,12 +221,10 @@ int main(int argc, char **argv)
 		}
 	} else if (!strcmp(cmd, "put") && nargs == 2) {
 		int hfd = open(args[0], O_RDONLY);
-		if (hfd < 0) {
-			perror(args[0]);
-			return 1;
-		}
-		r = fat_write_file(fs, args[1], fd_source, &hfd);
-		close(hfd);
+		r = hfd < 0 ? rx_fail(&ctx, errno, "%s: %s", args[0], strerror(errno))
+			    : fat_write_file(fs, args[1], fd_source, &hfd);
+		if (hfd >= 0)
+			close(hfd);
 	} else if (!strcmp(cmd, "mkdir") && nargs == 1) {
 		r = fat_mkdir(fs, args[0]);
 	} else if (!strcmp(cmd, "rm") && nargs == 1) {
@@ -228,12 +232,13 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "mv") && nargs == 2) {
 		r = fat_rename(fs, args[0], args[1]);
 	} else {
-		return usage();
+		rc = usage();
 	}
 	if (r)
 		rc = die(&ctx);
 	fat_close(fs);
-	if (dev != file && fd.inner != file)
+out:
+	if (fd.inner != file)
 		rx_dev_close(fd.inner);
 	rx_dev_close(file);
 	return rc;
