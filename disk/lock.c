@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
+#if HAVE_SYS_SYSMACROS_H
+#include <sys/sysmacros.h>	/* major, minor (elsewhere in sys/types.h) */
+#endif
 
 #include "lock.h"
 
