@@ -1,5 +1,4 @@
 #include <getopt.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -58,9 +57,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	/* Record buffers are 128 KiB: keep them on the heap, not a fresh mmap each time. */
-	mallopt(M_MMAP_THRESHOLD, 8 << 20);
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	rx_tune_allocator();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
