@@ -47,6 +47,9 @@ void warnx_(const char *fmt, ...) RX_PRINTF(1, 2);
 int usage_error(const char *verb, const char *fmt, ...) RX_PRINTF(2, 3);
 /* After getopt_long returned '?': name the offending option. */
 int bad_option(const char *verb, char **argv);
+/* rximg __complete (cli/complete.c): a verb's options from its --help; entries of IMAGE:/dir. */
+int complete_options(int (*run)(int argc, char **argv), const char *verb);
+int complete_path(const char *word);
 
 /* Writing: one invocation = one transaction = one commit. */
 struct wsession {

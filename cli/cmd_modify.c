@@ -541,8 +541,8 @@ int cmd_edit(int argc, char **argv)
 	int changed = 0;
 	if (r == 0 && stat(tmp, &after) == 0)
 		changed = (!existed && after.st_size > 0) || after.st_size != before.st_size ||
-			  after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
-			  after.st_mtim.tv_nsec != before.st_mtim.tv_nsec;
+			  rx_stat_mtime(&after).tv_sec != rx_stat_mtime(&before).tv_sec ||
+			  rx_stat_mtime(&after).tv_nsec != rx_stat_mtime(&before).tv_nsec;
 	if (r == 0 && changed) {
 		int in = open(tmp, O_RDONLY | O_CLOEXEC);
 		r = in < 0 ? rx_fail(fs->ctx, errno, "%s: %s", tmp, strerror(errno))

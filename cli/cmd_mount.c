@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -111,19 +110,7 @@ static int serve(const char *spec, const char *mountpoint, struct mount_opts *o)
 /* Unmount and wait until the server has committed and let go of the image. */
 static int unmount_and_wait(const char *mountpoint, pid_t server)
 {
-	int r;
-	if (geteuid() == 0)
-		r = umount2(mountpoint, 0);
-	else {
-		pid_t p = fork();
-		if (p == 0) {
-			execlp("fusermount3", "fusermount3", "-u", "-q", mountpoint, (char *)NULL);
-			_exit(127);
-		}
-		int st = 0;
-		r = p < 0 || waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) ? -1 : 0;
-	}
-	if (r != 0) {
+	if (rx_unmount(mountpoint) != 0) {
 		fprintf(stderr, "rximg: %s: cannot unmount: %s\n", mountpoint, strerror(errno));
 		return EXIT_FAIL;
 	}
@@ -261,34 +248,6 @@ int cmd_mount(int argc, char **argv)
 	return u == EXIT_OK ? status : EXIT_FAIL;
 }
 
-/* The image an rximg mount serves, from /proc/self/mountinfo; NULL if not ours. */
-static char *mounted_image(const char *mountpoint, int *read_only)
-{
-	char *real = realpath(mountpoint, NULL);
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	char line[8192], *found = NULL;
-	if (!real || !f) {
-		free(real);
-		if (f)
-			fclose(f);
-		return NULL;
-	}
-	while (!found && fgets(line, sizeof(line), f)) {
-		char mp[4096], opts[1024], fstype[256], source[4096];
-		char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s %1023s", mp, opts) != 2 ||
-		    sscanf(sep + 3, "%255s %4095s", fstype, source) != 2)
-			continue;
-		if (!strcmp(mp, real) && !strcmp(fstype, "fuse.rximg")) {
-			found = rx_xstrdup(source);
-			*read_only = !strncmp(opts, "ro", 2) && (opts[2] == 0 || opts[2] == ',');
-		}
-	}
-	fclose(f);
-	free(real);
-	return found;
-}
-
 static const char umount_help[] =
 	"Usage: rximg umount MOUNTPOINT\n"
 	"Unmount an rximg mount and wait until its final commit is on disk.\n\n"
@@ -309,7 +268,7 @@ int cmd_umount(int argc, char **argv)
 		return usage_error("umount", "expected MOUNTPOINT");
 	const char *mp = argv[optind];
 	int read_only = 0;
-	char *image = mounted_image(mp, &read_only);
+	char *image = rx_mount_source(mp, "rximg", &read_only);
 	if (!image) {
 		fprintf(stderr, "rximg: %s: not an rximg mount\n", mp);
 		return EXIT_FAIL;

@@ -366,11 +366,9 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, struct rx_outfile 
 			r = qcow ? rx_dev_write(dst, b, n, at) : write_all(ctx, fd, b, n, at);
 		}
 		progress_add(&pr, RX_MIN(p.chunk, size - s->off));
-#ifdef SYNC_FILE_RANGE_WRITE
 		/* Start writeback now, so the final fsync finds little left to do. */
 		if (r == 0 && s->nruns && of->replaces)
-			sync_file_range(qcow ? rx_dev_lock_fd(dst) : fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-#endif
+			rx_start_writeback(qcow ? rx_dev_lock_fd(dst) : fd);
 		pthread_mutex_lock(&p.mu);
 		s->full = 0;
 		if (r)

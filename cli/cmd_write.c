@@ -3,7 +3,6 @@
 #include <getopt.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,7 +36,7 @@ static void make_uuid(uint8_t out[16], const char *seed)
 		unsigned len;
 		EVP_Digest(seed, strlen(seed), md, &len, EVP_sha256(), NULL);
 		memcpy(out, md, 16);
-	} else if (getrandom(out, 16, 0) != 16) {
+	} else if (rx_random_bytes(out, 16) != 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		for (int i = 0; i < 16; i++)
@@ -276,7 +275,7 @@ int cmd_mkfs(int argc, char **argv)
 						root.uid = io.owner ? io.owner->uid : ds.st_uid;
 						root.gid = io.owner ? io.owner->gid : ds.st_gid;
 					}
-					struct timespec m = ds.st_mtim;
+					struct timespec m = rx_stat_mtime(&ds);
 					root.mtime = have_epoch && (uint64_t)m.tv_sec >= epoch ? epoch : (uint64_t)m.tv_sec;
 					root.mtime_nsec = have_epoch && (uint64_t)m.tv_sec >= epoch ? 0 : (uint32_t)m.tv_nsec;
 					r = rfs_node_put(tx, &root);
@@ -356,8 +355,8 @@ static int put_file(struct wsession *w, const char *src, int src_fd, const struc
 		n.mode = (uint16_t)(RFS_MODE_FILE | (st->st_mode & 07777));
 		uint64_t epoch;
 		int have_epoch = reproducible_epoch(&epoch);
-		n.mtime = have_epoch && (uint64_t)st->st_mtim.tv_sec > epoch ? epoch : (uint64_t)st->st_mtim.tv_sec;
-		n.mtime_nsec = have_epoch && (uint64_t)st->st_mtim.tv_sec > epoch ? 0 : (uint32_t)st->st_mtim.tv_nsec;
+		n.mtime = have_epoch && (uint64_t)rx_stat_mtime(st).tv_sec > epoch ? epoch : (uint64_t)rx_stat_mtime(st).tv_sec;
+		n.mtime_nsec = have_epoch && (uint64_t)rx_stat_mtime(st).tv_sec > epoch ? 0 : (uint32_t)rx_stat_mtime(st).tv_nsec;
 		n.atime = n.mtime;	/* as import does: reading the source moved its atime */
 		n.atime_nsec = n.mtime_nsec;
 	} else {

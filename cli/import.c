@@ -20,7 +20,7 @@ static struct rfs_time clamp(const struct import_opts *o, struct timespec ts)
 /* atime follows mtime: reading the source moves its atime, which must not make a change. */
 static void set_times(struct rfs_node *n, const struct import_opts *o, const struct stat *st)
 {
-	struct rfs_time m = clamp(o, st->st_mtim);
+	struct rfs_time m = clamp(o, rx_stat_mtime(st));
 	n->mtime = n->atime = m.sec;
 	n->mtime_nsec = n->atime_nsec = m.nsec;
 }
@@ -84,7 +84,7 @@ int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char 
 		    struct import_opts *o)
 {
 	struct dirent **ents;
-	int count = scandirat(fd, ".", &ents, skip_dots, names_cmp), r = 0;
+	int count = rx_scandir_fd(fd, &ents, skip_dots, names_cmp), r = 0;
 	if (count < 0)
 		return rx_fail(tx->fs->ctx, errno, "%s: %s", host_path, strerror(errno));
 	if (o->delete && o->ipath)
@@ -126,7 +126,7 @@ int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int h
 	if (why || strchr(name, ':'))
 		return rx_fail(ctx, EINVAL, "%s: cannot be stored in RedoxFS: %s", host_path,
 			       why ? why : "name contains ':'");
-	struct rfs_time created = o->have_epoch ? (struct rfs_time){ o->epoch, 0 } : clamp(o, st.st_ctim);
+	struct rfs_time created = o->have_epoch ? (struct rfs_time){ o->epoch, 0 } : clamp(o, rx_stat_ctime(&st));
 	int have = existing(tx, dir, name, &n);
 	if (have < 0)
 		return have;
@@ -170,7 +170,7 @@ int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int h
 		int fd = openat(host_dirfd, host_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return rx_fail(ctx, errno, "%s: %s", host_path, strerror(errno));
-		struct rfs_time m = clamp(o, st.st_mtim);
+		struct rfs_time m = clamp(o, rx_stat_mtime(&st));
 		int same = have == 0 && o->sync && !o->checksum && n.size == (uint64_t)st.st_size &&
 			   n.mtime == m.sec && n.mtime_nsec == m.nsec;
 		if (have == 1)

@@ -1,5 +1,4 @@
 #include <getopt.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -56,11 +55,23 @@ static void usage(FILE *f)
 		   "\nSee rximg(1) and rximg-VERB(1).\n");
 }
 
+/* rximg __complete verbs | options VERB | path WORD: for the shell completions. */
+static int complete(int argc, char **argv)
+{
+	for (size_t i = 0; i < RX_ARRAY_SIZE(verbs); i++) {
+		if (argc == 2 && !strcmp(argv[1], "verbs"))
+			printf("%s\t%s\n", verbs[i].name, verbs[i].summary);
+		else if (argc == 3 && !strcmp(argv[1], "options") && !strcmp(argv[2], verbs[i].name))
+			return complete_options(verbs[i].run, verbs[i].name);
+	}
+	if (argc == 3 && !strcmp(argv[1], "path"))
+		return complete_path(argv[2]);
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
-	/* Record buffers are 128 KiB: keep them on the heap, not a fresh mmap each time. */
-	mallopt(M_MMAP_THRESHOLD, 8 << 20);
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	rx_tune_allocator();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -74,6 +85,8 @@ int main(int argc, char **argv)
 		printf("rximg %s\n", PACKAGE_VERSION);
 		return EXIT_OK;
 	}
+	if (!strcmp(verb, "__complete"))
+		return complete(argc - 1, argv + 1);
 	for (size_t i = 0; i < RX_ARRAY_SIZE(verbs); i++) {
 		if (strcmp(verb, verbs[i].name) == 0) {
 			optind = 1;

@@ -459,8 +459,8 @@ static int walk_host(int dirfd, const char *host, const char *path, struct mset 
 		m->uid = st.st_uid;
 		m->gid = st.st_gid;
 		m->size = (uint64_t)st.st_size;
-		m->mtime = st.st_mtim.tv_sec < 0 ? 0 : (uint64_t)st.st_mtim.tv_sec;
-		m->mtime_ns = (uint32_t)st.st_mtim.tv_nsec;
+		m->mtime = rx_stat_mtime(&st).tv_sec < 0 ? 0 : (uint64_t)rx_stat_mtime(&st).tv_sec;
+		m->mtime_ns = (uint32_t)rx_stat_mtime(&st).tv_nsec;
 		m->nlink = (unsigned)st.st_nlink;
 		m->known = HOST_FIELDS;
 		if (!S_ISDIR(st.st_mode))
@@ -518,8 +518,8 @@ static int mset_from_host(const char *dir, struct mset *s)
 	m->mode = st.st_mode & 07777;
 	m->uid = st.st_uid;
 	m->gid = st.st_gid;
-	m->mtime = st.st_mtim.tv_sec < 0 ? 0 : (uint64_t)st.st_mtim.tv_sec;
-	m->mtime_ns = (uint32_t)st.st_mtim.tv_nsec;
+	m->mtime = rx_stat_mtime(&st).tv_sec < 0 ? 0 : (uint64_t)rx_stat_mtime(&st).tv_sec;
+	m->mtime_ns = (uint32_t)rx_stat_mtime(&st).tv_nsec;
 	m->known = HOST_FIELDS;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int r = walk_host(fd, dir, "/", s, md);

@@ -89,14 +89,14 @@ int unlock_fs(struct rfs *fs, const char *image)
 		int interactive;
 		char *pw = get_password(image, 0, &interactive);
 		if (!pw)
-			return rx_fail(fs->ctx, ENOKEY, "encrypted: a password is needed "
+			return rx_fail(fs->ctx, RX_ENOKEY, "encrypted: a password is needed "
 				       "(RXIMG_PASSWORD_FILE, or run on a terminal)");
 		int r = rfs_unlock(fs, (const uint8_t *)pw, strlen(pw));
 		memset(pw, 0, strlen(pw));
 		free(pw);
-		if (r == 0 || !interactive || r != -ENOKEY)
+		if (r == 0 || !interactive || r != -RX_ENOKEY)
 			return r;
 		fprintf(stderr, "rximg: %s: %s\n", image, fs->ctx->msg);
 	}
-	return -ENOKEY;
+	return -RX_ENOKEY;
 }

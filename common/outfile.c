@@ -32,7 +32,7 @@ static void sync_folder(const char *path)
 	char *dir = slash ? rx_xasprintf("%.*s", (int)(slash - path) + (slash == path), path) : rx_xstrdup(".");
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
-		fsync(dfd);
+		rx_sync_fd(dfd);
 		close(dfd);
 	}
 	free(dir);
@@ -41,7 +41,7 @@ static void sync_folder(const char *path)
 int rx_outfile_commit(struct rx_ctx *ctx, struct rx_outfile *of, int fd)
 {
 	int r = 0;
-	if (fd >= 0 && of->replaces && fsync(fd) != 0)
+	if (fd >= 0 && of->replaces && rx_sync_fd(fd) != 0)
 		r = rx_fail(ctx, errno, "%s: fsync: %s", of->partial, strerror(errno));
 	if (fd >= 0 && close(fd) != 0 && r == 0)
 		r = rx_fail(ctx, errno, "%s: %s", of->partial, strerror(errno));

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "platform.h"
+
 /*
  * Library code never prints or exits: it returns 0 or -errno and leaves a
  * one-line message here for the front-end to print.

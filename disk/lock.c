@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
+#if HAVE_SYS_SYSMACROS_H
+#include <sys/sysmacros.h>	/* major, minor (elsewhere in sys/types.h) */
+#endif
 
 #include "lock.h"
 
@@ -76,7 +78,7 @@ static pid_t flock_holder(const struct stat *img, char *comm, size_t cap)
 		unsigned long long ino;
 		if (sscanf(line, "%*s %15s %*s %*s %ld %x:%x:%llu", kind, &pid, &maj, &min, &ino) == 5 &&
 		    !strcmp(kind, "FLOCK") && ino == (unsigned long long)img->st_ino &&
-		    maj == major(img->st_dev) && min == minor(img->st_dev) && pid != getpid())
+		    maj == (unsigned)major(img->st_dev) && min == (unsigned)minor(img->st_dev) && pid != getpid())
 			found = (pid_t)pid;
 	}
 	if (f)

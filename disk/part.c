@@ -1,108 +1,284 @@
-#include <blkid.h>
-#include <fcntl.h>
+/*
+ * GPT and MBR, read by rximg itself (the same rules libblkid applies, so the
+ * partitions and their numbers are those every Linux tool shows).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include <zlib.h>
 
 #include "part.h"
+
+#define SECTOR 512u
 
 static void copy_str(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src ? src : "");
 }
 
-/*
- * libblkid reads through a descriptor. Containers without one (qcow2) are
- * shown to it as a sparse memfd holding just the regions a partition table
- * lives in: the first and the last MiB.
- */
-static int probe_fd(struct rx_dev *dev, int *owned)
+/* A GUID as text: the first three fields are stored little-endian. */
+static void format_guid(const uint8_t *g, char out[37])
 {
-	*owned = -1;
-	if (dev->fd >= 0)
-		return dev->fd;
-	int fd = memfd_create("rximg-probe", MFD_CLOEXEC);
-	if (fd < 0)
-		return rx_fail(dev->ctx, errno, "memfd_create: %s", strerror(errno));
-	if (ftruncate(fd, (off_t)dev->size) < 0) {
-		close(fd);
-		return rx_fail(dev->ctx, errno, "ftruncate: %s", strerror(errno));
-	}
-	const uint64_t win = 1 << 20;
-	uint8_t *buf = rx_xmalloc(win);
-	uint64_t offs[2] = { 0, dev->size > win ? dev->size - win : 0 };
-	for (int i = 0; i < 2; i++) {
-		size_t n = (size_t)RX_MIN(win, dev->size - offs[i]);
-		int r = rx_dev_read(dev, buf, n, offs[i]);
-		if (r == 0 && pwrite(fd, buf, n, (off_t)offs[i]) != (ssize_t)n)
-			r = rx_fail(dev->ctx, EIO, "cannot stage partition table");
-		if (r) {
-			free(buf);
-			close(fd);
-			return r;
+	snprintf(out, 37, "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", get_le32(g), get_le16(g + 4),
+		 get_le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+}
+
+/* A GPT partition name (UTF-16LE, up to 36 units) as UTF-8. */
+static void utf16le_name(const uint8_t *p, size_t units, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < units; i++) {
+		uint32_t c = get_le16(p + 2 * i);
+		if (c == 0)
+			break;
+		if (c >= 0xd800 && c < 0xdc00 && i + 1 < units) {
+			uint32_t lo = get_le16(p + 2 * i + 2);
+			if (lo >= 0xdc00 && lo < 0xe000) {
+				c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+				i++;
+			}
 		}
+		uint8_t b[4];
+		size_t n;
+		if (c < 0x80) {
+			b[0] = (uint8_t)c;
+			n = 1;
+		} else if (c < 0x800) {
+			b[0] = (uint8_t)(0xc0 | (c >> 6));
+			b[1] = (uint8_t)(0x80 | (c & 0x3f));
+			n = 2;
+		} else if (c < 0x10000) {
+			b[0] = (uint8_t)(0xe0 | (c >> 12));
+			b[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+			b[2] = (uint8_t)(0x80 | (c & 0x3f));
+			n = 3;
+		} else {
+			b[0] = (uint8_t)(0xf0 | (c >> 18));
+			b[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f));
+			b[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+			b[3] = (uint8_t)(0x80 | (c & 0x3f));
+			n = 4;
+		}
+		if (o + n >= cap)
+			break;
+		memcpy(out + o, b, n);
+		o += n;
 	}
-	free(buf);
-	*owned = fd;
-	return fd;
+	out[o] = 0;
+}
+
+static struct rx_part *add_part(struct rx_parttable *t, int *cap)
+{
+	if (t->count == *cap) {
+		*cap = *cap ? 2 * *cap : 8;
+		t->parts = rx_xrealloc(t->parts, (size_t)*cap * sizeof(*t->parts));
+	}
+	struct rx_part *p = &t->parts[t->count++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+static int mbr_signed(const uint8_t *s)
+{
+	return s[510] == 0x55 && s[511] == 0xaa;
+}
+
+/*
+ * One GPT header at lba with its entry array, checked as libblkid checks it:
+ * signature, header CRC, its own LBA, the usable range inside the disk, and
+ * the entries' CRC. 1 valid, 0 not, <0 a read error.
+ */
+static int gpt_header(struct rx_dev *dev, uint64_t lba, uint64_t last_lba, uint8_t hdr[SECTOR],
+		      uint8_t **entries)
+{
+	*entries = NULL;
+	int r = rx_dev_read(dev, hdr, SECTOR, lba * SECTOR);
+	if (r)
+		return r;
+	if (memcmp(hdr, "EFI PART", 8) != 0)
+		return 0;
+	uint32_t hsize = get_le32(hdr + 12);
+	if (hsize < 92 || hsize > SECTOR)
+		return 0;
+	uint8_t copy[SECTOR];
+	memcpy(copy, hdr, hsize);
+	memset(copy + 16, 0, 4);
+	if (crc32(0, copy, hsize) != get_le32(hdr + 16))
+		return 0;
+	uint64_t my_lba = get_le64(hdr + 24), first = get_le64(hdr + 40), last = get_le64(hdr + 48);
+	if (my_lba != lba || first > last || last > last_lba)
+		return 0;
+	uint64_t at = get_le64(hdr + 72);
+	uint32_t n = get_le32(hdr + 80), esize = get_le32(hdr + 84);
+	if (n == 0 || esize < 128 || esize % 8 || (uint64_t)n * esize > (1u << 24) ||
+	    at > last_lba || (uint64_t)n * esize > (last_lba - at + 1) * SECTOR)
+		return 0;
+	size_t len = (size_t)n * esize;
+	uint8_t *e = rx_xmalloc(len);
+	if ((r = rx_dev_read(dev, e, len, at * SECTOR)) != 0) {
+		free(e);
+		return r;
+	}
+	if (crc32(0, e, (uInt)len) != get_le32(hdr + 88)) {
+		free(e);
+		return 0;
+	}
+	*entries = e;
+	return 1;
+}
+
+/* 1 found (out filled), 0 no GPT, <0 error. */
+static int read_gpt(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable *out)
+{
+	int protective = 0;
+	for (int i = 0; i < 4; i++)
+		protective |= mbr[446 + 16 * i + 4] == 0xee;
+	uint64_t sectors = dev->size / SECTOR;
+	if (!mbr_signed(mbr) || !protective || sectors < 3)
+		return 0;
+	uint8_t hdr[SECTOR], *e;
+	uint64_t last_lba = sectors - 1;
+	int r = gpt_header(dev, 1, last_lba, hdr, &e);
+	if (r == 0)	/* a damaged primary: the backup at the end of the disk */
+		r = gpt_header(dev, last_lba, last_lba, hdr, &e);
+	if (r <= 0)
+		return r;
+	char guid[37];
+	copy_str(out->type, sizeof(out->type), "gpt");
+	format_guid(hdr + 56, guid);
+	copy_str(out->id, sizeof(out->id), guid);
+	uint64_t first = get_le64(hdr + 40), last = get_le64(hdr + 48);
+	uint32_t n = get_le32(hdr + 80), esize = get_le32(hdr + 84);
+	int cap = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *ent = e + (size_t)i * esize;
+		uint64_t s = get_le64(ent + 32), l = get_le64(ent + 40);
+		/* Unused entries and those outside the usable area still take their number. */
+		if (rx_is_zero(ent, 16) || s < first || l > last || l < s)
+			continue;
+		struct rx_part *p = add_part(out, &cap);
+		p->partno = (int)i + 1;
+		p->start = s * SECTOR;
+		p->size = (l - s + 1) * SECTOR;
+		format_guid(ent, p->type);
+		format_guid(ent + 16, p->uuid);
+		utf16le_name(ent + 56, 36, p->name, sizeof(p->name));
+	}
+	free(e);
+	return 1;
+}
+
+static int is_extended(uint8_t type)
+{
+	return type == 0x05 || type == 0x0f || type == 0x85;
+}
+
+static void add_mbr_part(struct rx_parttable *out, int *cap, int partno, uint64_t start, uint64_t size,
+			 uint8_t type, uint32_t disk_id)
+{
+	struct rx_part *p = add_part(out, cap);
+	p->partno = partno;
+	p->start = start * SECTOR;
+	p->size = size * SECTOR;
+	snprintf(p->type, sizeof(p->type), "0x%02x", type);
+	if (disk_id)
+		snprintf(p->uuid, sizeof(p->uuid), "%08x-%02x", disk_id, partno);
+}
+
+/* The chain of extended boot records: logical partitions 5, 6, ... */
+static int read_logical(struct rx_dev *dev, struct rx_parttable *out, int *cap, uint64_t ext_start,
+			uint64_t ext_size, uint32_t disk_id)
+{
+	uint8_t s[SECTOR];
+	uint64_t cur = ext_start;
+	int partno = 5;
+	for (int hops = 0; hops < 100; hops++) {
+		if (cur >= dev->size / SECTOR || rx_dev_read(dev, s, SECTOR, cur * SECTOR) != 0 || !mbr_signed(s)) {
+			rx_clear(dev->ctx);
+			break;	/* a broken chain ends the list, as a damaged one does in libblkid */
+		}
+		uint64_t next = 0;
+		for (int i = 0; i < 4; i++) {
+			const uint8_t *pe = s + 446 + 16 * i;
+			uint64_t start = get_le32(pe + 8), size = get_le32(pe + 12);
+			if (!size || is_extended(pe[4]))
+				continue;
+			uint64_t abs = cur + start;
+			/* A logical partition must lie inside the extended one. */
+			if (abs < ext_start || abs + size > ext_start + ext_size)
+				continue;
+			add_mbr_part(out, cap, partno++, abs, size, pe[4], disk_id);
+		}
+		for (int i = 0; i < 4; i++) {
+			const uint8_t *pe = s + 446 + 16 * i;
+			if (get_le32(pe + 12) && is_extended(pe[4])) {
+				next = ext_start + get_le32(pe + 8);
+				break;
+			}
+		}
+		if (!next || next == cur)
+			break;
+		cur = next;
+	}
+	return 0;
+}
+
+static int read_mbr(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable *out)
+{
+	if (!mbr_signed(mbr))
+		return 0;
+	for (int i = 0; i < 4; i++) {
+		uint8_t boot = mbr[446 + 16 * i];
+		if (boot != 0 && boot != 0x80)
+			return 0;	/* not a partition table: a boot sector of some other kind */
+		if (mbr[446 + 16 * i + 4] == 0xee)
+			return 0;	/* protective: a GPT without a valid header is no table at all */
+	}
+	/* A FAT boot sector (a floppy-style filesystem) also ends in 55 aa. */
+	if ((mbr[0] == 0xeb || mbr[0] == 0xe9) && (!memcmp(mbr + 54, "FAT", 3) || !memcmp(mbr + 82, "FAT32", 5)))
+		return 0;
+	uint32_t disk_id = get_le32(mbr + 440);
+	copy_str(out->type, sizeof(out->type), "dos");
+	if (disk_id)
+		snprintf(out->id, sizeof(out->id), "%08x", disk_id);
+	int cap = 0;
+	for (int i = 0; i < 4; i++) {
+		const uint8_t *pe = mbr + 446 + 16 * i;
+		uint64_t start = get_le32(pe + 8), size = get_le32(pe + 12);
+		if (size)
+			add_mbr_part(out, &cap, i + 1, start, size, pe[4], disk_id);
+	}
+	for (int i = 0; i < 4; i++) {
+		const uint8_t *pe = mbr + 446 + 16 * i;
+		uint64_t size = get_le32(pe + 12);
+		if (size && is_extended(pe[4]))
+			return read_logical(dev, out, &cap, get_le32(pe + 8), size, disk_id);
+	}
+	return 1;
 }
 
 int rx_part_probe(struct rx_dev *dev, struct rx_parttable *out)
 {
 	memset(out, 0, sizeof(*out));
-	int owned, fd = probe_fd(dev, &owned);
-	if (fd < 0)
-		return fd;
-	blkid_probe pr = blkid_new_probe();
-	int ret = 0;
-	if (!pr || blkid_probe_set_device(pr, fd, 0, (blkid_loff_t)dev->size) != 0) {
-		ret = rx_fail(dev->ctx, EIO, "cannot probe for partitions");
-		goto out;
+	uint8_t mbr[SECTOR];
+	if (dev->size < SECTOR)
+		return 0;	/* no table: not an error */
+	int r = rx_dev_read(dev, mbr, SECTOR, 0);
+	if (r == 0 && (r = read_gpt(dev, mbr, out)) == 0)
+		r = read_mbr(dev, mbr, out);
+	if (r < 0) {
+		rx_part_free(out);
+		return r;
 	}
-	blkid_probe_enable_superblocks(pr, 0);
-	blkid_probe_enable_partitions(pr, 1);
-	blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
-	blkid_partlist ls = blkid_probe_get_partitions(pr);
-	if (!ls)
-		goto out;	/* no table: not an error */
-	blkid_parttable tab = blkid_partlist_get_table(ls);
-	if (tab) {
-		copy_str(out->type, sizeof(out->type), blkid_parttable_get_type(tab));
-		copy_str(out->id, sizeof(out->id), blkid_parttable_get_id(tab));
-	}
-	int n = blkid_partlist_numof_partitions(ls);
-	if (n < 0)
-		n = 0;
-	out->parts = rx_xcalloc((size_t)n + 1, sizeof(*out->parts));
-	for (int i = 0; i < n; i++) {
-		blkid_partition p = blkid_partlist_get_partition(ls, i);
-		struct rx_part *dst = &out->parts[out->count];
-		blkid_loff_t start = blkid_partition_get_start(p), size = blkid_partition_get_size(p);
-		if (start < 0 || size <= 0)
-			continue;
-		dst->partno = blkid_partition_get_partno(p);
-		dst->start = (uint64_t)start * 512;
-		dst->size = (uint64_t)size * 512;
-		copy_str(dst->type, sizeof(dst->type), blkid_partition_get_type_string(p));
-		if (!dst->type[0])
-			snprintf(dst->type, sizeof(dst->type), "0x%02x", blkid_partition_get_type(p));
-		copy_str(dst->name, sizeof(dst->name), blkid_partition_get_name(p));
-		copy_str(dst->uuid, sizeof(dst->uuid), blkid_partition_get_uuid(p));
+	for (int i = 0; i < out->count; i++) {
+		struct rx_part *p = &out->parts[i];
 		/* A table may describe more than the image holds (a truncated copy). */
-		if (dst->start > dev->size)
-			dst->size = 0;
-		else if (dst->size > dev->size - dst->start)
-			dst->size = dev->size - dst->start;
-		out->count++;
+		if (p->start > dev->size)
+			p->size = 0;
+		else if (p->size > dev->size - p->start)
+			p->size = dev->size - p->start;
 	}
-out:
-	if (pr)
-		blkid_free_probe(pr);
-	if (owned >= 0)
-		close(owned);
-	return ret;
+	return 0;
 }
 
 void rx_part_free(struct rx_parttable *t)

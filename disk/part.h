@@ -1,4 +1,4 @@
-/* Partition tables (probed with libblkid) and locating RedoxFS on a disk. */
+/* Partition tables (GPT, MBR) and locating RedoxFS on a disk. */
 #ifndef RX_PART_H
 #define RX_PART_H
 

@@ -159,12 +159,9 @@ static void fill_stat(const struct rfs_node *n, struct stat *st)
 	st->st_size = (off_t)RX_MIN(n->size, (uint64_t)INT64_MAX);
 	st->st_blocks = (blkcnt_t)(n->blocks * 8);
 	st->st_blksize = RFS_BLOCK;
-	st->st_atim.tv_sec = (time_t)n->atime;
-	st->st_atim.tv_nsec = n->atime_nsec;
-	st->st_mtim.tv_sec = (time_t)n->mtime;
-	st->st_mtim.tv_nsec = n->mtime_nsec;
-	st->st_ctim.tv_sec = (time_t)n->ctime;
-	st->st_ctim.tv_nsec = n->ctime_nsec;
+	struct timespec at = { (time_t)n->atime, n->atime_nsec }, mt = { (time_t)n->mtime, n->mtime_nsec },
+			ct = { (time_t)n->ctime, n->ctime_nsec };
+	rx_stat_set_times(st, at, mt, ct);
 }
 
 /* Callers hold the lock: the kernel now knows this inode once more. */
@@ -280,16 +277,16 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			n.uid = attr->st_uid;
 		if (to_set & FUSE_SET_ATTR_GID)
 			n.gid = attr->st_gid;
-		struct timespec now;
+		struct timespec now, at = rx_stat_atime(attr), mt = rx_stat_mtime(attr);
 		clock_gettime(CLOCK_REALTIME, &now);
 		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
 			set_time(&n.atime, &n.atime_nsec, &now);
 		else if (to_set & FUSE_SET_ATTR_ATIME)
-			set_time(&n.atime, &n.atime_nsec, &attr->st_atim);
+			set_time(&n.atime, &n.atime_nsec, &at);
 		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
 			set_time(&n.mtime, &n.mtime_nsec, &now);
 		else if (to_set & FUSE_SET_ATTR_MTIME)
-			set_time(&n.mtime, &n.mtime_nsec, &attr->st_mtim);
+			set_time(&n.mtime, &n.mtime_nsec, &mt);
 		int r = rfs_node_put(m->tx, &n);
 		e = r ? err_of(m, r) : 0;
 	}
@@ -949,7 +946,7 @@ static void *stopper(void *arg)
 	/* syncfs sends the kernel's inode times (and starts writing data back)... */
 	int fd = open(st->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
-		syncfs(fd);
+		rx_sync_filesystem(fd);
 		close(fd);
 	}
 	/*
@@ -1078,8 +1075,10 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 	argv[argc++] = "rximg";
 	argv[argc++] = "-o";
 	argv[argc++] = fsname;
+#if HAVE_FUSE_SUBTYPE
 	argv[argc++] = "-o";
 	argv[argc++] = "subtype=rximg";
+#endif
 	if (o->read_only) {
 		argv[argc++] = "-o";
 		argv[argc++] = "ro";
@@ -1103,7 +1102,7 @@ int rx_mount_serve(struct rx_image *img, const char *mountpoint, const struct mo
 	}
 	char *abs_mountpoint = realpath(mountpoint, NULL);
 	stop_requested = 0;
-	if (!abs_mountpoint || pipe2(stop_pipe, O_CLOEXEC) != 0 || set_stop_handlers(on_stop_signal) != 0 ||
+	if (!abs_mountpoint || rx_pipe_cloexec(stop_pipe) != 0 || set_stop_handlers(on_stop_signal) != 0 ||
 	    fuse_session_mount(se, mountpoint) != 0) {
 		char msg[512];
 		snprintf(msg, sizeof(msg), "cannot mount on %s (is /dev/fuse available and %s an "

@@ -285,25 +285,22 @@ static int write_host(struct wout *w, const struct ifs_node *n, uint64_t off)
 			r = read_exact(w->ctx, fd, at, (size_t)n->size, 0, n->host);
 	} else if (r == 0) {
 		r = wflush(w);
-		loff_t in = 0, out = (loff_t)off;
-		uint64_t left = n->size;
-		while (r == 0 && left) {
-			ssize_t c = copy_file_range(fd, &in, w->fd, &out, (size_t)RX_MIN(left, 1u << 30), 0);
-			if (c < 0 && errno == EINTR)
-				continue;
-			if (c <= 0)
-				break;	/* not supported here, or the file shrank: copy by hand */
+		uint64_t in = 0, out = off, left = n->size;
+		int64_t c = r == 0 ? rx_copy_range(fd, in, w->fd, out, left) : -1;
+		if (c > 0) {
+			in += (uint64_t)c;
+			out += (uint64_t)c;
 			left -= (uint64_t)c;
 		}
-		if (left) {
+		if (left) {	/* a failure or a file that shrank: the loop below says which */
 			uint8_t *buf = rx_xmalloc(WCAP);
 			while (r == 0 && left) {
 				size_t chunk = (size_t)RX_MIN(left, (uint64_t)WCAP);
 				r = read_exact(w->ctx, fd, buf, chunk, (uint64_t)in, n->host);
 				if (r == 0)
 					r = pwrite_all(w, buf, chunk, (uint64_t)out);
-				in += (loff_t)chunk;
-				out += (loff_t)chunk;
+				in += chunk;
+				out += chunk;
 				left -= chunk;
 			}
 			free(buf);

@@ -3,12 +3,8 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <linux/fs.h>
-#endif
 
 struct raw_dev {
 	struct rx_dev dev;
@@ -80,7 +76,7 @@ static int raw_pwrite(struct rx_dev *dev, const void *buf, size_t len, uint64_t 
 
 static int raw_flush(struct rx_dev *dev)
 {
-	if (!dev->no_sync && fsync(dev->fd) < 0)
+	if (!dev->no_sync && rx_sync_fd(dev->fd) < 0)
 		return rx_fail(dev->ctx, errno, "fsync: %s", strerror(errno));
 	return 0;
 }
@@ -110,18 +106,13 @@ static int raw_open(struct rx_ctx *ctx, const char *path, int mode, struct rx_de
 	if (S_ISREG(st.st_mode)) {
 		size = (uint64_t)st.st_size;
 		kind = "file";
-	} else if (S_ISBLK(st.st_mode)) {
+	} else if (rx_is_disk(&st)) {
 		kind = "block device";
-#ifdef BLKGETSIZE64
-		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
+		if (rx_disk_size(fd, &size) < 0) {
 			int e = errno;
 			close(fd);
 			return rx_fail(ctx, e, "cannot get device size: %s", strerror(e));
 		}
-#else
-		off_t end = lseek(fd, 0, SEEK_END);
-		size = end < 0 ? 0 : (uint64_t)end;
-#endif
 	} else {
 		close(fd);
 		return rx_fail(ctx, EINVAL, "not a regular file or block device");

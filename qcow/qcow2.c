@@ -1423,7 +1423,7 @@ int rx_qcow2_make_overlay(struct rx_ctx *ctx, const char *base, const char *path
 		r = rx_fail(ctx, errno, "%s: %s", path, strerror(errno));
 	} else {
 		r = rx_qcow2_create_fd(ctx, fd, &o);
-		if (r == 0 && fsync(fd) != 0)
+		if (r == 0 && rx_sync_fd(fd) != 0)
 			r = rx_fail(ctx, errno, "%s: fsync: %s", path, strerror(errno));
 		close(fd);
 		if (r)

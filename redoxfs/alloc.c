@@ -48,19 +48,19 @@ int rfs_alloc_replay(struct rfs *fs, uint8_t **free_map, rfs_block_cb cb, void *
 				continue;
 			uint64_t mag = count < 0 ? (uint64_t)0 - (uint64_t)count : (uint64_t)count;
 			if (index >= fs->nblocks || mag > fs->nblocks - index) {
-				r = rx_fail(fs->ctx, EUCLEAN, "allocation log: entry (%llu, %lld) lies outside "
+				r = rx_fail(fs->ctx, RX_ECORRUPT, "allocation log: entry (%llu, %lld) lies outside "
 					    "the %llu-block filesystem", (unsigned long long)index,
 					    (long long)count, (unsigned long long)fs->nblocks);
 				goto out;
 			}
 			for (uint64_t b = index; b < index + mag; b++) {
 				if (count < 0 && !bit_get(map, b)) {
-					r = rx_fail(fs->ctx, EUCLEAN, "allocation log: block %llu is allocated "
+					r = rx_fail(fs->ctx, RX_ECORRUPT, "allocation log: block %llu is allocated "
 						    "while not free", (unsigned long long)b);
 					goto out;
 				}
 				if (count > 0 && bit_get(map, b)) {
-					r = rx_fail(fs->ctx, EUCLEAN, "allocation log: block %llu is freed twice",
+					r = rx_fail(fs->ctx, RX_ECORRUPT, "allocation log: block %llu is freed twice",
 						    (unsigned long long)b);
 					goto out;
 				}

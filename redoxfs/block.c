@@ -124,12 +124,12 @@ int rfs_open(struct rx_ctx *ctx, struct rx_dev *dev, uint64_t start, struct rfs 
 		return rx_fail(ctx, ENOENT, "no valid RedoxFS header at byte %llu",
 			       (unsigned long long)start);
 	if (best.size / RFS_BLOCK < RFS_MIN_BLOCKS)
-		return rx_fail(ctx, EUCLEAN, "header generation %llu claims a %llu-byte filesystem, "
+		return rx_fail(ctx, RX_ECORRUPT, "header generation %llu claims a %llu-byte filesystem, "
 			       "below the minimum of %u blocks",
 			       (unsigned long long)best.generation, (unsigned long long)best.size,
 			       RFS_MIN_BLOCKS);
 	if (best.size > avail)
-		return rx_fail(ctx, EUCLEAN, "truncated: the filesystem needs %llu bytes from byte %llu "
+		return rx_fail(ctx, RX_ECORRUPT, "truncated: the filesystem needs %llu bytes from byte %llu "
 			       "but the image has only %llu", (unsigned long long)best.size,
 			       (unsigned long long)start, (unsigned long long)avail);
 
@@ -165,22 +165,22 @@ int rfs_ptr_check(struct rfs *fs, struct rfs_ptr ptr, int meta)
 	unsigned level = rfs_ptr_level(ptr), decomp = rfs_ptr_decomp(ptr);
 
 	if (rfs_ptr_is_marker(ptr))
-		return rx_fail(fs->ctx, EUCLEAN, "unexpected directory marker pointer");
+		return rx_fail(fs->ctx, RX_ECORRUPT, "unexpected directory marker pointer");
 	if (meta && (level != 0 || decomp != 0))
-		return rx_fail(fs->ctx, EUCLEAN,
+		return rx_fail(fs->ctx, RX_ECORRUPT,
 			       "metadata pointer to block %llu has level %u, decompressed level %u "
 			       "(must be 0)", (unsigned long long)index, level, decomp);
 	if (level > RFS_RECORD_LEVEL || decomp > RFS_RECORD_LEVEL)
-		return rx_fail(fs->ctx, EUCLEAN, "pointer to block %llu has bad level %u/%u",
+		return rx_fail(fs->ctx, RX_ECORRUPT, "pointer to block %llu has bad level %u/%u",
 			       (unsigned long long)index, level, decomp);
 	uint64_t count = 1ULL << level;
 	if (index < RFS_FIRST_DATA_BLOCK || index >= fs->nblocks || count > fs->nblocks - index)
-		return rx_fail(fs->ctx, EUCLEAN,
+		return rx_fail(fs->ctx, RX_ECORRUPT,
 			       "pointer to block %llu (level %u) is outside the data area %u..%llu",
 			       (unsigned long long)index, level, RFS_FIRST_DATA_BLOCK,
 			       (unsigned long long)fs->nblocks);
 	if (index & (count - 1))
-		return rx_fail(fs->ctx, EUCLEAN, "level-%u block %llu is not aligned", level,
+		return rx_fail(fs->ctx, RX_ECORRUPT, "level-%u block %llu is not aligned", level,
 			       (unsigned long long)index);
 	return 0;
 }
@@ -193,7 +193,7 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
 	if (r)
 		return r;
 	if (fs->hdr.encrypted && !fs->crypt)
-		return rx_fail(fs->ctx, ENOKEY, "the filesystem is encrypted: a password is needed");
+		return rx_fail(fs->ctx, RX_ENOKEY, "the filesystem is encrypted: a password is needed");
 
 	size_t len = (size_t)(RFS_BLOCK << level);
 	if (fs->tx) {

@@ -500,7 +500,7 @@ int rfs_check(struct rfs *fs, struct rfs_check *c)
 {
 	struct checker k = { .fs = fs, .c = c };
 	if (fs->hdr.encrypted && !fs->crypt)
-		return rx_fail(fs->ctx, ENOKEY, "the filesystem is encrypted; checking it needs a "
+		return rx_fail(fs->ctx, RX_ENOKEY, "the filesystem is encrypted; checking it needs a "
 			       "password (not supported yet)");
 	k.used = rx_xcalloc((size_t)(fs->nblocks / 8 + 1), 1);
 	idmap_init(&k.nodes);

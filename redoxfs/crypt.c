@@ -101,7 +101,7 @@ int rfs_encrypted_hash(struct rfs_crypt *c, uint64_t hash, uint64_t generation, 
 int rfs_unlock(struct rfs *fs, const uint8_t *pw, size_t len)
 {
 	if (!fs->hdr.encrypted)
-		return rx_fail(fs->ctx, EKEYREJECTED, "the filesystem is not encrypted");
+		return rx_fail(fs->ctx, RX_ENOTENCRYPTED, "the filesystem is not encrypted");
 	uint8_t want[16] = { 0 };
 	put_le64(want, fs->hdr.hash);
 	for (unsigned s = 0; s < 64; s++) {
@@ -123,5 +123,5 @@ int rfs_unlock(struct rfs *fs, const uint8_t *pw, size_t len)
 		}
 		rfs_crypt_free(c);
 	}
-	return rx_fail(fs->ctx, ENOKEY, "wrong password (no key slot opens with it)");
+	return rx_fail(fs->ctx, RX_ENOKEY, "wrong password (no key slot opens with it)");
 }

@@ -43,21 +43,21 @@ static int dirlist_parse(struct dir_walk *w, const uint8_t *b)
 	unsigned pos = 0;
 
 	if (used > RFS_DIRLIST_BYTES)
-		return rx_fail(w->fs->ctx, EUCLEAN, "directory list claims %u bytes of entries (max %u)",
+		return rx_fail(w->fs->ctx, RX_ECORRUPT, "directory list claims %u bytes of entries (max %u)",
 			       used, RFS_DIRLIST_BYTES);
 	for (unsigned i = 0; i < count; i++) {
 		if (pos + 5 > used)
-			return rx_fail(w->fs->ctx, EUCLEAN, "directory list entry %u runs past its %u bytes",
+			return rx_fail(w->fs->ctx, RX_ECORRUPT, "directory list entry %u runs past its %u bytes",
 				       i, used);
 		uint32_t id = get_le32(b + pos);
 		unsigned len = b[pos + 4];
 		if (pos + 5 + len > used)
-			return rx_fail(w->fs->ctx, EUCLEAN, "directory list entry %u runs past its %u bytes",
+			return rx_fail(w->fs->ctx, RX_ECORRUPT, "directory list entry %u runs past its %u bytes",
 				       i, used);
 		const char *name = (const char *)b + pos + 5;
 		const char *why = rfs_name_problem(name, len);
 		if (why)
-			return rx_fail(w->fs->ctx, EUCLEAN, "directory entry %u (node %u): %s", i, id, why);
+			return rx_fail(w->fs->ctx, RX_ECORRUPT, "directory entry %u (node %u): %s", i, id, why);
 		if (w->cb) {
 			int r = w->cb(w->arg, id, name, len);
 			if (r)
@@ -66,7 +66,7 @@ static int dirlist_parse(struct dir_walk *w, const uint8_t *b)
 		pos += 5 + len;
 	}
 	if (pos != used)
-		return rx_fail(w->fs->ctx, EUCLEAN, "directory list has %u entries in %u bytes but claims %u",
+		return rx_fail(w->fs->ctx, RX_ECORRUPT, "directory list has %u entries in %u bytes but claims %u",
 			       count, pos, used);
 	return 0;
 }
@@ -76,7 +76,7 @@ static int walk_index(struct dir_walk *w, struct rfs_ptr ptr, unsigned levels)
 	if (w->budget-- == 0)
 		return rx_fail(w->fs->ctx, ELOOP, "directory references more blocks than the filesystem has");
 	if (rfs_ptr_is_null(ptr))
-		return rx_fail(w->fs->ctx, EUCLEAN, "directory index points to a null block");
+		return rx_fail(w->fs->ctx, RX_ECORRUPT, "directory index points to a null block");
 	uint8_t *buf = rx_xmalloc(RFS_BLOCK);
 	int r = rfs_read_ptr(w->fs, ptr, 1, buf);
 	if (r == 0 && w->blk_cb)
@@ -106,10 +106,10 @@ static int dir_depth(struct rfs *fs, const struct rfs_node *dir, struct rfs_ptr 
 	if (rfs_ptr_is_null(m))
 		return -1;
 	if (!rfs_ptr_is_marker(m))
-		return rx_fail(fs->ctx, EUCLEAN, "directory node %u has no h-tree marker", dir->id);
+		return rx_fail(fs->ctx, RX_ECORRUPT, "directory node %u has no h-tree marker", dir->id);
 	unsigned depth = (unsigned)(m.addr & 0xF);
 	if (depth > HTREE_MAX_DEPTH)
-		return rx_fail(fs->ctx, EUCLEAN, "directory node %u has an h-tree %u levels deep",
+		return rx_fail(fs->ctx, RX_ECORRUPT, "directory node %u has an h-tree %u levels deep",
 			       dir->id, depth);
 	return (int)depth;
 }
@@ -181,7 +181,7 @@ static int lookup_index(struct rfs *fs, struct lookup *l, struct rfs_ptr ptr, un
 			if (!taking && max < l->hash)
 				continue;
 			if (rfs_ptr_is_null(child)) {
-				r = rx_fail(fs->ctx, EUCLEAN, "directory index points to a null block");
+				r = rx_fail(fs->ctx, RX_ECORRUPT, "directory index points to a null block");
 				break;
 			}
 			r = lookup_index(fs, l, child, levels - 1);
@@ -204,7 +204,7 @@ int rfs_dir_lookup(struct rfs *fs, const struct rfs_node *dir, const char *name,
 		return depth;
 	if (depth >= 0) {
 		if (rfs_ptr_is_null(root))
-			return rx_fail(fs->ctx, EUCLEAN, "directory node %u has a null h-tree root", dir->id);
+			return rx_fail(fs->ctx, RX_ECORRUPT, "directory node %u has a null h-tree root", dir->id);
 		struct lookup l = { name, len, rfs_name_hash(name, len), 0, 0, fs->nblocks };
 		int r = lookup_index(fs, &l, root, (unsigned)depth);
 		if (r)
@@ -265,7 +265,7 @@ int rfs_dirents_sort(struct rfs *fs, struct rfs_dirent *ents, size_t count)
 		qsort(ents, count, sizeof(*ents), dirent_cmp);
 	for (size_t i = 1; i < count; i++)
 		if (dirent_cmp(&ents[i - 1], &ents[i]) == 0)
-			return rx_fail(fs->ctx, EUCLEAN, "the name '%s' appears twice in the directory",
+			return rx_fail(fs->ctx, RX_ECORRUPT, "the name '%s' appears twice in the directory",
 				       ents[i].name);
 	return 0;
 }

@@ -1,6 +1,5 @@
 /* Creating a filesystem: the layout the reference mkfs leaves behind (spec 13.1, 13.2). */
 #include <stdlib.h>
-#include <sys/random.h>
 
 #include "seahash.h"
 #include "wr.h"
@@ -26,8 +25,7 @@ static int make_keys(struct rx_ctx *ctx, const struct rfs_mkfs_opts *o, uint8_t 
 {
 	uint8_t salt[16], keys[32], pk[16];
 	do {
-		if (getrandom(salt, sizeof(salt), 0) != sizeof(salt) ||
-		    getrandom(keys, sizeof(keys), 0) != sizeof(keys))
+		if (rx_random_bytes(salt, sizeof(salt)) != 0 || rx_random_bytes(keys, sizeof(keys)) != 0)
 			return rx_fail(ctx, EIO, "no random numbers for the keys");
 	} while (memcmp(keys, keys + 16, 16) == 0);	/* XTS wants two different keys */
 	int r = rfs_crypt_password_key(o->password, o->password_len, salt, pk);

@@ -10,11 +10,11 @@ static int id_split(struct rfs *fs, uint32_t id, unsigned idx[4])
 	for (int i = 0; i < 4; i++) {
 		idx[i] = (id >> (24 - 8 * i)) & 0xFF;
 		if (idx[i] >= RFS_TREE_ENTRIES)
-			return rx_fail(fs->ctx, EUCLEAN, "node id %u is invalid (index byte %u >= 254)",
+			return rx_fail(fs->ctx, RX_ECORRUPT, "node id %u is invalid (index byte %u >= 254)",
 				       id, idx[i]);
 	}
 	if (id == 0)
-		return rx_fail(fs->ctx, EUCLEAN, "node id 0 is reserved");
+		return rx_fail(fs->ctx, RX_ECORRUPT, "node id 0 is reserved");
 	return 0;
 }
 
@@ -42,14 +42,14 @@ static int node_decode(struct rfs *fs, uint32_t id, uint64_t block, const uint8_
 	unsigned type = n->mode & RFS_MODE_TYPE;
 	if (type != RFS_MODE_FILE && type != RFS_MODE_DIR && type != RFS_MODE_SYMLINK &&
 	    type != RFS_MODE_SOCK)
-		return rx_fail(fs->ctx, EUCLEAN, "node %u has unknown type 0%o", id, n->mode);
+		return rx_fail(fs->ctx, RX_ECORRUPT, "node %u has unknown type 0%o", id, n->mode);
 	if (n->record_level > RFS_RECORD_LEVEL)
-		return rx_fail(fs->ctx, EUCLEAN, "node %u has bad record level %u", id,
+		return rx_fail(fs->ctx, RX_ECORRUPT, "node %u has bad record level %u", id,
 			       n->record_level);
 	if (type == RFS_MODE_DIR && rfs_is_inline(n))
-		return rx_fail(fs->ctx, EUCLEAN, "directory node %u is marked as inline data", id);
+		return rx_fail(fs->ctx, RX_ECORRUPT, "directory node %u is marked as inline data", id);
 	if (n->size > rfs_max_file_size(n))
-		return rx_fail(fs->ctx, EUCLEAN, "node %u claims %llu bytes, beyond the largest "
+		return rx_fail(fs->ctx, RX_ECORRUPT, "node %u claims %llu bytes, beyond the largest "
 			       "possible file", id, (unsigned long long)n->size);
 	return 0;
 }
@@ -125,11 +125,11 @@ int rfs_record_load(struct rfs *fs, const struct rfs_node *node, struct rfs_ptr 
 	unsigned logical = decomp ? decomp : level;
 
 	if (logical > node->record_level)
-		return rx_fail(fs->ctx, EUCLEAN, "record at block %llu holds %u bytes, more than the "
+		return rx_fail(fs->ctx, RX_ECORRUPT, "record at block %llu holds %u bytes, more than the "
 			       "node's record size %llu", (unsigned long long)rfs_ptr_index(ptr),
 			       RFS_BLOCK << logical, (unsigned long long)recsize);
 	if (decomp && level >= decomp)
-		return rx_fail(fs->ctx, EUCLEAN, "compressed record at block %llu is not smaller "
+		return rx_fail(fs->ctx, RX_ECORRUPT, "compressed record at block %llu is not smaller "
 			       "than its content", (unsigned long long)rfs_ptr_index(ptr));
 	size_t stored = (size_t)RFS_BLOCK << level;
 	if (!decomp) {
@@ -145,13 +145,13 @@ int rfs_record_load(struct rfs *fs, const struct rfs_node *node, struct rfs_ptr 
 		unsigned comp_len = get_le16(tmp);
 		size_t out_len = (size_t)RFS_BLOCK << decomp;
 		if (comp_len == 0 || comp_len + 2u > stored) {
-			r = rx_fail(fs->ctx, EUCLEAN, "compressed record at block %llu has bad length %u",
+			r = rx_fail(fs->ctx, RX_ECORRUPT, "compressed record at block %llu has bad length %u",
 				    (unsigned long long)rfs_ptr_index(ptr), comp_len);
 		} else {
 			int n = LZ4_decompress_safe((const char *)tmp + 2, (char *)buf, (int)comp_len,
 						    (int)out_len);
 			if (n < 0)
-				r = rx_fail(fs->ctx, EUCLEAN, "compressed record at block %llu does not "
+				r = rx_fail(fs->ctx, RX_ECORRUPT, "compressed record at block %llu does not "
 					    "decode", (unsigned long long)rfs_ptr_index(ptr));
 			else
 				memset(buf + n, 0, (size_t)(recsize - (uint64_t)n));
@@ -289,7 +289,7 @@ int rfs_readlink(struct rfs *fs, const struct rfs_node *node, char **target)
 	buf[n] = 0;
 	if (memchr(buf, 0, (size_t)n)) {
 		free(buf);
-		return rx_fail(fs->ctx, EUCLEAN, "symlink target contains a NUL byte");
+		return rx_fail(fs->ctx, RX_ECORRUPT, "symlink target contains a NUL byte");
 	}
 	*target = buf;
 	return 0;

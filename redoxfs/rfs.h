@@ -188,7 +188,7 @@ int rfs_crypt_xts(struct rfs_crypt *c, int encrypt, uint64_t first, const uint8_
 		  size_t len);
 /* The 16 bytes at header offset 4072 for a header with this hash and generation. */
 int rfs_encrypted_hash(struct rfs_crypt *c, uint64_t hash, uint64_t generation, uint8_t out[16]);
-/* Try the password on every key slot; ENOKEY-style failure when none opens. */
+/* Try the password on every key slot; RX_ENOKEY-style failure when none opens. */
 int rfs_unlock(struct rfs *fs, const uint8_t *pw, size_t len);
 
 /* Free blocks from replaying the allocation log. */

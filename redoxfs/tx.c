@@ -96,7 +96,7 @@ int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out)
 	if (!fs->dev->writable)
 		return rx_fail(fs->ctx, EROFS, "the image is open read-only");
 	if (fs->hdr.encrypted && !fs->crypt)
-		return rx_fail(fs->ctx, ENOKEY, "the filesystem is encrypted: a password is needed");
+		return rx_fail(fs->ctx, RX_ENOKEY, "the filesystem is encrypted: a password is needed");
 	struct rfs_tx *tx = rx_xcalloc(1, sizeof(*tx));
 	int r = rfs_alloc_replay(fs, &tx->free_map, NULL, NULL);
 	if (r) {

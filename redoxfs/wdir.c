@@ -285,7 +285,7 @@ static int ins_index(struct rfs_tx *tx, struct rfs_node *dir, uint8_t *slot, uns
 		return -tx->fs->ctx->err;
 	unsigned n = ix_count(b), k = 0;
 	if (n == 0)
-		return rx_fail(tx->fs->ctx, EUCLEAN, "empty directory index block");
+		return rx_fail(tx->fs->ctx, RX_ECORRUPT, "empty directory index block");
 	while (k < n && get_le32(b + 20 * k) < h)
 		k++;
 	if (k == n)
@@ -459,7 +459,7 @@ int rfs_dir_remove(struct rfs_tx *tx, struct rfs_node *dir, const char *name, si
 	unsigned depth = (unsigned)(m.addr & 0xF), path[MAX_DEPTH + 1];
 	int found = 0, gone = 0;
 	if (depth > MAX_DEPTH)
-		return rx_fail(ctx, EUCLEAN, "directory index too deep");
+		return rx_fail(ctx, RX_ECORRUPT, "directory index too deep");
 	int r = find_path(tx->fs, rfs_ptr_decode(rslot), depth, name, len, rfs_name_hash(name, len),
 			  path, &found);
 	if (r)

@@ -1,6 +1,8 @@
 #!/bin/sh
 # The whole test suite: install dependencies, then build and run `make check`
-# twice, once normally and once with AddressSanitizer + UBSan.
+# three times: normally, with AddressSanitizer + UBSan, and with every optional
+# Linux feature forced off (the fallbacks other hosts use must work, not only
+# compile); and compile everything for macOS (scripts/cross-macos.sh).
 set -e
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -34,5 +36,30 @@ overall=0
 run_suite build-test || overall=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	run_suite build-asan --enable-sanitizers || overall=1
+# Each optional Linux feature off, through configure's cache variables: range
+# copy, writeback hints, syncfs, pipe2, getentropy, mallopt, fdatasync, the
+# BLKGETSIZE64 ioctl, /proc, OFD locks, libblkid, Linux's errno names.
+run_suite build-fallback --without-blkid \
+	ac_cv_func_copy_file_range=no ac_cv_func_sync_file_range=no ac_cv_func_syncfs=no \
+	ac_cv_func_pipe2=no ac_cv_func_getentropy=no ac_cv_func_mallopt=no \
+	ac_cv_have_decl_fdatasync=no ac_cv_have_decl_BLKGETSIZE64=no rx_cv_have_proc=no \
+	ac_cv_have_decl_F_OFD_SETLK=no ac_cv_have_decl_F_OFD_GETLK=no \
+	ac_cv_have_decl_EUCLEAN=no ac_cv_have_decl_ENOKEY=no ac_cv_have_decl_EKEYREJECTED=no || overall=1
+if grep -q '^#define HAVE_\(COPY_FILE_RANGE\|SYNCFS\|PIPE2\|GETENTROPY\|PROC_FS\) 1' build-fallback/config.h; then
+	echo "build-fallback: a forced-off feature is still on"
+	total_fail=$((total_fail + 1))
+	overall=1
+fi
+
+# macOS: every C file compiles for aarch64 and x86_64 (zig cc, -Werror).
+cross_log=build-macos.log
+if scripts/cross-macos.sh "$top/build-macos" >"$cross_log" 2>&1; then :; else overall=1; fi
+cat "$cross_log"
+p=$(sed -n 's/^macOS cross-build: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$cross_log")
+f=$(sed -n 's/^macOS cross-build: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$cross_log")
+[ -n "$f" ] || { f=1; overall=1; }
+total_pass=$((total_pass + ${p:-0}))
+total_fail=$((total_fail + f))
+
 echo "tests: $total_pass passed, $total_fail failed"
 exit $overall

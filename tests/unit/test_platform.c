@@ -1,0 +1,223 @@
+/*
+ * The platform seam. With its test hooks the full-flush path (F_FULLFSYNC on
+ * macOS) is taken on any host, so this checks, here too, that every flush
+ * committing a transaction or a qcow2 metadata step is a full flush and none
+ * bypasses it; then the fallbacks of the other seam calls.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dev.h"
+#include "image.h"
+#include "ops.h"
+#include "qcow2.h"
+#include "rfs.h"
+#include "tap.h"
+#include "tx.h"
+#include "wr.h"
+
+static int full_calls, plain_calls, full_errno;
+
+static int count_full(int fd)
+{
+	(void)fd;
+	full_calls++;
+	if (full_errno) {
+		errno = full_errno;
+		return -1;
+	}
+	return 0;
+}
+
+static int count_plain(int fd)
+{
+	(void)fd;
+	plain_calls++;
+	return 0;
+}
+
+/* mkdir path in the image and commit; the flushes it took, or -1. */
+static int commit_mkdir(const char *image, const char *path)
+{
+	static struct rx_ctx ctx;
+	struct rx_image *img;
+	struct rfs *fs;
+	struct rfs_tx *tx;
+	if (rx_image_open(&ctx, image, RX_PART_AUTO, RX_DEV_RDWR, &img) != 0)
+		return -1;
+	int before = full_calls, r = rx_image_redoxfs(img, &fs);
+	if (r == 0)
+		r = rfs_tx_begin(fs, &tx);
+	if (r == 0) {
+		struct rfs_time t = { 1700000000, 0 };
+		before = full_calls;
+		r = rfs_op_mkdir(tx, path, 0755, 0, NULL, t);
+		r = r ? (rfs_tx_abort(tx), r) : rfs_tx_commit(tx);
+	}
+	rx_image_close(img);
+	if (r)
+		printf("# %s: %s\n", image, ctx.msg);
+	return r ? -1 : full_calls - before;
+}
+
+static int names_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int no_dots(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+static void test_flushes(const char *dir)
+{
+	static struct rx_ctx ctx;
+	char *raw = rx_xasprintf("%s/raw.img", dir), *ovl = rx_xasprintf("%s/top.qcow2", dir);
+	int fd = open(raw, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	struct rx_dev *dev = NULL;
+	struct rfs_mkfs_opts o = { .time = { 1700000000, 0 } };
+	ok(fd >= 0 && ftruncate(fd, 8 << 20) == 0 && close(fd) == 0 &&
+	   rx_dev_open_file(&ctx, raw, RX_DEV_RDWR, &dev) == 0 && rfs_mkfs(&ctx, dev, &o) == 0,
+	   "mkfs an 8 MiB image: %s", ctx.msg);
+	rx_dev_close(dev);
+
+	rx_platform_hooks.full_fsync = count_full;
+	rx_platform_hooks.fsync = count_plain;
+	full_calls = plain_calls = 0;
+	int n = commit_mkdir(raw, "/a");
+	ok(n >= 2, "raw image: a commit takes full flushes (data, then the header): %d", n);
+	ok(plain_calls == 0, "raw image: no flush bypasses the full flush (%d plain)", plain_calls);
+
+	full_calls = plain_calls = 0;
+	ok(rx_qcow2_make_overlay(&ctx, raw, ovl, ovl, 0, 0) == 0, "a qcow2 overlay on it: %s", ctx.msg);
+	ok(full_calls >= 1 && plain_calls == 0, "the new qcow2 file is flushed fully (%d full, %d plain)",
+	   full_calls, plain_calls);
+	full_calls = plain_calls = 0;
+	n = commit_mkdir(ovl, "/b");
+	/* Clusters are allocated: refcounts, L2 tables and L1 are each a flushed step, then the header. */
+	ok(n >= 3, "qcow2: the commit's metadata steps each take a full flush: %d", n);
+	ok(plain_calls == 0, "qcow2: no flush bypasses the full flush (%d plain)", plain_calls);
+	rx_platform_hooks.full_fsync = NULL;
+	rx_platform_hooks.fsync = NULL;
+
+	ok(commit_mkdir(ovl, "/c") >= 0, "without hooks the host's own flush commits too");
+	unlink(raw);
+	unlink(ovl);
+	free(raw);
+	free(ovl);
+}
+
+static void test_fallback(const char *dir)
+{
+	char *path = rx_xasprintf("%s/f", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	rx_platform_hooks.full_fsync = count_full;
+	rx_platform_hooks.fsync = count_plain;
+	full_calls = plain_calls = 0;
+	full_errno = ENOTSUP;
+	ok(rx_sync_fd(fd) == 0 && full_calls == 1 && plain_calls == 1,
+	   "a refused full flush falls back to fsync");
+	full_errno = EIO;
+	full_calls = plain_calls = 0;
+	errno = 0;
+	ok(rx_sync_fd(fd) == -1 && errno == EIO && plain_calls == 0,
+	   "a failing full flush is an error, not hidden by a plain fsync");
+	full_errno = 0;
+	rx_platform_hooks.full_fsync = NULL;
+	rx_platform_hooks.fsync = NULL;
+	ok(rx_sync_fd(fd) == 0, "the host's flush works on a file");
+	close(fd);
+	unlink(path);
+	free(path);
+}
+
+static void test_copy(const char *dir)
+{
+	char *a = rx_xasprintf("%s/in", dir), *b = rx_xasprintf("%s/out", dir);
+	int in = open(a, O_RDWR | O_CREAT | O_TRUNC, 0644), out = open(b, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	size_t len = 3 << 20;
+	uint8_t *buf = rx_xmalloc(len), *got = rx_xcalloc(1, len);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 7 + (i >> 12));
+	ok(pwrite(in, buf, len, 0) == (ssize_t)len, "write 3 MiB of input");
+	ok(rx_copy_range(in, 100, out, 5000, len - 100) == (int64_t)(len - 100) &&
+	   pread(out, got, len - 100, 5000) == (ssize_t)(len - 100) && memcmp(got, buf + 100, len - 100) == 0,
+	   "copy a range between offsets");
+	ok(rx_copy_range(in, len - 10, out, 0, 1000) == 10, "a copy past the end of the input is short");
+	ok(rx_copy_range(-1, 0, out, 0, 10) == -1 && errno == EBADF, "a bad descriptor is an error");
+	close(in);
+	close(out);
+	unlink(a);
+	unlink(b);
+	free(a);
+	free(b);
+	free(buf);
+	free(got);
+}
+
+static void test_scandir(const char *dir)
+{
+	static const char *names[] = { "zeta", "alpha", ".hidden", "mid" };
+	for (size_t i = 0; i < RX_ARRAY_SIZE(names); i++) {
+		char *p = rx_xasprintf("%s/%s", dir, names[i]);
+		close(open(p, O_WRONLY | O_CREAT, 0644));
+		free(p);
+	}
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	struct dirent **ents;
+	int n = rx_scandir_fd(fd, &ents, no_dots, names_cmp);
+	ok(n == 3 && !strcmp(ents[0]->d_name, "alpha") && !strcmp(ents[1]->d_name, "mid") &&
+	   !strcmp(ents[2]->d_name, "zeta"), "scandir: filtered and sorted (%d entries)", n);
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	n = rx_scandir_fd(fd, &ents, NULL, NULL);
+	ok(n == 6, "scandir: every entry, dots included, and dirfd is not used up (%d)", n);
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	close(fd);
+	ok(rx_scandir_fd(fd, &ents, NULL, NULL) == -1 && errno == EBADF, "scandir: a closed descriptor fails");
+	for (size_t i = 0; i < RX_ARRAY_SIZE(names); i++) {
+		char *p = rx_xasprintf("%s/%s", dir, names[i]);
+		unlink(p);
+		free(p);
+	}
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/rximg-test-platform-XXXXXX";
+	if (!mkdtemp(dir))
+		return 99;
+	test_flushes(dir);
+	test_fallback(dir);
+	test_copy(dir);
+	test_scandir(dir);
+
+	uint8_t r1[600] = { 0 }, r2[600] = { 0 };
+	ok(rx_random_bytes(r1, sizeof(r1)) == 0 && rx_random_bytes(r2, sizeof(r2)) == 0 &&
+	   !rx_is_zero(r1, sizeof(r1)) && memcmp(r1, r2, sizeof(r1)) != 0, "random bytes, more than 256 at once");
+
+	struct stat st;
+	memset(&st, 0, sizeof(st));
+	struct timespec a = { 10, 1 }, m = { 20, 2 }, c = { 30, 3 };
+	rx_stat_set_times(&st, a, m, c);
+	ok(rx_stat_atime(&st).tv_sec == 10 && rx_stat_mtime(&st).tv_sec == 20 && rx_stat_ctime(&st).tv_sec == 30,
+	   "file times round-trip through struct stat");
+
+	int p[2];
+	ok(rx_pipe_cloexec(p) == 0 && (fcntl(p[0], F_GETFD) & FD_CLOEXEC) && (fcntl(p[1], F_GETFD) & FD_CLOEXEC),
+	   "a pipe whose ends close on exec");
+	close(p[0]);
+	close(p[1]);
+
+	ok(RX_ECORRUPT != RX_ENOKEY && RX_ENOKEY != RX_ENOTENCRYPTED && RX_ECORRUPT != RX_ENOTENCRYPTED &&
+	   RX_ECORRUPT != EIO, "rximg's error codes are distinct");
+	rmdir(dir);
+	return tap_done();
+}
