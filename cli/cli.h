@@ -103,6 +103,11 @@ struct put_opts {
 };
 int put_one(struct wsession *w, const char *src, const char *path, const struct put_opts *po);
 
+/* edit: a private (0600) temporary file named after the last part of name; fd, or -errno. */
+int edit_tempfile(struct rx_ctx *ctx, const char *name, char **path);
+/* Run $VISUAL, else $EDITOR, else vi on path; 0, or -ECANCELED with the reason in ctx. */
+int run_editor(struct rx_ctx *ctx, const char *path);
+
 /* Formatting */
 const char *node_type_name(uint16_t mode);
 void mode_string(uint16_t mode, char out[11]);
@@ -110,6 +115,8 @@ void format_time(uint64_t sec, uint32_t nsec, int precise, char *out, size_t cap
 void format_uuid(const uint8_t uuid[16], char out[37]);
 /* Manifest escaping: tab, newline and backslash become \t, \n, \\. */
 void fput_escaped(FILE *f, const char *s, size_t len);
+/* Undo fput_escaped in place; 0 on a bad escape. */
+int unescape_field(char *s);
 
 /* A file's bytes in order, holes as zeros, to put(arg, ...). */
 int stream_sequential(struct rfs *fs, const struct rfs_node *n,

@@ -16,10 +16,12 @@
 #include "cli.h"
 #include "initfs.h"
 #include "outfile.h"
+#include "seahash.h"
 
 static struct rx_ctx ictx;	/* messages of the initfs library */
 
 #define MAX_DEPTH 1024u		/* directory nesting rximg follows when printing or extracting */
+#define EXIT_UNBOOTABLE 3	/* info --check: read fine, but something keeps it from booting */
 
 /* ---- naming an archive: FILE[:/member] or IMAGE[:pN]:/path[:/member] ---- */
 
@@ -451,6 +453,7 @@ static const char info_help[] =
 	"Usage: rximg initfs info [OPTIONS] ARCHIVE\n"
 	"Describe an initfs: layout variant, header fields, bootstrap, contents, room left\n"
 	"below the maximum size, and what would stop it from booting.\n\n"
+	"      --check         exit with status 3 when something keeps it from booting\n"
 	"      --json          print a JSON object\n"
 	"      --layout V      read it as layout V instead of detecting the layout\n"
 	"      --max-size SIZE the limit to measure the free room against (default 64M)\n"
@@ -463,6 +466,14 @@ static const char *link_form_name(enum ifs_layout l)
 	case IFS_LINK_PARENT: return "relative to the link's directory";
 	default: return "not supported";
 	}
+}
+
+/* A 64-bit address as JSON: a "0x..." string, since JSON numbers lose precision above 2^53. */
+static void json_addr(struct json *j, const char *key, uint64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+	json_str(j, key, buf);
 }
 
 static int info_one(struct arc *x, int json, uint64_t max)
@@ -497,7 +508,7 @@ static int info_one(struct arc *x, int json, uint64_t max)
 		else
 			json_null(&j, "creation_time");
 		if (a->has_entry)
-			json_u64(&j, "bootstrap_entry", a->entry);
+			json_addr(&j, "bootstrap_entry", a->entry);
 		else
 			json_null(&j, "bootstrap_entry");
 		if (a->boot_len) {
@@ -511,7 +522,7 @@ static int info_one(struct arc *x, int json, uint64_t max)
 				json_u64(&j, "class", elf.class64 ? 64 : 32);
 				json_str(&j, "byte_order", elf.big ? "big" : "little");
 				json_u64(&j, "machine", elf.machine);
-				json_u64(&j, "e_entry", elf.entry);
+				json_addr(&j, "e_entry", elf.entry);
 			}
 			json_end_obj(&j);
 		} else {
@@ -528,6 +539,12 @@ static int info_one(struct arc *x, int json, uint64_t max)
 		json_arr(&j, "warnings");
 		for (size_t i = 0; i < a->nwarnings; i++)
 			json_str(&j, NULL, a->warnings[i]);
+		json_end_arr(&j);
+		json_bool(&j, "bootable", a->nblocking == 0);
+		json_arr(&j, "boot_problems");
+		for (size_t i = 0; i < a->nwarnings; i++)
+			if (a->blocking[i])
+				json_str(&j, NULL, a->warnings[i]);
 		json_end_arr(&j);
 		json_end_obj(&j);
 		json_done(&j);
@@ -572,6 +589,10 @@ static int info_one(struct arc *x, int json, uint64_t max)
 		       (unsigned long long)(needed - max), (unsigned long long)max);
 	for (size_t i = 0; i < a->nwarnings; i++)
 		printf("warning          %s\n", a->warnings[i]);
+	if (a->nblocking)
+		printf("boot check       fails: %zu of the warnings keep it from booting\n", a->nblocking);
+	else
+		printf("boot check       passes: nothing found that keeps it from booting\n");
 	return 0;
 }
 
@@ -579,14 +600,16 @@ static int initfs_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, 0, 'j' }, { "layout", required_argument, 0, 'L' },
-		{ "max-size", required_argument, 0, 'M' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "max-size", required_argument, 0, 'M' }, { "check", no_argument, 0, 'C' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
-	int c, json = 0;
+	int c, json = 0, check = 0;
 	enum ifs_layout force = IFS_LAYOUT_NONE;
 	uint64_t max = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
+		case 'C': check = 1; break;
 		case 'L': if (parse_layout("initfs info", optarg, &force)) return EXIT_USAGE; break;
 		case 'M': if (parse_max("initfs info", optarg, &max)) return EXIT_USAGE; break;
 		case 'h': fputs(info_help, stdout); return EXIT_OK;
@@ -601,8 +624,9 @@ static int initfs_info(int argc, char **argv)
 		r = arc_read(&x, force);
 	if (r == 0)
 		r = info_one(&x, json, max);
+	int unbootable = r == 0 && x.a.nblocking;
 	arc_close(&x);
-	return r ? EXIT_FAIL : EXIT_OK;
+	return r ? EXIT_FAIL : check && unbootable ? EXIT_UNBOOTABLE : EXIT_OK;
 }
 
 /* ---- ls ---- */
@@ -814,6 +838,7 @@ struct xt {
 	int force;
 	int set_time;
 	struct timespec times[2];
+	FILE *modes;	/* or NULL: "mode" lines of the extraction record (see meta_write) */
 };
 
 static int xt_fail(struct xt *x, const char *apath, const char *what)
@@ -858,12 +883,24 @@ static int xt_children(struct xt *x, const struct ifs_node *d, int fd, const cha
 	return r;
 }
 
+/* A mode the host did not take as stored (or DIR's own): recorded for repack. */
+static void xt_note_mode(struct xt *x, int fd, const struct ifs_node *n, const char *apath)
+{
+	struct stat st;
+	if (x->modes && fstat(fd, &st) == 0 && (st.st_mode & 07777) != (n->mode & 07777)) {
+		fputs("mode\t/", x->modes);
+		fput_escaped(x->modes, apath, strlen(apath));
+		fprintf(x->modes, "\t%04o\t%04o\n", n->mode & 07777, (unsigned)(st.st_mode & 07777));
+	}
+}
+
 static int xt_meta(struct xt *x, int fd, const struct ifs_node *n, const char *apath)
 {
 	if (fchmod(fd, n->mode & 07777) != 0)
 		return xt_failerr(x, apath, "cannot set the mode");
 	if (x->set_time && futimens(fd, x->times) != 0)
 		return xt_failerr(x, apath, "cannot set the times");
+	xt_note_mode(x, fd, n, apath);
 	return 0;
 }
 
@@ -960,21 +997,158 @@ static char *member_dir(const char *member)
 	return slash ? strndup(p, (size_t)(slash - p)) : rx_xstrdup("");
 }
 
+/* ---- the extraction record: what repack needs to rebuild the archive byte for byte ---- */
+
+#define META_MAGIC "rximg-initfs-meta\t1"
+#define META_SUFFIX ".initfs-meta"
+#define BOOT_SUFFIX ".bootstrap"
+
+/*
+ * DIR's sibling DIR+suffix: where extract writes the bootstrap and the record
+ * and where repack finds them, in DIR's parent and so never inside the tree.
+ * DIR written as ".", "..", "a/.", or a symlink is first resolved to its real
+ * path. NULL when DIR is "/" (or cannot be resolved): there is no beside.
+ */
+static char *beside(const char *dir, const char *suffix)
+{
+	size_t l = strlen(dir), b;
+	while (l > 1 && dir[l - 1] == '/')
+		l--;
+	for (b = l; b && dir[b - 1] != '/'; b--)
+		;
+	const char *last = dir + b;
+	size_t blen = l - b;
+	char *trimmed = strndup(dir, l);
+	if (!trimmed)
+		abort();
+	struct stat st;
+	int plain = blen && !(blen == 1 && last[0] == '.') && !(blen == 2 && !memcmp(last, "..", 2)) &&
+		    !(lstat(trimmed, &st) == 0 && S_ISLNK(st.st_mode));
+	char *out = NULL;
+	if (plain) {
+		out = rx_xasprintf("%s%s", trimmed, suffix);
+	} else {
+		char *real = realpath(trimmed, NULL);
+		if (real && strcmp(real, "/"))
+			out = rx_xasprintf("%s%s", real, suffix);
+		free(real);
+	}
+	free(trimmed);
+	return out;
+}
+
+static void meta_path_line(FILE *f, const char *key, const char *path)
+{
+	fprintf(f, "%s\t/", key);
+	fput_escaped(f, path, strlen(path));
+}
+
+/* Every entry in stored order (pre-order), with what a host tree cannot hold. */
+static int meta_walk(FILE *f, const struct ifs_node *d, const char *apath, unsigned depth)
+{
+	if (depth > MAX_DEPTH)
+		return -1;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct ifs_node *c = d->ents[i].node;
+		char *cp = child_path(apath, d->ents[i].name);
+		meta_path_line(f, "entry", cp);
+		fputc('\n', f);
+		if (c->uid || c->gid) {
+			meta_path_line(f, "owner", cp);
+			fprintf(f, "\t%u\t%u\n", c->uid, c->gid);
+		}
+		if (c->type == IFS_LINK && c->form == IFS_LINK_ROOT) {
+			/* A stored target that the host link would not give back is kept as stored. */
+			char *host = NULL, *back = NULL;
+			size_t hlen = 0, blen = 0;
+			struct ifs_node tmp = { 0 };
+			int ok = ifs_link_target(&ictx, c, apath, IFS_LINK_PARENT, &host, &hlen) == 0;
+			if (ok) {
+				tmp.type = IFS_LINK;
+				tmp.data = (const uint8_t *)host;
+				tmp.size = hlen;
+				tmp.form = IFS_LINK_PARENT;
+				ok = ifs_link_target(&ictx, &tmp, apath, IFS_LINK_ROOT, &back, &blen) == 0;
+			}
+			if (ok && (blen != c->size || memcmp(back, c->data, blen))) {
+				meta_path_line(f, "link", cp);
+				fputc('\t', f);
+				fput_escaped(f, (const char *)c->data, (size_t)c->size);
+				fputc('\t', f);
+				fput_escaped(f, host, hlen);
+				fputc('\n', f);
+			}
+			free(host);
+			free(back);
+		}
+		int r = c->type == IFS_DIR ? meta_walk(f, c, cp, depth + 1) : 0;
+		free(cp);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * The record written beside an extracted tree: layout, creation time, the
+ * bootstrap file (relative to the record's folder, "-" when not extracted,
+ * "none") with its bootstrap_entry and checksum, every entry in stored order,
+ * and the owners, modes and link targets the host tree does not hold.
+ */
+static int meta_write(const struct arc *x, const char *path, const char *boot_ref, const char *modes,
+		      size_t modes_len)
+{
+	const struct ifs_archive *a = &x->a;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return arc_fail(path, "%s", strerror(errno));
+	fprintf(f, "%s\n# rximg initfs extract of %s: what 'rximg initfs repack' needs to write it again "
+		"byte for byte (see rximg-initfs(1))\n", META_MAGIC, x->label);
+	fprintf(f, "layout\t%s\n", ifs_layout_name(a->layout));
+	if (a->has_time)
+		fprintf(f, "time\t%llu.%09u\n", (unsigned long long)a->time_sec, a->time_nsec);
+	if (!a->boot_len) {
+		fputs("bootstrap\tnone\n", f);
+	} else {
+		fputs("bootstrap\t", f);
+		fput_escaped(f, boot_ref, strlen(boot_ref));
+		fprintf(f, "\t0x%llx\t%016llx\n", (unsigned long long)(a->has_entry ? a->entry : IFS_NO_ENTRY),
+			(unsigned long long)seahash(ifs_bootstrap(a), a->boot_len));
+	}
+	if (a->root->uid || a->root->gid)
+		fprintf(f, "owner\t/\t%u\t%u\n", a->root->uid, a->root->gid);
+	int r = meta_walk(f, a->root, "", 0);
+	fwrite(modes, 1, modes_len, f);
+	if (fclose(f) != 0 || r) {
+		free(buf);
+		return arc_fail(path, "cannot build the record%s", r ? ": directories nest too deep" : "");
+	}
+	r = write_file_atomic(path, buf, len, 0644);
+	free(buf);
+	return r;
+}
+
 static const char extract_help[] =
 	"Usage: rximg initfs extract [OPTIONS] ARCHIVE[:/dir] DIR\n"
 	"Extract an initfs into DIR (created if missing; nothing is written outside it):\n"
 	"files with their modes, directories, and symlinks with targets converted to\n"
-	"ordinary relative host links. The bootstrap ELF goes to a file of its own,\n"
-	"DIR.bootstrap unless told otherwise. Every file gets the archive's creation time.\n\n"
+	"ordinary relative host links. Every file gets the archive's creation time.\n"
+	"Beside DIR (never inside it) go the bootstrap ELF, DIR.bootstrap, and the record\n"
+	"DIR.initfs-meta (layout, creation time, entry order) with which 'rximg initfs\n"
+	"repack DIR' writes the same archive again byte for byte.\n\n"
 	"  -B, --bootstrap-out FILE  write the bootstrap here ('-': do not write it)\n"
+	"      --meta-out FILE       write the record here ('-': do not write it)\n"
 	"  -f, --force               replace existing non-directories in DIR\n"
 	"      --layout V            read the archive as layout V instead of detecting it\n"
 	"  -h, --help                show this help\n";
 
-static int extract_to(struct arc *x, const struct ifs_node *n, const char *dest, int force)
+static int extract_to(struct arc *x, const struct ifs_node *n, const char *dest, int force, FILE *modes)
 {
 	struct xt xt;
 	xt_init(&xt, x, force);
+	xt.modes = modes;
 	int created = mkdir(dest, 0700) == 0;
 	if (!created && errno != EEXIST)
 		return arc_fail(dest, "cannot create: %s", strerror(errno));
@@ -989,6 +1163,8 @@ static int extract_to(struct arc *x, const struct ifs_node *n, const char *dest,
 		/* The archive's root takes DIR's place only when DIR was made here. */
 		if (r == 0 && created)
 			r = xt_meta(&xt, fd, n, apath);
+		else if (r == 0)
+			xt_note_mode(&xt, fd, n, apath);
 	} else {
 		const char *base = strrchr(apath, '/');
 		base = base ? base + 1 : apath;
@@ -1000,19 +1176,34 @@ static int extract_to(struct arc *x, const struct ifs_node *n, const char *dest,
 	return r;
 }
 
+/* Where a file beside DIR goes: the option's value ("-": nowhere, NULL), else DIR+suffix. */
+static int side_path(const char *opt, const char *dest, const char *suffix, const char *what,
+		     const char *flag, char **out)
+{
+	*out = NULL;
+	if (opt)
+		return strcmp(opt, "-") ? (*out = rx_xstrdup(opt), 0) : 0;
+	*out = beside(dest, suffix);
+	if (!*out)
+		return arc_fail(dest, "there is no place beside this folder for %s: name a file with %s "
+				"('-' for none)", what, flag);
+	return 0;
+}
+
 static int initfs_extract(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "bootstrap-out", required_argument, 0, 'B' }, { "force", no_argument, 0, 'f' },
-		{ "layout", required_argument, 0, 'L' },        { "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 },
+		{ "bootstrap-out", required_argument, 0, 'B' }, { "meta-out", required_argument, 0, 'O' },
+		{ "force", no_argument, 0, 'f' },               { "layout", required_argument, 0, 'L' },
+		{ "help", no_argument, 0, 'h' },                { 0, 0, 0, 0 },
 	};
 	enum ifs_layout force_layout = IFS_LAYOUT_NONE;
-	const char *boot_out = NULL;
+	const char *boot_out = NULL, *meta_out = NULL;
 	int c, force = 0;
 	while ((c = getopt_long(argc, argv, "B:fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'B': boot_out = optarg; break;
+		case 'O': meta_out = optarg; break;
 		case 'f': force = 1; break;
 		case 'L': if (parse_layout("initfs extract", optarg, &force_layout)) return EXIT_USAGE; break;
 		case 'h': fputs(extract_help, stdout); return EXIT_OK;
@@ -1024,27 +1215,48 @@ static int initfs_extract(int argc, char **argv)
 	const char *dest = argv[optind + 1];
 	struct arc x;
 	struct ifs_node *n;
+	char *boot_path = NULL, *meta_path = NULL, *modes = NULL;
+	size_t modes_len = 0;
+	FILE *mf = NULL;
 	int r = arc_parse(argv[optind], 1, 0, &x);
 	if (r == 0)
 		r = arc_read(&x, force_layout);
 	if (r == 0)
 		r = find_member(&x, 1, &n);
+	/* The bootstrap and the record describe the whole archive, not one of its folders. */
+	int whole = r == 0 && (!x.member || !rel(x.member)[0]);
+	if (r == 0 && x.a.boot_len && (boot_out || whole))
+		r = side_path(boot_out, dest, BOOT_SUFFIX, "the bootstrap", "-B", &boot_path);
+	if (r == 0 && whole)
+		r = side_path(meta_out, dest, META_SUFFIX, "the record", "--meta-out", &meta_path);
+	else if (r == 0 && meta_out && strcmp(meta_out, "-"))
+		warnx_("%s: the record describes a whole archive; %s not written", x.label, meta_out);
+	if (r == 0 && meta_path && !(mf = open_memstream(&modes, &modes_len)))
+		r = arc_fail(meta_path, "%s", strerror(errno));
 	if (r == 0)
-		r = extract_to(&x, n, dest, force);
-	int whole = !x.member || !rel(x.member)[0];
-	if (r == 0 && x.a.boot_len && (boot_out || whole) && !(boot_out && !strcmp(boot_out, "-"))) {
-		char *def = NULL;
-		if (!boot_out) {
-			size_t l = strlen(dest);
-			while (l > 1 && dest[l - 1] == '/')
-				l--;
-			def = rx_xasprintf("%.*s.bootstrap", (int)l, dest);
-		}
-		r = write_file_atomic(boot_out ? boot_out : def, ifs_bootstrap(&x.a), x.a.boot_len, 0755);
-		free(def);
-	} else if (r == 0 && boot_out && strcmp(boot_out, "-") && !x.a.boot_len) {
+		r = extract_to(&x, n, dest, force, mf);
+	if (mf && fclose(mf) != 0 && r == 0)
+		r = arc_fail(meta_path, "%s", strerror(errno));
+	if (r == 0 && boot_path)
+		r = write_file_atomic(boot_path, ifs_bootstrap(&x.a), x.a.boot_len, 0755);
+	else if (r == 0 && boot_out && strcmp(boot_out, "-") && !x.a.boot_len)
 		warnx_("%s: the archive has no bootstrap; %s not written", x.label, boot_out);
+	if (r == 0 && meta_path) {
+		/* The record names the bootstrap relative to its own folder when they sit together. */
+		char *ref = NULL;
+		if (!boot_path)
+			ref = rx_xstrdup("-");
+		else if (!boot_out && !meta_out)
+			ref = rx_xstrdup(strrchr(boot_path, '/') ? strrchr(boot_path, '/') + 1 : boot_path);
+		else if (!(ref = realpath(boot_path, NULL)))
+			r = arc_fail(boot_path, "%s", strerror(errno));
+		if (r == 0)
+			r = meta_write(&x, meta_path, ref, modes ? modes : "", modes_len);
+		free(ref);
 	}
+	free(modes);
+	free(boot_path);
+	free(meta_path);
 	arc_close(&x);
 	return r ? EXIT_FAIL : EXIT_OK;
 }
@@ -1106,7 +1318,7 @@ static int initfs_get(int argc, char **argv)
 				r = arc_fail(target, "%s", strerror(errno));
 		} else {
 			/* A directory: its tree, under the name it has in the archive or DEST. */
-			r = extract_to(&x, n, target, 1);
+			r = extract_to(&x, n, target, 1, NULL);
 		}
 		free(target);
 	}
@@ -1166,27 +1378,284 @@ static void warn_no_bootstrap(const struct ifs_write_opts *o, const char *label)
 		       "boot on its own", label);
 }
 
+/* ---- reading the extraction record ---- */
+
+enum meta_boot { MB_NONE = 1, MB_NOT_EXTRACTED, MB_FILE };
+
+/* A fact of one entry that the host tree does not hold: owner, stored mode, stored link target. */
+struct meta_fix {
+	char kind;		/* 'o', 'm', 'l' */
+	const char *path;
+	uint32_t a, b;		/* owner: uid, gid; mode: stored, host */
+	const char *stored, *host;	/* link targets */
+};
+
+struct meta {
+	int loaded;
+	char *path;
+	char *text;		/* the file, split into fields in place */
+	enum ifs_layout layout;
+	int has_time;
+	uint64_t time_sec;
+	uint32_t time_nsec;
+	enum meta_boot boot;
+	char *boot_file;
+	uint64_t entry, hash;
+	struct ifs_node *order;	/* directories only: the stored order of every entry */
+	struct meta_fix *fixes;
+	size_t nfixes;
+};
+
+static void meta_free(struct meta *m)
+{
+	ifs_tree_free(m->order);
+	free(m->fixes);
+	free(m->boot_file);
+	free(m->text);
+	free(m->path);
+	memset(m, 0, sizeof(*m));
+}
+
+static int parse_octal_mode(const char *s, uint32_t *v)
+{
+	uint16_t m;
+	if (parse_mode(s, &m))
+		return -1;
+	*v = m;
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *v)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (*end || errno || x > UINT32_MAX)
+		return -1;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+/* One "entry" line: the entries come in pre-order, so the parent is on the stack. */
+struct ostack {
+	struct ifs_node **node;
+	const char **path;
+	size_t n, cap;
+};
+
+static const char *meta_order_add(struct ostack *st, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (path[0] != '/' || !slash[1])
+		return "not a path inside the archive";
+	size_t plen = (size_t)(slash - path);
+	while (st->n > 1 && (strlen(st->path[st->n - 1]) != plen || memcmp(st->path[st->n - 1], path, plen)))
+		st->n--;
+	if (strlen(st->path[st->n - 1]) != plen || memcmp(st->path[st->n - 1], path, plen))
+		return "listed before its folder";
+	const char *name = slash + 1;
+	const char *why = ifs_name_problem(name, strlen(name));
+	if (why)
+		return why;
+	if (st->n > MAX_DEPTH)
+		return "folders nest too deep";
+	struct ifs_node *c = ifs_node_new(IFS_DIR, 0755);
+	ifs_dir_append(st->node[st->n - 1], name, strlen(name), c);
+	if (st->n == st->cap) {
+		st->cap *= 2;
+		st->node = rx_xrealloc(st->node, st->cap * sizeof(*st->node));
+		st->path = rx_xrealloc(st->path, st->cap * sizeof(*st->path));
+	}
+	st->node[st->n] = c;
+	st->path[st->n++] = path;
+	return NULL;
+}
+
+static int slurp(const char *path, uint8_t **buf, size_t *len);
+
+/* One line, split into at most 5 unescaped fields; NULL or a reason. */
+static const char *meta_line(struct meta *m, struct ostack *st, char **f, int nf)
+{
+	const char *k = f[0];
+	if (!strcmp(k, "layout") && nf == 2)
+		return ifs_layout_parse(f[1], &m->layout) ? "unknown layout" : NULL;
+	if (!strcmp(k, "time") && nf == 2) {
+		m->has_time = 1;
+		return parse_time_arg(f[1], &m->time_sec, &m->time_nsec) ? "bad time" : NULL;
+	}
+	if (!strcmp(k, "bootstrap") && nf == 2 && !strcmp(f[1], "none")) {
+		m->boot = MB_NONE;
+		return NULL;
+	}
+	if (!strcmp(k, "bootstrap") && nf == 2 && !strcmp(f[1], "-")) {
+		m->boot = MB_NOT_EXTRACTED;
+		return NULL;
+	}
+	if (!strcmp(k, "bootstrap") && nf == 4 && f[1][0]) {
+		char *end1, *end2;
+		m->entry = strtoull(f[2], &end1, 16);
+		m->hash = strtoull(f[3], &end2, 16);
+		if (*end1 || *end2 || end1 == f[2] || end2 == f[3])
+			return "bad bootstrap_entry or checksum";
+		m->boot = MB_FILE;
+		/* A relative name is relative to the record's folder. */
+		const char *slash = strrchr(m->path, '/');
+		free(m->boot_file);
+		m->boot_file = f[1][0] == '/' || !slash ? rx_xstrdup(f[1])
+			: rx_xasprintf("%.*s/%s", (int)(slash - m->path), m->path, f[1]);
+		return NULL;
+	}
+	if (!strcmp(k, "entry") && nf == 2)
+		return meta_order_add(st, f[1]);
+	struct meta_fix x = { 0 };
+	if (nf == 4)
+		x.path = f[1];
+	if (!strcmp(k, "owner") && nf == 4) {
+		x.kind = 'o';
+		if (parse_u32(f[2], &x.a) || parse_u32(f[3], &x.b))
+			return "bad owner";
+	} else if (!strcmp(k, "mode") && nf == 4) {
+		x.kind = 'm';
+		if (parse_octal_mode(f[2], &x.a) || parse_octal_mode(f[3], &x.b))
+			return "bad mode";
+	} else if (!strcmp(k, "link") && nf == 4) {
+		x.kind = 'l';
+		x.stored = f[2];
+		x.host = f[3];
+	} else {
+		return "not understood (written by a newer rximg?)";
+	}
+	if (x.path[0] != '/')
+		return "not a path inside the archive";
+	m->fixes = rx_xrealloc(m->fixes, (m->nfixes + 1) * sizeof(*m->fixes));
+	m->fixes[m->nfixes++] = x;
+	return NULL;
+}
+
+/*
+ * The record of DIR: the file named by --meta (it must exist), else
+ * DIR.initfs-meta beside DIR when there is one. m->loaded says if one was read.
+ */
+static int meta_load(const char *named, const char *dir, struct meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	struct stat st;
+	m->path = named ? rx_xstrdup(named) : beside(dir, META_SUFFIX);
+	if (!m->path || (!named && stat(m->path, &st) != 0))
+		return 0;
+	uint8_t *buf;
+	size_t len;
+	if (slurp(m->path, &buf, &len))
+		return -1;
+	m->text = rx_xrealloc(buf, len + 1);
+	m->text[len] = 0;
+	m->order = ifs_node_new(IFS_DIR, 0755);
+	struct ostack os = { rx_xmalloc(64 * sizeof(*os.node)), rx_xmalloc(64 * sizeof(*os.path)), 1, 64 };
+	os.node[0] = m->order;
+	os.path[0] = "";
+	const char *why = NULL;
+	unsigned lineno = 0, have_layout = 0;
+	char *line = m->text;
+	while (line && !why) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		lineno++;
+		if (lineno == 1) {
+			if (strcmp(line, META_MAGIC))
+				why = "not a record written by 'rximg initfs extract'";
+		} else if (line[0] && line[0] != '#') {
+			char *f[5];
+			int nf = 0;
+			for (char *p = line; p && !why;) {
+				if (nf == 5) {
+					why = "too many fields";
+					break;
+				}
+				f[nf++] = p;
+				if ((p = strchr(p, '\t')) != NULL)
+					*p++ = 0;
+			}
+			for (int i = 0; i < nf && !why; i++)
+				if (!unescape_field(f[i]))
+					why = "bad escape";
+			if (!why)
+				why = meta_line(m, &os, f, nf);
+			have_layout |= !why && !strcmp(f[0], "layout");
+		}
+		line = next;
+	}
+	free(os.node);
+	free(os.path);
+	if (!why && (!have_layout || !m->boot)) {
+		lineno = 0;
+		why = "the layout or the bootstrap line is missing";
+	}
+	if (why) {
+		if (lineno)
+			arc_fail(m->path, "line %u: %s", lineno, why);
+		else
+			arc_fail(m->path, "%s", why);
+		return -1;
+	}
+	m->loaded = 1;
+	return 0;
+}
+
+/* Owners, modes and link targets as stored, where the host tree still has what extract made. */
+static int meta_apply(const struct meta *m, struct ifs_node *root, enum ifs_layout layout)
+{
+	for (size_t i = 0; i < m->nfixes; i++) {
+		const struct meta_fix *x = &m->fixes[i];
+		struct ifs_node *n;
+		if (ifs_lookup_nofollow(&ictx, root, x->path, &n) != 0) {
+			rx_clear(&ictx);
+			continue;	/* gone from the tree since */
+		}
+		if (x->kind == 'o') {
+			n->uid = x->a;
+			n->gid = x->b;
+		} else if (x->kind == 'm' && n->type != IFS_LINK && (n->mode & 07777) == x->b) {
+			n->mode = (uint16_t)x->a;
+		} else if (x->kind == 'l' && n->type == IFS_LINK && ifs_layout_link_form(layout) == IFS_LINK_ROOT &&
+			   n->size == strlen(x->host) && !memcmp(n->data, x->host, (size_t)n->size)) {
+			ifs_node_set_data(n, x->stored, strlen(x->stored));
+			n->form = IFS_LINK_ROOT;
+		}
+	}
+	return 0;
+}
+
 /* ---- repack ---- */
 
 static const char repack_help[] =
 	"Usage: rximg initfs repack [OPTIONS] DIR -o ARCHIVE\n"
 	"Build an initfs from the host directory DIR. ARCHIVE is a host file (written to\n"
 	"ARCHIVE.partial, then renamed) or IMAGE[:pN]:/path inside a RedoxFS (one commit).\n"
-	"When ARCHIVE already exists, its layout, entry order and bootstrap are the\n"
-	"defaults. Entries are in the order of the archive replaced (or --like), new names\n"
-	"sorted; symlinks are stored in the layout's form; modes are kept, owners are 0.\n\n"
+	"A tree made by 'rximg initfs extract' comes with a record beside it,\n"
+	"DIR.initfs-meta: its layout, creation time, entry order and bootstrap\n"
+	"(DIR.bootstrap) are the defaults, so an unchanged tree gives the same bytes.\n"
+	"Otherwise, when ARCHIVE already exists, its layout, entry order and bootstrap are.\n"
+	"Entries are in that order (or --like's), new names sorted; symlinks are stored in\n"
+	"the layout's form; modes are kept, owners are 0. An archive without a bootstrap\n"
+	"does not boot and is written only with --no-bootstrap.\n\n"
 	"  -o, --output ARCHIVE   the archive to write\n"
 	"  -b, --bootstrap ELF    the bootstrap program to put at offset 4096\n"
 	"      --no-bootstrap     no bootstrap (the archive will not boot)\n"
 	"      --layout V         write layout V: v1, v3 (= v2c), v4, v5b or v6 (default: the\n"
-	"                         layout of the archive replaced or of --like, else v4)\n"
+	"                         layout of --like, the record, the archive replaced, else v4)\n"
 	"      --like ARCHIVE     take the layout and the entry order from ARCHIVE\n"
-	"      --time SEC[.NSEC]  creation time (default: SOURCE_DATE_EPOCH, else now)\n"
+	"      --meta FILE        read the record from FILE instead of DIR.initfs-meta\n"
+	"      --no-meta          ignore the record\n"
+	"      --time SEC[.NSEC]  creation time (default: the record's, else\n"
+	"                         SOURCE_DATE_EPOCH, else now)\n"
 	"      --max-size SIZE    refuse an archive larger than SIZE (default 64M, or the size\n"
 	"                         of the archive replaced if larger)\n"
 	"  -h, --help             show this help\n";
 
-/* Read a whole host file (a bootstrap ELF). */
+/* Read a whole host file (a bootstrap ELF, a record). */
 static int slurp(const char *path, uint8_t **buf, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1209,6 +1678,8 @@ static int slurp(const char *path, uint8_t **buf, size_t *len)
 			continue;
 		if (n <= 0) {
 			close(fd);
+			free(*buf);
+			*buf = NULL;
 			return arc_fail(path, "read: %s", n < 0 ? strerror(errno) : "file shrank");
 		}
 		off += (size_t)n;
@@ -1217,17 +1688,33 @@ static int slurp(const char *path, uint8_t **buf, size_t *len)
 	return 0;
 }
 
+/* A bootstrap ELF from a host file: its e_entry is bootstrap_entry; warn if not linked for the initfs. */
+static int load_bootstrap(const char *path, uint8_t **boot, struct ifs_write_opts *o)
+{
+	size_t len = 0;
+	int r = slurp(path, boot, &len);
+	if (r == 0 && ifs_entry_of(&ictx, *boot, len, &o->entry) != 0)
+		r = arc_fail(path, "%s", ictx.msg);
+	if (r == 0) {
+		o->boot = *boot;
+		o->boot_len = len;
+		ifs_elf_boot_check(*boot, len, elf_warn_cli, (void *)path);
+	}
+	return r;
+}
+
 static int initfs_repack(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, 0, 'o' },  { "bootstrap", required_argument, 0, 'b' },
 		{ "no-bootstrap", no_argument, 0, 'N' },  { "layout", required_argument, 0, 'L' },
 		{ "like", required_argument, 0, 'K' },    { "time", required_argument, 0, 'T' },
+		{ "meta", required_argument, 0, 'E' },    { "no-meta", no_argument, 0, 'n' },
 		{ "max-size", required_argument, 0, 'M' }, { "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	const char *out = NULL, *boot_path = NULL, *like_arg = NULL;
-	int c, no_boot = 0, have_time = 0;
+	const char *out = NULL, *boot_path = NULL, *like_arg = NULL, *meta_arg = NULL;
+	int c, no_boot = 0, have_time = 0, no_meta = 0;
 	enum ifs_layout layout = IFS_LAYOUT_NONE;
 	struct ifs_write_opts o = { 0 };
 	while ((c = getopt_long(argc, argv, "o:b:h", opts, NULL)) != -1) {
@@ -1237,6 +1724,8 @@ static int initfs_repack(int argc, char **argv)
 		case 'N': no_boot = 1; break;
 		case 'L': if (parse_layout("initfs repack", optarg, &layout)) return EXIT_USAGE; break;
 		case 'K': like_arg = optarg; break;
+		case 'E': meta_arg = optarg; break;
+		case 'n': no_meta = 1; break;
 		case 'T':
 			if (parse_time_arg(optarg, &o.time_sec, &o.time_nsec))
 				return usage_error("initfs repack", "bad time '%s' (want SEC[.NSEC])", optarg);
@@ -1251,11 +1740,14 @@ static int initfs_repack(int argc, char **argv)
 		return usage_error("initfs repack", "expected DIR -o ARCHIVE");
 	if (boot_path && no_boot)
 		return usage_error("initfs repack", "--bootstrap and --no-bootstrap exclude each other");
+	if (meta_arg && no_meta)
+		return usage_error("initfs repack", "--meta and --no-meta exclude each other");
 	if (layout && !ifs_layout_writable(layout))
 		return usage_error("initfs repack", "layout %s is read-only (rximg writes v1, v3, v4, v5b, v6)",
 				   ifs_layout_name(layout));
 	const char *dir = argv[optind];
 	struct arc x, like = { 0 };
+	struct meta m = { 0 };
 	uint8_t *boot = NULL;
 	struct ifs_node *root = NULL;
 	int r = arc_parse(out, 0, 1, &x);
@@ -1268,25 +1760,39 @@ static int initfs_repack(int argc, char **argv)
 			r = 0;
 		}
 	}
+	if (r == 0 && !no_meta)
+		r = meta_load(meta_arg, dir, &m);
 	if (r == 0 && like_arg && (arc_parse(like_arg, 0, 0, &like) || arc_read(&like, IFS_LAYOUT_NONE)))
 		r = -1;
-	const struct arc *ref = like_arg ? &like : x.loaded ? &x : NULL;
+	/* Defaults, strongest first: --like, the tree's record, the archive being replaced. */
+	const char *from = like_arg ? like.label : m.loaded ? m.path : x.loaded ? x.label : NULL;
+	const struct ifs_node *order = like_arg ? like.a.root : m.loaded ? m.order : x.loaded ? x.a.root : NULL;
 	if (r == 0) {
-		o.layout = layout ? layout : ref && ref->loaded ? ref->a.layout : IFS_V4;
+		o.layout = layout ? layout : like_arg ? like.a.layout : m.loaded ? m.layout
+			 : x.loaded ? x.a.layout : IFS_V4;
 		if (!ifs_layout_writable(o.layout))
-			r = arc_fail(ref->label, "layout %s is read-only; name the layout to write with --layout",
+			r = arc_fail(from, "layout %s is read-only; name the layout to write with --layout",
 				     ifs_layout_name(o.layout));
 	}
+	int boot_chosen = boot_path || no_boot;	/* said on the command line, or by the record */
 	if (r == 0 && boot_path) {
-		size_t len = 0;
-		r = slurp(boot_path, &boot, &len);
-		if (r == 0 && ifs_entry_of(&ictx, boot, len, &o.entry) != 0)
-			r = arc_fail(boot_path, "%s", ictx.msg);
-		if (r == 0) {
-			o.boot = boot;
-			o.boot_len = len;
-			ifs_elf_boot_check(boot, len, elf_warn_cli, (void *)boot_path);
-		}
+		r = load_bootstrap(boot_path, &boot, &o);
+	} else if (r == 0 && !no_boot && m.loaded && m.boot == MB_FILE) {
+		/* The bootstrap extract wrote beside the tree; the entry stored with it if it is unchanged. */
+		if (m.layout != o.layout)
+			r = arc_fail(m.boot_file, "this bootstrap reads layout %s, not %s: give --bootstrap or "
+				     "--no-bootstrap", ifs_layout_name(m.layout), ifs_layout_name(o.layout));
+		if (r == 0 && (r = load_bootstrap(m.boot_file, &boot, &o)) != 0)
+			fprintf(stderr, "rximg: %s: names that bootstrap; give --bootstrap or --no-bootstrap\n",
+				m.path);
+		if (r == 0 && seahash(o.boot, o.boot_len) == m.hash)
+			o.entry = m.entry;
+		boot_chosen = 1;
+	} else if (r == 0 && !no_boot && m.loaded && m.boot == MB_NONE) {
+		if (x.loaded && x.a.boot_len)
+			r = arc_fail(x.label, "has a bootstrap, the archive %s was extracted from had none: give "
+				     "--bootstrap or --no-bootstrap", dir);
+		boot_chosen = 1;
 	} else if (r == 0 && !no_boot && x.loaded && x.a.boot_len) {
 		/* Keep the replaced archive's bootstrap: it only reads its own layout (spec 6.4). */
 		if (x.a.layout != o.layout)
@@ -1295,23 +1801,35 @@ static int initfs_repack(int argc, char **argv)
 		o.boot = ifs_bootstrap(&x.a);
 		o.boot_len = x.a.boot_len;
 		o.entry = x.a.has_entry ? x.a.entry : IFS_NO_ENTRY;
+		boot_chosen = 1;
 	}
 	if (!o.boot)
 		o.entry = IFS_NO_ENTRY;
-	if (!have_time)
+	/* The recorded time is the archive's own; SOURCE_DATE_EPOCH only stands in for "now". */
+	if (!have_time && m.loaded && m.has_time) {
+		o.time_sec = m.time_sec;
+		o.time_nsec = m.time_nsec;
+	} else if (!have_time) {
 		default_time(&o);
+	}
 	if (!o.max_size)
 		o.max_size = default_max(&x);
-	if (r == 0 && ifs_import_dir(&ictx, dir, ref && ref->loaded ? ref->a.root : NULL, &root) != 0) {
+	if (r == 0 && ifs_import_dir(&ictx, dir, order, &root) != 0) {
 		report(&ictx, NULL, NULL);
 		r = -1;
 	}
+	if (r == 0 && m.loaded)
+		r = meta_apply(&m, root, o.layout);
+	if (r == 0 && !o.boot && !boot_chosen && ifs_layout_has_bootstrap(o.layout))
+		r = arc_fail(x.label, "no bootstrap: the archive would not boot. Give --bootstrap ELF, or "
+			     "--no-bootstrap to write it without one");
 	if (r == 0)
 		r = arc_commit(&x, root, &o);
 	if (r == 0)
 		warn_no_bootstrap(&o, x.label);
 	ifs_tree_free(root);
 	free(boot);
+	meta_free(&m);
 	arc_close(&like);
 	arc_close(&x);
 	return r ? EXIT_FAIL : EXIT_OK;
@@ -1337,9 +1855,14 @@ static int edit_opt(const char *verb, int c, struct editopt *e)
 	return usage_error(verb, "bad option");
 }
 
-static int edit_begin(const char *arg, const struct editopt *e, struct arc *x)
+/* member: the argument is ARCHIVE:/path of a file inside, required. */
+static int edit_begin(const char *arg, const struct editopt *e, struct arc *x, int member)
 {
-	if (arc_parse(arg, 0, 0, x) || arc_begin(x, e->force, 0))
+	if (arc_parse(arg, member, 0, x))
+		return -1;
+	if (member && !x->member)
+		return arc_fail(arg, "name a file inside the archive: ARCHIVE:/path");
+	if (arc_begin(x, e->force, 0))
 		return -1;
 	if (!ifs_layout_writable(x->a.layout))
 		return arc_fail(x->label, "layout %s is read-only; convert the archive with 'rximg initfs "
@@ -1416,7 +1939,7 @@ static int initfs_put(int argc, char **argv)
 		if (!strstr(argv[i], ":/"))
 			return usage_error("initfs put", "'%s' is not SRC:/dest", argv[i]);
 	struct arc x;
-	int r = edit_begin(argv[optind], &e, &x);
+	int r = edit_begin(argv[optind], &e, &x, 0);
 	for (int i = optind + 1; i < argc && r == 0; i++) {
 		const char *sep = strstr(argv[i], ":/");
 		char *src = strndup(argv[i], (size_t)(sep - argv[i]));
@@ -1429,6 +1952,162 @@ static int initfs_put(int argc, char **argv)
 		free(src);
 	}
 	return edit_end(&x, &e, r);
+}
+
+/* Standard input, whole (an initfs file is smaller than 4 GiB). */
+static int read_stdin(uint8_t **buf, size_t *len)
+{
+	size_t cap = 1 << 16;
+	*buf = rx_xmalloc(cap);
+	*len = 0;
+	for (;;) {
+		if (*len == cap) {
+			if (cap >= IFS_MAX_BYTES) {
+				free(*buf);
+				*buf = NULL;
+				return arc_fail("standard input", "4 GiB or more: an initfs file must be smaller");
+			}
+			*buf = rx_xrealloc(*buf, cap *= 2);
+		}
+		ssize_t n = read(STDIN_FILENO, *buf + *len, cap - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(*buf);
+			*buf = NULL;
+			return arc_fail("standard input", "%s", strerror(errno));
+		}
+		if (n == 0)
+			return 0;
+		*len += (size_t)n;
+	}
+}
+
+static const char write_help[] =
+	"Usage: rximg initfs write [OPTIONS] ARCHIVE:/path < DATA\n"
+	"Replace (or create) a file inside an initfs with standard input, rewriting the\n"
+	"archive in its layout with the same bootstrap, e.g.\n"
+	"  echo 'echo hello' | rximg initfs write disk.img:/boot/initfs:/etc/init.rc\n"
+	"A symbolic link is followed to its file; a replaced file keeps its mode.\n\n"
+	"  -m, --mode MODE   mode of the file (octal; default: kept, 0644 for a new file)\n"
+	"      --layout V    read the archive as layout V instead of detecting it\n"
+	"      --max-size SIZE  refuse a result larger than SIZE\n"
+	"  -h, --help        show this help\n";
+
+static int initfs_write(int argc, char **argv)
+{
+	static const struct option opts[] = { { "mode", required_argument, 0, 'm' }, EDIT_OPTS, { 0, 0, 0, 0 } };
+	struct editopt e = { 0 };
+	uint16_t mode = 0644;
+	int c, s, have_mode = 0;
+	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (parse_mode(optarg, &mode))
+				return usage_error("initfs write", "bad mode '%s'", optarg);
+			have_mode = 1;
+			break;
+		case 'h': fputs(write_help, stdout); return EXIT_OK;
+		default: if ((s = edit_opt("initfs write", c, &e)) >= 0) return s;
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("initfs write", "expected ARCHIVE:/path");
+	/* All of the input first: it may come from a reader of the same archive. */
+	uint8_t *data;
+	size_t len;
+	if (read_stdin(&data, &len))
+		return EXIT_FAIL;
+	struct arc x;
+	int r = edit_begin(argv[optind], &e, &x, 1);
+	if (r == 0 && ifs_set_file(&ictx, x.a.root, x.member, data, len, have_mode, mode) != 0) {
+		report(&ictx, x.label, x.member);
+		r = -1;
+	}
+	r = edit_end(&x, &e, r);
+	free(data);
+	return r;
+}
+
+static const char iedit_help[] =
+	"Usage: rximg initfs edit [OPTIONS] ARCHIVE:/path\n"
+	"Open a private copy of a file inside an initfs in $VISUAL or $EDITOR (default vi)\n"
+	"and, if it changed, write it back, rewriting the archive in its layout with the\n"
+	"same bootstrap. The archive stays locked while the editor runs. A missing file is\n"
+	"created (mode 0644) if the copy is saved non-empty; a symbolic link is followed.\n\n"
+	"      --layout V    read the archive as layout V instead of detecting it\n"
+	"      --max-size SIZE  refuse a result larger than SIZE\n"
+	"  -h, --help        show this help\n";
+
+static int initfs_edit(int argc, char **argv)
+{
+	static const struct option opts[] = { EDIT_OPTS, { 0, 0, 0, 0 } };
+	struct editopt e = { 0 };
+	int c, s;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': fputs(iedit_help, stdout); return EXIT_OK;
+		default: if ((s = edit_opt("initfs edit", c, &e)) >= 0) return s;
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("initfs edit", "expected ARCHIVE:/path");
+	struct arc x;
+	struct ifs_node *n = NULL;
+	char *tmp = NULL;
+	uint8_t *now = NULL;
+	size_t now_len = 0;
+	int fd = -1, changed = 0, edited = 0, editor_failed = 0;
+	int r = edit_begin(argv[optind], &e, &x, 1);
+	if (r == 0 && ifs_resolve(&ictx, x.a.root, x.member, 1, &n) != 0) {
+		if (ictx.err != ENOENT) {
+			report(&ictx, x.label, x.member);
+			r = -1;
+		}
+		rx_clear(&ictx);
+		n = NULL;	/* a new file */
+	}
+	if (r == 0 && n && n->type != IFS_FILE)
+		r = arc_fail(x.label, "%s: is a directory", x.member);
+	if (r == 0 && (fd = edit_tempfile(&ictx, x.member, &tmp)) < 0) {
+		report(&ictx, NULL, NULL);
+		r = -1;
+	}
+	if (r == 0 && n && n->size && write_fd_all(fd, n->data, (size_t)n->size))
+		r = arc_fail(tmp, "%s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (r == 0 && run_editor(&ictx, tmp) != 0) {
+		report(&ictx, x.label, x.member);	/* it names the copy, which stays */
+		editor_failed = 1;
+		r = -1;
+	} else if (r == 0) {
+		edited = 1;
+	}
+	if (r == 0)
+		r = slurp(tmp, &now, &now_len);
+	if (r == 0)
+		changed = n ? now_len != n->size || (now_len && memcmp(now, n->data, now_len)) : now_len > 0;
+	if (r == 0 && changed && ifs_set_file(&ictx, x.a.root, x.member, now, now_len, 0, 0) != 0) {
+		report(&ictx, x.label, x.member);
+		r = -1;
+	}
+	free(now);
+	int status;
+	if (r == 0 && !changed) {
+		fprintf(stderr, "rximg: %s: %s: unchanged\n", x.label, x.member);
+		arc_close(&x);
+		status = EXIT_OK;
+	} else {
+		status = edit_end(&x, &e, r);
+	}
+	/* An edit that could not be written back is not lost: the copy stays. */
+	if (tmp && edited && status != EXIT_OK)
+		fprintf(stderr, "rximg: %s: nothing was changed; your copy is in %s\n", x.arg, tmp);
+	else if (tmp && !editor_failed)
+		unlink(tmp);
+	free(tmp);
+	return status;
 }
 
 static const char rm_help[] =
@@ -1458,7 +2137,7 @@ static int initfs_rm(int argc, char **argv)
 	if (argc - optind < 2)
 		return usage_error("initfs rm", "expected ARCHIVE /path...");
 	struct arc x;
-	int r = edit_begin(argv[optind], &e, &x);
+	int r = edit_begin(argv[optind], &e, &x, 0);
 	for (int i = optind + 1; i < argc && r == 0; i++) {
 		if (ifs_remove(&ictx, x.a.root, argv[i], recursive, force) != 0) {
 			report(&ictx, x.label, argv[i]);
@@ -1499,7 +2178,7 @@ static int initfs_mkdir(int argc, char **argv)
 	if (argc - optind < 2)
 		return usage_error("initfs mkdir", "expected ARCHIVE /path...");
 	struct arc x;
-	int r = edit_begin(argv[optind], &e, &x);
+	int r = edit_begin(argv[optind], &e, &x, 0);
 	for (int i = optind + 1; i < argc && r == 0; i++) {
 		if (ifs_mkdir(&ictx, x.a.root, argv[i], mode, parents) != 0) {
 			report(&ictx, x.label, argv[i]);
@@ -1541,7 +2220,7 @@ static int initfs_ln(int argc, char **argv)
 	if (!*target)
 		return usage_error("initfs ln", "the target is empty");
 	struct arc x;
-	int r = edit_begin(argv[optind], &e, &x);
+	int r = edit_begin(argv[optind], &e, &x, 0);
 	if (r == 0 && ifs_layout_link_form(x.a.layout) == IFS_LINK_NONE)
 		r = arc_fail(x.label, "layout %s has no symbolic links", ifs_layout_name(x.a.layout));
 	if (r == 0 && ifs_symlink(&ictx, x.a.root, target, link, force) != 0) {
@@ -1578,7 +2257,7 @@ static int initfs_chmod(int argc, char **argv)
 	if (parse_mode(argv[optind + 1], &mode))
 		return usage_error("initfs chmod", "bad mode '%s' (want octal, e.g. 0755)", argv[optind + 1]);
 	struct arc x;
-	int r = edit_begin(argv[optind], &e, &x);
+	int r = edit_begin(argv[optind], &e, &x, 0);
 	if (r == 0 && !ifs_layout_has_modes(x.a.layout))
 		warnx_("%s: layout %s keeps only the owner execute bit of files", x.label,
 		       ifs_layout_name(x.a.layout));
@@ -1608,6 +2287,8 @@ static const struct sub {
 	{ "extract", initfs_extract, "extract the tree, and the bootstrap to a file of its own" },
 	{ "repack", initfs_repack, "build an archive from a host directory" },
 	{ "put", initfs_put, "copy host files into an archive" },
+	{ "write", initfs_write, "replace a file with standard input" },
+	{ "edit", initfs_edit, "edit a file with $EDITOR" },
 	{ "rm", initfs_rm, "remove entries" },
 	{ "mkdir", initfs_mkdir, "create directories" },
 	{ "ln", initfs_ln, "make a symbolic link" },
@@ -1632,17 +2313,21 @@ static void initfs_usage(FILE *f)
 	      "  -d, --directory          ls: the directory itself\n"
 	      "  -U, --unsorted           ls: archive order\n"
 	      "      --json               info, ls: JSON output\n"
+	      "      --check              info: exit with status 3 when it will not boot\n"
 	      "  -B, --bootstrap-out FILE extract: where the bootstrap goes\n"
+	      "      --meta-out FILE      extract: where the record for repack goes\n"
 	      "  -f, --force              extract: replace files; rm: missing is fine; ln: replace\n"
 	      "  -o, --output ARCHIVE     repack: the archive to write\n"
 	      "  -b, --bootstrap ELF      repack: the bootstrap program\n"
 	      "      --no-bootstrap       repack: no bootstrap\n"
 	      "      --like ARCHIVE       repack: layout and entry order of another archive\n"
 	      "      --time SEC[.NSEC]    repack: creation time\n"
+	      "      --meta FILE          repack: the record extract wrote (default DIR.initfs-meta)\n"
+	      "      --no-meta            repack: ignore the record\n"
 	      "  -r, --recursive          put, rm: directories too\n"
 	      "  -P, --parents            put: create missing parents\n"
 	      "  -p, --parents            mkdir: create missing parents\n"
-	      "  -m, --mode MODE          put, mkdir: mode of what is created\n"
+	      "  -m, --mode MODE          put, mkdir, write: mode of what is created or written\n"
 	      "  -s, --symbolic           ln: accepted, links are always symbolic\n"
 	      "      --layout V           the layout to read as (repack: to write)\n"
 	      "      --max-size SIZE      the largest archive to write (info: to measure against)\n"

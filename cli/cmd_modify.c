@@ -461,6 +461,42 @@ int cmd_write(int argc, char **argv)
 	return wsession_finish(&w, paths, r, paths[0]);
 }
 
+int edit_tempfile(struct rx_ctx *ctx, const char *name, char **path)
+{
+	const char *base = strrchr(name, '/');
+	base = base && base[1] ? base + 1 : *name && *name != '/' ? name : "file";
+	const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	*path = rx_xasprintf("%s/rximg-edit-XXXXXX-%s", tmpdir, base);
+	int fd = mkstemps(*path, (int)strlen(base) + 1);
+	if (fd < 0) {
+		rx_fail(ctx, errno, "%s: %s", *path, strerror(errno));
+		free(*path);
+		*path = NULL;
+	}
+	return fd;
+}
+
+int run_editor(struct rx_ctx *ctx, const char *path)
+{
+	const char *ed = getenv("VISUAL");
+	if (!ed || !*ed)
+		ed = getenv("EDITOR");
+	if (!ed || !*ed)
+		ed = "vi";
+	/* Through sh, so that EDITOR may hold options ("code --wait"). */
+	char *cmd = rx_xasprintf("%s \"$1\"", ed);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, "sh", path, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0, r = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		r = rx_fail(ctx, ECANCELED, "the editor failed; nothing was changed (your copy is in %s)", path);
+	free(cmd);
+	return r;
+}
+
 static const char edit_help[] =
 	"Usage: rximg edit IMAGE:/path\n"
 	"Open a copy of a file in $VISUAL or $EDITOR (default vi) and write it back into the\n"
@@ -487,11 +523,9 @@ int cmd_edit(int argc, char **argv)
 		return s;
 	struct rfs *fs = w.o.fs;
 	struct rfs_node n;
-	const char *base = strrchr(paths[0], '/') + 1;
-	const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	char *tmp = rx_xasprintf("%s/rximg-edit-XXXXXX-%s", tmpdir, *base ? base : "file");
-	int fd = mkstemps(tmp, (int)strlen(*base ? base : "file") + 1);
-	int r = fd < 0 ? rx_fail(fs->ctx, errno, "%s: %s", tmp, strerror(errno)) : 0;
+	char *tmp;
+	int fd = edit_tempfile(fs->ctx, paths[0], &tmp);
+	int r = fd < 0 ? fd : 0;
 	int existed = 0;
 	if (r == 0) {
 		r = rfs_lookup(fs, paths[0], 1, &n);
@@ -520,24 +554,8 @@ int cmd_edit(int argc, char **argv)
 	struct stat before, after;
 	if (r == 0 && fstat(fd, &before) != 0)
 		r = rx_fail(fs->ctx, errno, "%s", strerror(errno));
-	if (r == 0) {
-		const char *ed = getenv("VISUAL");
-		if (!ed || !*ed)
-			ed = getenv("EDITOR");
-		if (!ed || !*ed)
-			ed = "vi";
-		char *cmd = rx_xasprintf("%s \"$1\"", ed);
-		pid_t pid = fork();
-		if (pid == 0) {
-			execl("/bin/sh", "sh", "-c", cmd, "sh", tmp, (char *)NULL);
-			_exit(127);
-		}
-		int st = 0;
-		if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			r = rx_fail(fs->ctx, ECANCELED, "the editor failed; the image is unchanged (your "
-				    "copy is in %s)", tmp);
-		free(cmd);
-	}
+	if (r == 0)
+		r = run_editor(fs->ctx, tmp);
 	int changed = 0;
 	if (r == 0 && stat(tmp, &after) == 0)
 		changed = (!existed && after.st_size > 0) || after.st_size != before.st_size ||
@@ -550,10 +568,11 @@ int cmd_edit(int argc, char **argv)
 		if (in >= 0)
 			close(in);
 	}
-	if (fd >= 0)
+	if (fd >= 0) {
 		close(fd);
-	if (r != -ECANCELED)
-		unlink(tmp);
+		if (r != -ECANCELED)
+			unlink(tmp);
+	}
 	free(tmp);
 	if (r == 0 && !changed)
 		fprintf(stderr, "rximg: %s: %s: unchanged\n", w.o.t.image, paths[0]);

@@ -73,6 +73,28 @@ void fput_escaped(FILE *f, const char *s, size_t len)
 	}
 }
 
+int unescape_field(char *s)
+{
+	char *w = s;
+	for (const char *r = s; *r; r++) {
+		if (*r != '\\') {
+			*w++ = *r;
+			continue;
+		}
+		r++;
+		if (*r == 't')
+			*w++ = '\t';
+		else if (*r == 'n')
+			*w++ = '\n';
+		else if (*r == '\\')
+			*w++ = '\\';
+		else
+			return 0;
+	}
+	*w = 0;
+	return 1;
+}
+
 static int count_record(void *arg, uint64_t r, struct rfs_ptr ptr)
 {
 	struct node_facts *f = arg;

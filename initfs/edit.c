@@ -186,6 +186,41 @@ int ifs_put(struct rx_ctx *ctx, struct ifs_node *root, const char *src, const ch
 	return r;
 }
 
+int ifs_set_file(struct rx_ctx *ctx, struct ifs_node *root, const char *path, const void *buf,
+		 uint64_t len, int have_mode, uint16_t mode)
+{
+	if (len >= IFS_MAX_BYTES)
+		return rx_fail(ctx, EFBIG, "a file must be smaller than 4 GiB");
+	struct ifs_node *n;
+	int r = ifs_resolve(ctx, root, path, 1, &n);
+	if (r == 0) {
+		if (n->type != IFS_FILE)
+			return rx_fail(ctx, EISDIR, "is a directory");
+		ifs_node_set_data(n, buf, len);
+		if (have_mode)
+			n->mode = mode & 07777;
+		return 0;
+	}
+	if (r != -ENOENT)
+		return r;
+	rx_clear(ctx);
+	struct ifs_node *dir;
+	char *name;
+	if ((r = ifs_walk_parent(ctx, root, path, &dir, &name)) != 0)
+		return r;
+	if (ifs_dir_find(dir, name, strlen(name)) >= 0) {
+		free(name);
+		return rx_fail(ctx, ENOENT, "a symbolic link to nothing");
+	}
+	n = ifs_node_new(IFS_FILE, have_mode ? mode & 07777 : 0644);
+	ifs_node_set_data(n, buf, len);
+	r = ifs_dir_add(ctx, dir, name, strlen(name), n);
+	if (r)
+		ifs_tree_free(n);
+	free(name);
+	return r;
+}
+
 int ifs_mkdir(struct rx_ctx *ctx, struct ifs_node *root, const char *path, uint16_t mode, int parents)
 {
 	if (parents)

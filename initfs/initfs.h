@@ -136,7 +136,9 @@ struct ifs_archive {
 	uint64_t data_bytes;	/* file contents */
 	struct ifs_node *root;
 	char **warnings;
+	unsigned char *blocking;	/* per warning: it keeps the archive from booting */
 	size_t nwarnings;
+	size_t nblocking;	/* warnings that keep the archive from booting */
 };
 
 /*
@@ -197,6 +199,13 @@ int ifs_lookup_nofollow(struct rx_ctx *ctx, struct ifs_node *root, const char *p
  */
 int ifs_put(struct rx_ctx *ctx, struct ifs_node *root, const char *src, const char *dest,
 	    const struct ifs_put_opts *po);
+/*
+ * Replace the contents of the file at path (a symlink there is followed to its
+ * file) with a copy of buf, or create it (mode 0644 unless have_mode). A
+ * replaced file keeps its mode unless have_mode.
+ */
+int ifs_set_file(struct rx_ctx *ctx, struct ifs_node *root, const char *path, const void *buf,
+		 uint64_t len, int have_mode, uint16_t mode);
 int ifs_mkdir(struct rx_ctx *ctx, struct ifs_node *root, const char *path, uint16_t mode, int parents);
 int ifs_remove(struct rx_ctx *ctx, struct ifs_node *root, const char *path, int recursive, int force);
 /* A relative target is relative to the link's directory, an absolute one to the archive root. */

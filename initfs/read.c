@@ -239,22 +239,41 @@ static unsigned header_size(enum ifs_layout l, int root_field)
 	}
 }
 
+static void vwarn(struct ifs_archive *a, int blocks, const char *fmt, va_list ap)
+{
+	char *s;
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	a->warnings = rx_xrealloc(a->warnings, (a->nwarnings + 1) * sizeof(*a->warnings));
+	a->blocking = rx_xrealloc(a->blocking, (a->nwarnings + 1) * sizeof(*a->blocking));
+	a->blocking[a->nwarnings] = (unsigned char)blocks;
+	a->warnings[a->nwarnings++] = s;
+	a->nblocking += blocks != 0;
+}
+
+/* Something worth knowing that does not stop the archive from booting. */
 static void warn(struct ifs_archive *a, const char *fmt, ...) RX_PRINTF(2, 3);
 static void warn(struct ifs_archive *a, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
+	vwarn(a, 0, fmt, ap);
 	va_end(ap);
-	a->warnings = rx_xrealloc(a->warnings, (a->nwarnings + 1) * sizeof(*a->warnings));
-	a->warnings[a->nwarnings++] = s;
+}
+
+/* Something that keeps the archive from booting. */
+static void blocker(struct ifs_archive *a, const char *fmt, ...) RX_PRINTF(2, 3);
+static void blocker(struct ifs_archive *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(a, 1, fmt, ap);
+	va_end(ap);
 }
 
 static void elf_warn(void *arg, const char *msg)
 {
-	warn(arg, "bootstrap: %s", msg);
+	blocker(arg, "bootstrap: %s", msg);
 }
 
 /* Header fields as the layout defines them. */
@@ -421,26 +440,26 @@ static void boot_warnings(struct ifs_archive *a)
 		warn(a, "%llu bytes follow initfs_size (padding; the bootstrap ignores them)",
 		     (unsigned long long)(a->len - a->size));
 	if (a->has_page_size && a->page_size != IFS_PAGE)
-		warn(a, "page_size is %u, the bootstrap requires 4096", a->page_size);
+		blocker(a, "page_size is %u, the bootstrap requires 4096", a->page_size);
 	if (a->boot_len && !a->boot_elf)
-		warn(a, "the %u bytes between the header page and the first allocation are not an ELF",
+		blocker(a, "the %u bytes between the header page and the first allocation are not an ELF",
 		     a->boot_len);
 	if (a->boot_elf && !a->elf_len)
-		warn(a, "bootstrap: its ELF headers do not fit in the bootstrap region");
+		blocker(a, "bootstrap: its ELF headers do not fit in the bootstrap region");
 	if (a->boot_elf)
 		ifs_elf_boot_check(ifs_bootstrap(a), a->boot_len, elf_warn, a);
 	if (!a->has_entry) {
 		if (a->layout == IFS_V2A)
-			warn(a, "the header has no bootstrap_entry (bytes 0x1a.. are 0): kernels since "
+			blocker(a, "the header has no bootstrap_entry (bytes 0x1a.. are 0): kernels since "
 			     "2024-03-11 refuse it");
 	} else if (a->entry == 0) {
-		warn(a, "bootstrap_entry is 0: the kernel refuses to start it");
+		blocker(a, "bootstrap_entry is 0: the kernel refuses to start it");
 	} else if (a->entry == IFS_NO_ENTRY) {
-		warn(a, "bootstrap_entry is 0xffffffffffffffff (archived without a bootstrap): will not boot");
+		blocker(a, "bootstrap_entry is 0xffffffffffffffff (archived without a bootstrap): will not boot");
 	} else {
 		uint64_t lo = 2u * IFS_VADDR_BASE, hi = lo + a->boot_len;
 		if (a->entry < lo || a->entry >= hi)
-			warn(a, "bootstrap_entry 0x%llx is outside the bootstrap (addresses 0x%llx..0x%llx): "
+			blocker(a, "bootstrap_entry 0x%llx is outside the bootstrap (addresses 0x%llx..0x%llx): "
 			     "will not boot", (unsigned long long)a->entry, (unsigned long long)lo,
 			     (unsigned long long)hi);
 		struct ifs_elf elf;
@@ -450,14 +469,16 @@ static void boot_warnings(struct ifs_archive *a)
 			warn(a, "bootstrap_entry 0x%llx differs from the ELF's e_entry 0x%llx",
 			     (unsigned long long)a->entry, (unsigned long long)elf.entry);
 	}
+	if (a->layout == IFS_V1)
+		blocker(a, "layout v1 carries no bootstrap: kernels since March 2024 cannot start it");
 	if (a->layout == IFS_V6 && !a->boot_len)
-		warn(a, "layout v6 requires a bootstrap, this archive has none");
+		blocker(a, "layout v6 requires a bootstrap, this archive has none");
 	struct ifs_node *init;
 	struct rx_ctx ctx = { { 0 }, 0 };
 	if (ifs_resolve(&ctx, a->root, "/bin/init", 1, &init) != 0)
-		warn(a, "there is no /bin/init: the bootstrap has nothing to run");
+		blocker(a, "there is no /bin/init: the bootstrap has nothing to run");
 	else if (init->type != IFS_FILE)
-		warn(a, "/bin/init is not a regular file");
+		blocker(a, "/bin/init is not a regular file");
 	if (!ifs_layout_writable(a->layout))
 		warn(a, "layout %s was in use for a day or two: rximg reads it but does not write it",
 		     ifs_layout_name(a->layout));
@@ -553,5 +574,6 @@ void ifs_archive_free(struct ifs_archive *a)
 	for (size_t i = 0; i < a->nwarnings; i++)
 		free(a->warnings[i]);
 	free(a->warnings);
+	free(a->blocking);
 	memset(a, 0, sizeof(*a));
 }

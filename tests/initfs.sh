@@ -1,8 +1,11 @@
 #!/bin/sh
 # rximg initfs: the reference archiver's golden archives are listed and extracted
-# as their manifests say and repacked byte for byte; edits keep the bootstrap and
-# its entry; an initfs inside a RedoxFS image changes in one commit that checks
-# clean; hostile archives fail cleanly and extraction never writes outside DIR.
+# as their manifests say and repacked byte for byte; extract then repack gives the
+# same bytes in every layout written, with no options; repack refuses to write an
+# unbootable archive unless told; info --check gates on bootability; 64-bit JSON
+# values are strings; edits (write and edit included) keep the bootstrap and its
+# entry; an initfs inside a RedoxFS image changes in one commit that checks clean;
+# hostile archives fail cleanly and extraction never writes outside DIR.
 . "$top_srcdir/tests/lib.sh"
 
 PY=${PYTHON3:-python3}
@@ -70,7 +73,22 @@ for name in initfs-bootstrap initfs-nobootstrap; do
 	cp "$img" "$w/over.img" && chmod u+w "$w/over.img"
 	ok "$name: repacking over the archive itself keeps its order, bootstrap and bytes" \
 		sh -c "'$RXIMG' initfs repack '$w/x' --time $t -o '$w/over.img' 2>/dev/null && cmp '$w/over.img' '$img'"
-	rx initfs repack "$w/x" $bopt -o "$w/sorted.img" 2>/dev/null
+	# extract, then repack with no options at all: the same bytes.
+	ok "$name: repack DIR of an extracted tree, no options, is byte-identical" \
+		sh -c "'$RXIMG' initfs repack '$w/x' -o '$w/plain.img' 2>/dev/null && cmp '$w/plain.img' '$img'"
+	mkdir -p "$w/cwd"
+	ok "$name: extract ARCHIVE . writes only the archive's tree inside . (no ./..bootstrap)" sh -c "
+		cd '$w/cwd' && '$RXIMG' initfs extract '$img' . && [ ! -e ./..bootstrap ] && [ ! -e ./.bootstrap ] &&
+		[ ! -e ./..initfs-meta ] && [ -f ../cwd.initfs-meta ] && diff -r . '$w/x'"
+	if [ "$name" = initfs-bootstrap ]; then
+		ok "$name: extract ARCHIVE .: the bootstrap goes beside ., as cwd.bootstrap" cmp "$w/cwd.bootstrap" "$w/x.bootstrap"
+	else
+		ok "$name: extract ARCHIVE .: no bootstrap file anywhere" sh -c "[ ! -e '$w/cwd.bootstrap' ] && [ ! -e '$w/cwd/..bootstrap' ]"
+	fi
+	ok "$name: then repack . -o NEW (no options) is byte-identical" \
+		sh -c "cd '$w/cwd' && '$RXIMG' initfs repack . -o '$w/cwd.img' 2>/dev/null && cmp '$w/cwd.img' '$img'"
+	ok "$name: the record is not archived" sh -c "! '$RXIMG' initfs ls -R '$w/cwd.img' | grep -q -e bootstrap -e initfs-meta"
+	rx initfs repack --no-meta "$w/x" $bopt -o "$w/sorted.img" 2>/dev/null
 	rx initfs ls -lR --json "$w/sorted.img" >"$w/sorted.json"
 	ok "$name: repack in name order: every file, mode and link as the original" \
 		$PY "$CHK" same "$w/ls.json" "$w/sorted.json"
@@ -124,8 +142,8 @@ if [ -n "$g" ] && [ -d "$gx" ]; then
 	ok "--layout v4 reads the archive as told" sh -c "'$RXIMG' initfs info --layout v4 '$g' | grep -q '^layout  *v4 (as told)'"
 	ok "--layout v6 on a v4 archive fails cleanly" fails_cleanly 'not a valid layout v6' rx initfs info --layout v6 "$g"
 	ok "--layout v9 is a usage error" sh -c "'$RXIMG' initfs info --layout v9 '$g' 2>/dev/null; [ \$? = 2 ]"
-	SOURCE_DATE_EPOCH=1700000000 rx initfs repack "$gx" -b "$gx.bootstrap" -o "$WORK/r1.img" 2>/dev/null
-	SOURCE_DATE_EPOCH=1700000000 rx initfs repack "$gx" -b "$gx.bootstrap" -o "$WORK/r2.img" 2>/dev/null
+	SOURCE_DATE_EPOCH=1700000000 rx initfs repack --no-meta "$gx" -b "$gx.bootstrap" -o "$WORK/r1.img" 2>/dev/null
+	SOURCE_DATE_EPOCH=1700000000 rx initfs repack --no-meta "$gx" -b "$gx.bootstrap" -o "$WORK/r2.img" 2>/dev/null
 	ok "SOURCE_DATE_EPOCH: two repacks are byte-identical" cmp "$WORK/r1.img" "$WORK/r2.img"
 	ok "SOURCE_DATE_EPOCH is the creation time" sh -c "'$RXIMG' initfs info --json '$WORK/r1.img' | grep -q '\"creation_time\":\"1700000000.000000000\"'"
 	ok "--max-size: too small fails, names what is missing, leaves nothing behind" sh -c "
@@ -173,7 +191,7 @@ if [ -n "$g" ] && [ -d "$gx" ]; then
 	rx initfs extract -B "$WORK/ed.boot" "$ed" "$WORK/edx"
 	ok "edits keep the bootstrap bytes" cmp "$WORK/ed.boot" "$gx.bootstrap"
 	ok "edits keep bootstrap_entry and the layout" sh -c "
-		'$RXIMG' initfs info --json '$ed' | $PY -c 'import json,sys; i = json.load(sys.stdin); assert i[\"bootstrap_entry\"] == $entry0 and i[\"layout\"] == \"v4\", i'"
+		'$RXIMG' initfs info --json '$ed' | $PY -c 'import json,sys; i = json.load(sys.stdin); assert i[\"bootstrap_entry\"] == \"$entry0\" and i[\"layout\"] == \"v4\", i'"
 	ok "edits keep the other files" sh -c "cmp '$WORK/edx/bin/prog6' '$gx/bin/prog6' && diff -r '$WORK/edx/etc/pcid.d' '$gx/etc/pcid.d'"
 	rx initfs ls -RU --json "$ed" >"$WORK/ed1.json"
 	ok "edits keep the stored entry order" $PY "$CHK" order "$WORK/ed0.json" "$WORK/ed1.json"
@@ -231,9 +249,9 @@ fi
 
 # ---- hostile archives -----------------------------------------------------------
 
-# Only DIR (and DIR.bootstrap) may appear next to the archive.
+# Only DIR (and DIR.bootstrap, DIR.initfs-meta) may appear next to the archive.
 nothing_outside() {  # nothing_outside CASEDIR
-	extra=$(ls -A "$1" | grep -v -x -e case.img -e out -e out.bootstrap -e err)
+	extra=$(ls -A "$1" | grep -v -x -e case.img -e out -e out.bootstrap -e out.initfs-meta -e err)
 	[ -z "$extra" ] || { echo "written outside DIR: $extra"; return 1; }
 	[ -z "$(find "$1/out" -mindepth 1 ! -type l ! -type d 2>/dev/null | head -n1)" ] || [ "$2" = any ]
 }
@@ -299,6 +317,222 @@ if [ -n "$g" ]; then
 		nothing_outside "$d" any >/dev/null || { diag "fuzz case $n wrote outside DIR"; bad=$((bad + 1)); }
 	done
 	ok "fuzz: $n damaged archives: no crash, a clean error or success, nothing outside DIR" test $bad = 0
+fi
+
+# ---- extract then repack: the same bytes in every layout rximg writes -------------
+
+g=$(test_image initfs-bootstrap.img)
+gx=$WORK/initfs-bootstrap/x
+rt=$WORK/rt
+mkdir -p "$rt"
+$PY "$CHK" bootelf "$rt/boot.elf"
+if [ -n "$g" ] && [ -d "$gx" ]; then
+	# A tree with more than the golden one: empty file and folder, setuid, sticky, deep links.
+	cp -a "$gx" "$rt/src"
+	chmod u+w -R "$rt/src"
+	: >"$rt/src/etc/empty.conf"
+	mkdir -p "$rt/src/usr/share/deep" "$rt/src/var/empty"
+	echo data >"$rt/src/usr/share/deep/file" && chmod 4755 "$rt/src/usr/share/deep/file"
+	chmod 1777 "$rt/src/var/empty"
+	ln -s ../../../etc/init.rc "$rt/src/usr/share/deep/up"
+	ln -s . "$rt/src/usr/self"
+	cp -a "$rt/src" "$rt/nolinks"
+	find "$rt/nolinks" -type l -exec rm {} +
+	for l in v1 v3 v4 v5b v6; do
+		src=$rt/src bopt="-b $rt/boot.elf"
+		[ $l = v1 ] && src=$rt/nolinks bopt=--no-bootstrap
+		[ $l = v3 ] && bopt=--no-bootstrap
+		a=$rt/$l.img
+		rx initfs repack --no-meta "$src" $bopt --layout $l -o "$a" 2>/dev/null
+		ok "round trip $l: extract then repack (no options) is byte-identical" sh -c "
+			'$RXIMG' initfs extract '$a' '$rt/$l.x' && '$RXIMG' initfs repack '$rt/$l.x' -o '$rt/$l.again' 2>/dev/null &&
+			cmp '$a' '$rt/$l.again'"
+		ok "round trip $l: through . as well" sh -c "mkdir -p '$rt/$l.cwd' && cd '$rt/$l.cwd' &&
+			'$RXIMG' initfs extract '$a' . && '$RXIMG' initfs repack . -o '$rt/$l.again2' 2>/dev/null &&
+			cmp '$a' '$rt/$l.again2'"
+	done
+
+	# An edited v4 archive: links stored as 'ln' stores them (root-relative, not what a
+	# host link converts back to), and a file owned by someone (only the record holds that).
+	e=$rt/edited.img
+	cp "$rt/v4.img" "$e"
+	rx initfs mkdir -p "$e" /a/b && rx initfs ln "$e" /bin/prog1 /a/b/abs && rx initfs ln "$e" ../../etc /a/b/rel
+	$PY "$CHK" setowner "$e" "$rt/owned.img" /etc/init.rc 1000 100
+	for a in "$e" "$rt/owned.img"; do
+		b=$(basename "$a" .img)
+		ok "round trip $b: extract then repack is byte-identical" sh -c "
+			'$RXIMG' initfs extract '$a' '$rt/$b.x' && '$RXIMG' initfs repack '$rt/$b.x' -o '$rt/$b.again' 2>/dev/null &&
+			cmp '$a' '$rt/$b.again'"
+	done
+	ok "round trip: an archive's root mode survives extraction into an existing folder" sh -c "
+		mkdir -m 0700 '$rt/existing' && '$RXIMG' initfs extract '$rt/v4.img' '$rt/existing' &&
+		'$RXIMG' initfs repack '$rt/existing' -o '$rt/existing.img' 2>/dev/null && cmp '$rt/v4.img' '$rt/existing.img'"
+
+	# bootstrap_entry different from e_entry: kept while the bootstrap is the one extracted.
+	$PY "$CHK" setentry "$g" "$rt/oddentry.img" 0x402000
+	ok "round trip: a bootstrap_entry other than e_entry is reproduced" sh -c "
+		'$RXIMG' initfs extract '$rt/oddentry.img' '$rt/odd' 2>/dev/null &&
+		'$RXIMG' initfs repack '$rt/odd' -o '$rt/odd.img' 2>/dev/null && cmp '$rt/oddentry.img' '$rt/odd.img'"
+	printf '\0' >>"$rt/odd.bootstrap"
+	ok "round trip: a changed bootstrap file gets its own e_entry" sh -c "
+		'$RXIMG' initfs repack '$rt/odd' -o '$rt/odd2.img' 2>/dev/null &&
+		'$RXIMG' initfs info '$rt/odd2.img' | grep -q '^bootstrap_entry  *0x401000\$'"
+
+	# What the record does not decide: options, an edited tree.
+	ok "repack: an edited tree keeps the record's order; new names sorted at the end" sh -c "
+		cp -a '$rt/v4.x' '$rt/ed.x' && cp '$rt/v4.x.initfs-meta' '$rt/ed.x.initfs-meta' &&
+		cp '$rt/v4.x.bootstrap' '$rt/ed.x.bootstrap' && echo z >'$rt/ed.x/etc/zz' && echo a >'$rt/ed.x/etc/aa' &&
+		sed -i 's/^bootstrap\tv4.x.bootstrap/bootstrap\ted.x.bootstrap/' '$rt/ed.x.initfs-meta' &&
+		'$RXIMG' initfs repack '$rt/ed.x' -o '$rt/ed.img' 2>/dev/null &&
+		'$RXIMG' initfs ls -U '$rt/ed.img:/etc' | tail -n2 | tr '\n' ' ' | grep -qx 'aa zz ' &&
+		'$RXIMG' initfs ls -U '$rt/v4.img:/etc' >'$rt/o1' && '$RXIMG' initfs ls -U '$rt/ed.img:/etc' | grep -v -x -e aa -e zz | cmp - '$rt/o1'"
+	ok "repack --time and --layout win over the record" sh -c "
+		'$RXIMG' initfs repack '$rt/v4.x' --time 1234 --layout v5b -b '$rt/boot.elf' -o '$rt/t.img' 2>/dev/null &&
+		'$RXIMG' initfs info --json '$rt/t.img' | $PY -c 'import json,sys; i = json.load(sys.stdin); assert i[\"layout\"] == \"v5b\" and i[\"creation_time\"] == \"1234.000000000\", i'" 
+	ok "repack --meta FILE reads the record from elsewhere" sh -c "
+		mv '$rt/v4.x.initfs-meta' '$rt/v4.meta' && ! [ -e '$rt/v4.x.initfs-meta' ] &&
+		'$RXIMG' initfs repack '$rt/v4.x' --meta '$rt/v4.meta' -o '$rt/m.img' 2>/dev/null && cmp '$rt/v4.img' '$rt/m.img'"
+	ok "repack --meta: a missing record fails cleanly" fails_cleanly 'No such file' \
+		rx initfs repack "$rt/v4.x" --meta "$rt/nope" -o "$rt/m2.img"
+	printf 'rximg-initfs-meta\t1\nlayout\tv4\nbootstrap\tnone\nentry\t/a/b\n' >"$rt/bad.meta"
+	ok "repack --meta: a damaged record names its line" fails_cleanly 'bad.meta: line 4: listed before its folder' \
+		rx initfs repack "$rt/v4.x" --meta "$rt/bad.meta" -o "$rt/m3.img"
+	ok "extract -B FILE --meta-out FILE: repack finds the bootstrap through the record" sh -c "
+		'$RXIMG' initfs extract -B '$rt/elsewhere.elf' --meta-out '$rt/elsewhere.meta' '$rt/v4.img' '$rt/v4e' &&
+		[ ! -e '$rt/v4e.bootstrap' ] && [ ! -e '$rt/v4e.initfs-meta' ] &&
+		'$RXIMG' initfs repack '$rt/v4e' --meta '$rt/elsewhere.meta' -o '$rt/v4e.img' 2>/dev/null && cmp '$rt/v4.img' '$rt/v4e.img'"
+fi
+
+# ---- repack without a bootstrap: only on purpose -----------------------------------
+
+if [ -n "$g" ] && [ -d "$gx" ]; then
+	cp -a "$gx" "$WORK/nb"	# a host tree with no record
+	ok "repack without a bootstrap fails cleanly, writes nothing" sh -c "
+		! '$RXIMG' initfs repack '$WORK/nb' -o '$WORK/nb.img' 2>'$WORK/nb.err' &&
+		grep -q '^rximg: .*no bootstrap: the archive would not boot.*--no-bootstrap' '$WORK/nb.err' &&
+		[ ! -e '$WORK/nb.img' ] && [ ! -e '$WORK/nb.img.partial' ]"
+	ok "repack --no-bootstrap writes it (and warns)" sh -c "
+		'$RXIMG' initfs repack --no-bootstrap '$WORK/nb' -o '$WORK/nb.img' 2>'$WORK/nb.err' &&
+		grep -q 'will not boot' '$WORK/nb.err'"
+	ok "repack of a tree whose record says 'no bootstrap' over an archive with one fails cleanly" \
+		fails_cleanly 'has a bootstrap, the archive .* was extracted from had none' \
+		rx initfs repack "$WORK/initfs-nobootstrap/x" -o "$WORK/initfs-bootstrap/over.img"
+	ok "repack over an archive with a bootstrap keeps it without -b" sh -c "
+		'$RXIMG' initfs repack '$WORK/nb' -o '$WORK/initfs-bootstrap/over.img' 2>/dev/null &&
+		'$RXIMG' initfs info '$WORK/initfs-bootstrap/over.img' | grep -q '^bootstrap_entry  *0x401000\$'"
+	ok "repack v1 (no bootstrap possible) needs no --no-bootstrap" \
+		rx initfs repack --layout v1 "$rt/nolinks" --no-meta -o "$WORK/nb-v1.img"
+fi
+
+# ---- info: --check and JSON ---------------------------------------------------------
+
+nb=$(test_image initfs-nobootstrap.img)
+if [ -n "$g" ] && [ -n "$nb" ]; then
+	mkdir -p "$WORK/bt/bin" && echo init >"$WORK/bt/bin/init" && chmod 0755 "$WORK/bt/bin/init"
+	rx initfs repack "$WORK/bt" -b "$rt/boot.elf" -o "$WORK/bt.img" 2>/dev/null
+	status_is() { want=$1; shift; "$@" >/dev/null 2>&1; got=$?; [ "$got" = "$want" ] || { echo "exit $got, want $want"; return 1; }; }
+	ok "info --check: a bootable archive exits 0" status_is 0 rx initfs info --check "$WORK/bt.img"
+	ok "info --check: no bootstrap (will not boot) exits 3" status_is 3 rx initfs info --check "$nb"
+	ok "info --check: a bootstrap not linked for the initfs exits 3" status_is 3 rx initfs info --check "$g"
+	ok "info without --check still exits 0 on an unbootable archive" status_is 0 rx initfs info "$nb"
+	ok "info --check: an unreadable archive exits 1" status_is 1 rx initfs info --check "$WORK/loop.img"
+	ok "info: the boot check line says why" sh -c "'$RXIMG' initfs info '$nb' | grep -q '^boot check  *fails: 2 of the warnings' &&
+		'$RXIMG' initfs info '$WORK/bt.img' | grep -q '^boot check  *passes'"
+	jcheck() {  # jcheck ARCHIVE PYTHON-ASSERTION
+		"$RXIMG" initfs info --json "$1" | $PY -c "import json, sys; i = json.load(sys.stdin); assert $2, i"
+	}
+	ok "info --json: bootstrap_entry 0xffffffffffffffff is the exact string" \
+		jcheck "$nb" 'i["bootstrap_entry"] == "0xffffffffffffffff" and i["bootable"] is False and len(i["boot_problems"]) == 2'
+	ok "info --json: bootstrap_entry and e_entry are hex strings" \
+		jcheck "$g" 'i["bootstrap_entry"] == "0x401000" and i["bootstrap"]["e_entry"] == "0x401000"'
+	ok "info --json: a bootable archive" jcheck "$WORK/bt.img" 'i["bootable"] is True and i["boot_problems"] == [] and i["bootstrap_entry"] == "0x2080"'
+	ok "ls --json: every number is exact in a double (below 2^53)" sh -c "
+		'$RXIMG' initfs ls -lR --json '$nb' | $PY -c 'import json, sys
+for e in json.load(sys.stdin):
+    for k, v in e.items():
+        assert not isinstance(v, int) or v < 2**53, (k, v)'"
+fi
+
+# ---- write and edit: one file from standard input or $EDITOR --------------------------
+
+if [ -n "$g" ]; then
+	we=$WORK/we.img
+	cp "$g" "$we" && chmod u+w "$we"
+	rx initfs extract -B "$WORK/we0.boot" --meta-out - "$we" "$WORK/we0" 2>/dev/null
+	ok "write: standard input replaces /etc/init.rc" sh -c "
+		echo 'echo from stdin' | '$RXIMG' initfs write '$we:/etc/init.rc' &&
+		'$RXIMG' initfs cat '$we:/etc/init.rc' | grep -qx 'echo from stdin' &&
+		'$RXIMG' initfs ls -l '$we:/etc' | grep -q '^-rw-r--r-- .* init.rc\$'"
+	ok "write: a new file, with -m" sh -c "
+		printf 'k=v\n' | '$RXIMG' initfs write -m 0600 '$we:/etc/new.conf' &&
+		'$RXIMG' initfs ls -l '$we:/etc' | grep -q '^-rw------- .* new.conf\$'"
+	ok "write: through a link to its file" sh -c "
+		echo linked | '$RXIMG' initfs write '$we:/lib/rel_link' && '$RXIMG' initfs cat '$we:/etc/init.rc' | grep -qx linked &&
+		'$RXIMG' initfs ls -l '$we:/lib' | grep -q 'rel_link -> lib/../etc/init.rc\$'"
+	ok "write and edit keep the bootstrap bytes, bootstrap_entry, layout and order" sh -c "
+		'$RXIMG' initfs extract -B '$WORK/we1.boot' --meta-out - '$we' '$WORK/we1' 2>/dev/null && cmp '$WORK/we0.boot' '$WORK/we1.boot' &&
+		'$RXIMG' initfs info '$we' | grep -q '^bootstrap_entry  *0x401000\$' &&
+		'$RXIMG' initfs info '$we' | grep -q '^layout  *v4:' &&
+		'$RXIMG' initfs ls -U '$we:/etc' | head -n1 | grep -qx init.rc"
+	s=$(sha "$we")
+	ok "write: a directory fails cleanly" fails_cleanly 'is a directory' sh -c "echo x | '$RXIMG' initfs write '$we:/etc'"
+	ok "write: no path inside the archive is a clean error" fails_cleanly 'name a file inside the archive' \
+		sh -c "echo x | '$RXIMG' initfs write '$we'"
+	ok "write: a missing folder fails cleanly" fails_cleanly 'no such' sh -c "echo x | '$RXIMG' initfs write '$we:/nope/x'"
+	ok "write: failures left the archive as it was" test "$(sha "$we")" = "$s"
+
+	# Editors as scripts: the copy is private, and only a change is written back.
+	printf '#!/bin/sh\nstat -c %%a "$1" >"%s/perm"\nsed -i s/linked/edited/ "$1"\n' "$WORK" >"$WORK/ed-sed"
+	printf '#!/bin/sh\necho visual >"$1"\n' >"$WORK/ed-visual"
+	printf '#!/bin/sh\necho more >>"$1"\n' >"$WORK/ed-append"
+	chmod +x "$WORK/ed-sed" "$WORK/ed-visual" "$WORK/ed-append"
+	ok "edit: \$EDITOR changes the file" sh -c "
+		VISUAL= EDITOR='$WORK/ed-sed' '$RXIMG' initfs edit '$we:/etc/init.rc' &&
+		'$RXIMG' initfs cat '$we:/etc/init.rc' | grep -qx edited"
+	ok "edit: the editor's copy was private (mode 600)" grep -qx 600 "$WORK/perm"
+	ok "edit: \$VISUAL comes before \$EDITOR" sh -c "
+		VISUAL='$WORK/ed-visual' EDITOR='$WORK/ed-sed' '$RXIMG' initfs edit '$we:/etc/init.rc' &&
+		'$RXIMG' initfs cat '$we:/etc/init.rc' | grep -qx visual"
+	s=$(sha "$we")
+	ok "edit: an unchanged file is not written back" sh -c "
+		EDITOR=true VISUAL= '$RXIMG' initfs edit '$we:/etc/init.rc' 2>'$WORK/ed.err' && grep -q unchanged '$WORK/ed.err'"
+	ok "edit: unchanged means byte-identical" test "$(sha "$we")" = "$s"
+	ok "edit: a failing editor changes nothing" fails_cleanly 'editor failed' \
+		env EDITOR=false VISUAL= "$RXIMG" initfs edit "$we:/etc/init.rc"
+	ok "edit: after a failing editor the archive is as it was" test "$(sha "$we")" = "$s"
+	ok "edit: an edit that cannot be written back keeps the copy and says where" sh -c "
+		! VISUAL= EDITOR='$WORK/ed-append' '$RXIMG' initfs edit --max-size 64K '$we:/etc/init.rc' 2>'$WORK/ed.err' &&
+		grep -q 'bytes more than the maximum size' '$WORK/ed.err' &&
+		copy=\$(sed -n 's/.*nothing was changed; your copy is in //p' '$WORK/ed.err') && [ -f \"\$copy\" ] &&
+		rm \"\$copy\""
+	ok "edit: and the archive is as it was" test "$(sha "$we")" = "$s"
+	rm -f "${TMPDIR:-/tmp}"/rximg-edit-*-init.rc 2>/dev/null
+	ok "edit: a new file" sh -c "
+		VISUAL='$WORK/ed-visual' '$RXIMG' initfs edit '$we:/etc/fresh' && '$RXIMG' initfs cat '$we:/etc/fresh' | grep -qx visual"
+
+	# Inside a disk image: one commit each, the image checks clean.
+	wd=$WORK/wdisk.img
+	if rx mkfs -s 16M "$wd" >/dev/null && rx mkdir "$wd:/boot" && rx put "$g" "$wd:/boot/initfs"; then
+		ok "image: echo x | initfs write IMAGE:/boot/initfs:/etc/init.rc" sh -c "
+			echo 'in image' | '$RXIMG' initfs write '$wd:/boot/initfs:/etc/init.rc' && '$RXIMG' check -q '$wd' &&
+			'$RXIMG' initfs cat '$wd:/boot/initfs:/etc/init.rc' | grep -qx 'in image'"
+		ok "image: initfs edit IMAGE:/boot/initfs:/etc/init.rc" sh -c "
+			VISUAL='$WORK/ed-visual' '$RXIMG' initfs edit '$wd:/boot/initfs:/etc/init.rc' && '$RXIMG' check -q '$wd' &&
+			'$RXIMG' initfs cat '$wd:/boot/initfs:/etc/init.rc' | grep -qx visual &&
+			'$RXIMG' initfs info '$wd:/boot/initfs' | grep -q '^bootstrap_entry  *0x401000\$'"
+	else
+		fail "image: mkfs for write and edit"
+	fi
+
+	# A v6 archive stays v6.
+	if [ -f "$rt/v6.img" ]; then
+		cp "$rt/v6.img" "$WORK/w6.img"
+		ok "write: a v6 archive stays v6 with its bootstrap" sh -c "
+			echo six | '$RXIMG' initfs write '$WORK/w6.img:/etc/init.rc' &&
+			'$RXIMG' initfs info '$WORK/w6.img' | grep -q '^layout  *v6:' &&
+			'$RXIMG' initfs info '$WORK/w6.img' | grep -q '^bootstrap_entry  *0x2080\$' &&
+			'$RXIMG' initfs cat '$WORK/w6.img:/etc/init.rc' | grep -qx six"
+	fi
 fi
 
 # ---- usage and the man page ------------------------------------------------------

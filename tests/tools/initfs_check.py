@@ -18,6 +18,12 @@
       write hostile case NAME, made from the v4 archive IN (or from nothing)
   initfs_check.py fuzz IN OUTDIR COUNT SEED
       COUNT archives with random damage in header, inode table, tables and names
+  initfs_check.py bootelf OUT
+      a minimal x86_64 bootstrap ELF linked as the initfs wants (p_vaddr = p_offset + 0x2000)
+  initfs_check.py setowner IN OUT PATH UID GID
+      a copy of the v4 archive IN with PATH's inode owned by UID:GID
+  initfs_check.py setentry IN OUT ENTRY
+      a copy of the archive IN with bootstrap_entry set to ENTRY (hex)
 """
 import hashlib
 import json
@@ -48,11 +54,15 @@ def check_header(manifest, info_json):
     header, _ = read_manifest(manifest)
     info = json.load(open(info_json))
     problems = []
-    want = {"bootstrap_entry": info["bootstrap_entry"], "initfs_size": info["initfs_size"],
-            "inode_count": info["inode_count"], "page_size": info["page_size"]}
+    want = {"initfs_size": info["initfs_size"], "inode_count": info["inode_count"],
+            "page_size": info["page_size"]}
     for k, v in want.items():
         if int(header[k], 16) != v:
             problems.append("%s: info says %s, manifest %s" % (k, v, header[k]))
+    # A 64-bit address: a "0x..." string (JSON numbers lose precision above 2^53).
+    entry = "0x%x" % int(header["bootstrap_entry"], 16)
+    if info["bootstrap_entry"] != entry:
+        problems.append("bootstrap_entry: info says %r, want the string %r" % (info["bootstrap_entry"], entry))
     if info["layout"] != "v4":
         problems.append("layout %s, the reference archiver writes v4" % info["layout"])
     return problems
@@ -380,6 +390,25 @@ def fuzz(src, outdir, count, seed):
             f.write(b)
 
 
+def boot_elf():
+    """ELF64 x86_64: one R+X PT_LOAD of the whole file at p_vaddr 0x2000, entry inside it."""
+    size, code = 0x100, 0x80
+    hdr = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    hdr += struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0x2000 + code, 64, 0, 0, 64, 56, 1, 64, 0, 0)
+    ph = struct.pack("<IIQQQQQQ", 1, 5, 0, 0x2000, 0x2000, size, size, 0x1000)
+    body = hdr + ph
+    return body + b"\x90" * (size - len(body) - 1) + b"\xc3"
+
+
+def set_owner(src, path, uid, gid):
+    a = V4(open(src, "rb").read())
+    ino = a.find(path)
+    r = a.rec(ino)
+    r[3], r[4] = uid, gid
+    a.set_rec(ino, r)
+    return bytes(a.b)
+
+
 def main(argv):
     cmd = argv[0] if argv else ""
     if cmd == "header":
@@ -400,6 +429,20 @@ def main(argv):
         data = craft(argv[1], argv[2] if argv[1] != "deep" else None)
         with open(argv[3], "wb") as f:
             f.write(data)
+        return 0
+    elif cmd == "bootelf":
+        with open(argv[1], "wb") as f:
+            f.write(boot_elf())
+        return 0
+    elif cmd == "setowner":
+        with open(argv[2], "wb") as f:
+            f.write(set_owner(argv[1], argv[3], int(argv[4]), int(argv[5])))
+        return 0
+    elif cmd == "setentry":
+        b = bytearray(open(argv[1], "rb").read())
+        struct.pack_into("<Q", b, 0x1A, int(argv[3], 16))
+        with open(argv[2], "wb") as f:
+            f.write(b)
         return 0
     elif cmd == "fuzz":
         fuzz(argv[1], argv[2], int(argv[3]), int(argv[4]))
