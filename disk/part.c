@@ -14,19 +14,25 @@ static void copy_str(char *dst, size_t cap, const char *src)
 }
 
 /*
- * libblkid reads through a descriptor. Containers without one (qcow2) are
- * shown to it as a sparse memfd holding just the regions a partition table
- * lives in: the first and the last MiB.
+ * libblkid reads through a descriptor. Containers without one (qcow2), and
+ * truncated disks shown at their full size, are given to it as a sparse memfd
+ * of size bytes holding just the regions a partition table lives in: the
+ * first and the last MiB.
  */
-static int probe_fd(struct rx_dev *dev, int *owned)
+static int probe_fd(struct rx_dev *dev, uint64_t size, int *owned)
 {
 	*owned = -1;
-	if (dev->fd >= 0)
+	if (dev->fd >= 0 && size == dev->size)
 		return dev->fd;
 	int fd = memfd_create("rximg-probe", MFD_CLOEXEC);
 	if (fd < 0)
 		return rx_fail(dev->ctx, errno, "memfd_create: %s", strerror(errno));
-	if (ftruncate(fd, (off_t)dev->size) < 0) {
+	if (size > (uint64_t)INT64_MAX) {
+		close(fd);
+		return rx_fail(dev->ctx, EFBIG, "%llu bytes: too large to probe for partitions",
+			       (unsigned long long)size);
+	}
+	if (ftruncate(fd, (off_t)size) < 0) {
 		close(fd);
 		return rx_fail(dev->ctx, errno, "ftruncate: %s", strerror(errno));
 	}
@@ -36,6 +42,11 @@ static int probe_fd(struct rx_dev *dev, int *owned)
 	for (int i = 0; i < 2; i++) {
 		size_t n = (size_t)RX_MIN(win, dev->size - offs[i]);
 		int r = rx_dev_read(dev, buf, n, offs[i]);
+		if (r && i == 1 && offs[1] >= win) {
+			/* Only a backup table can be there: the primary may do without it. */
+			rx_clear(dev->ctx);
+			continue;
+		}
 		if (r == 0 && pwrite(fd, buf, n, (off_t)offs[i]) != (ssize_t)n)
 			r = rx_fail(dev->ctx, EIO, "cannot stage partition table");
 		if (r) {
@@ -49,15 +60,37 @@ static int probe_fd(struct rx_dev *dev, int *owned)
 	return fd;
 }
 
+/*
+ * The disk size a GPT header at LBA 1 describes (its backup header is the
+ * last sector), or 0. libblkid refuses a table that reaches past the device:
+ * a truncated copy of a disk is probed at its full size, so its partitions
+ * are still listed (and cut to what the image holds).
+ */
+static uint64_t gpt_disk_size(struct rx_dev *dev)
+{
+	uint8_t h[512];
+	if (dev->size < 1024 || rx_dev_read(dev, h, sizeof(h), 512) != 0) {
+		rx_clear(dev->ctx);
+		return 0;
+	}
+	if (memcmp(h, "EFI PART", 8) != 0)
+		return 0;
+	uint64_t backup = get_le64(h + 32);
+	if (backup >= (UINT64_C(1) << 53) / 512)
+		return 0;	/* nonsense: leave the table to libblkid's judgement */
+	return (backup + 1) * 512;
+}
+
 int rx_part_probe(struct rx_dev *dev, struct rx_parttable *out)
 {
 	memset(out, 0, sizeof(*out));
-	int owned, fd = probe_fd(dev, &owned);
+	uint64_t probe_size = RX_MAX(dev->size, gpt_disk_size(dev));
+	int owned, fd = probe_fd(dev, probe_size, &owned);
 	if (fd < 0)
 		return fd;
 	blkid_probe pr = blkid_new_probe();
 	int ret = 0;
-	if (!pr || blkid_probe_set_device(pr, fd, 0, (blkid_loff_t)dev->size) != 0) {
+	if (!pr || blkid_probe_set_device(pr, fd, 0, (blkid_loff_t)probe_size) != 0) {
 		ret = rx_fail(dev->ctx, EIO, "cannot probe for partitions");
 		goto out;
 	}
