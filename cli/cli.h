@@ -28,6 +28,8 @@ struct opened {
 	struct rfs *fs;
 };
 
+/* "rximg: IMAGE[:pN]: message": a failure to open what t names. */
+void report_image(struct rx_ctx *ctx, const struct target *t);
 /* Parse arg, open the image read-only and its RedoxFS; prints the error. */
 int open_target(const char *arg, struct opened *o);
 void close_target(struct opened *o);
@@ -91,6 +93,14 @@ struct import_opts {
 };
 int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int host_dirfd,
 		const char *host_name, const char *host_path, struct import_opts *o);
+/*
+ * A progress bar (named after the verb) for copying the host paths srcs into
+ * the image through tx: every byte written, or found up to date, counts.
+ * End it with progress_done once committed, or progress_stop.
+ */
+struct progress;
+void import_bar_begin(struct progress *bar, struct rfs_tx *tx, const char *verb, const char *const *srcs,
+		      int nsrc, int quiet);
 /* Copy everything inside the host directory fd into the image directory dir. */
 int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char *host_path,
 		    struct import_opts *o);
@@ -113,6 +123,10 @@ const char *node_type_name(uint16_t mode);
 void mode_string(uint16_t mode, char out[11]);
 void format_time(uint64_t sec, uint32_t nsec, int precise, char *out, size_t cap);
 void format_uuid(const uint8_t uuid[16], char out[37]);
+/* Parse a UUID (hyphens optional); nonzero when s is not one. */
+int bad_uuid(const char *s, uint8_t out[16]);
+/* A version-4 UUID: random, or derived from seed when it is not NULL. */
+void make_uuid(uint8_t out[16], const char *seed);
 /* Manifest escaping: tab, newline and backslash become \t, \n, \\. */
 void fput_escaped(FILE *f, const char *s, size_t len);
 /* Undo fput_escaped in place; 0 on a bad escape. */
@@ -132,6 +146,8 @@ int node_facts(struct rfs *fs, const struct rfs_node *n, struct node_facts *f);
 void node_facts_free(struct node_facts *f);
 void json_node(struct json *j, struct rfs *fs, const char *path, const char *name,
 	       const struct rfs_node *n, const struct node_facts *f);
+/* Bytes a copy of the tree at root writes: its files' sizes, each node once (progress totals). */
+int tree_file_bytes(struct rfs *fs, const struct rfs_node *root, uint64_t *bytes);
 
 /* Verbs */
 int cmd_info(int argc, char **argv);
@@ -162,6 +178,7 @@ int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_overlay(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_uuid(int argc, char **argv);
 
 /* qcow2 containers (cmd_qcow.c) */
 int make_overlay(const char *base, const char *path, int relative, unsigned cluster_bits);

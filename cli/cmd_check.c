@@ -1,9 +1,11 @@
 /* rximg check */
 #include <getopt.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "cli.h"
+#include "progress.h"
 
 /* fsck-style exit codes, documented in rximg-check(1). */
 enum { CHECK_CLEAN = 0, CHECK_FOUND = 4, CHECK_OPERROR = 8, CHECK_USAGE = 16 };
@@ -12,11 +14,18 @@ struct report_ctx {
 	int json, quiet;
 	struct json *j;
 	const char *image;
+	struct progress bar;
 };
+
+static void bar_step(void *arg, uint64_t blocks)
+{
+	progress_add(&((struct report_ctx *)arg)->bar, blocks);
+}
 
 static void print_problem(void *arg, int sev, const char *where, const char *what)
 {
 	struct report_ctx *rc = arg;
+	progress_pause();
 	if (rc->json) {
 		json_obj(rc->j, NULL);
 		json_str(rc->j, "severity", sev == CHECK_ERROR ? "error" : "warning");
@@ -65,7 +74,11 @@ int cmd_check(int argc, char **argv)
 		return CHECK_OPERROR;
 	rc.image = op.t.image;
 	rc.j = &j;
-	struct rfs_check chk = { .problem = print_problem, .arg = &rc };
+	struct rfs_check chk = { .problem = print_problem, .arg = &rc, .blocks_done = bar_step };
+	uint64_t free_blocks;
+	int bar = !rc.quiet && isatty(STDERR_FILENO) && rfs_free_blocks(op.fs, &free_blocks) == 0;
+	rx_clear(op.fs->ctx);	/* an unreadable log is the check's to report */
+	progress_init_units(&rc.bar, "check", bar ? op.fs->nblocks - free_blocks : 0, RFS_BLOCK, !bar);
 	if (rc.json) {
 		json_init(&j, stdout);
 		json_obj(&j, NULL);
@@ -73,6 +86,10 @@ int cmd_check(int argc, char **argv)
 		json_arr(&j, "problems");
 	}
 	int r = rfs_check(op.fs, &chk);
+	if (r == 0)
+		progress_done(&rc.bar);
+	else
+		progress_stop(&rc.bar);
 	if (r) {
 		report(op.fs->ctx, op.t.image, NULL);
 		close_target(&op);

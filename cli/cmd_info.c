@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "progress.h"
 
 static const char *const boot_files[] = {
 	"/boot/kernel", "/boot/initfs", "/usr/lib/boot/kernel", "/usr/lib/boot/initfs",
@@ -15,18 +16,6 @@ static const char info_help[] =
 	"free space, encryption) and the boot files the bootloader looks for.\n\n"
 	"      --json  print a JSON object\n"
 	"  -h, --help  show this help\n";
-
-static void human(uint64_t bytes, char *out, size_t cap)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)bytes;
-	int u = 0;
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
-}
 
 /* Byte offset of the RedoxFS ring inside the container. */
 static uint64_t fs_offset(const struct rx_image *img)
@@ -74,6 +63,7 @@ int cmd_info(int argc, char **argv)
 	char uuid[37], h1[32], h2[32];
 	const struct rx_parttable *pt = &img->table;
 	struct json j;
+	int boot_err = 0;	/* a boot file could not be read (not just missing) */
 
 	if (json) {
 		json_init(&j, stdout);
@@ -94,8 +84,8 @@ int cmd_info(int argc, char **argv)
 			json_str(&j, "type_name", rx_part_type_name(p->type));
 			json_str(&j, "name", p->name);
 			json_str(&j, "uuid", p->uuid);
-			json_u64(&j, "start", p->start);
-			json_u64(&j, "size", p->size);
+			json_u64_str(&j, "start", p->start);
+			json_u64_str(&j, "size", p->size);
 			json_end_obj(&j);
 		}
 		json_end_arr(&j);
@@ -107,25 +97,35 @@ int cmd_info(int argc, char **argv)
 				json_u64(&j, "partition", (uint64_t)img->partno);
 			else
 				json_null(&j, "partition");
-			json_u64(&j, "offset", fs_offset(img));
+			json_u64_str(&j, "offset", fs_offset(img));
 			json_u64(&j, "reserved_bytes", img->fs_start);
 			json_str(&j, "uuid", uuid);
-			json_u64(&j, "generation", fs->hdr.generation);
-			json_u64(&j, "size", fs->hdr.size);
+			json_u64_str(&j, "generation", fs->hdr.generation);
+			json_u64_str(&j, "size", fs->hdr.size);
 			json_u64(&j, "blocks", fs->nblocks);
 			if (free_ok) {
 				json_u64(&j, "free_blocks", free_blocks);
-				json_u64(&j, "free_bytes", free_blocks * RFS_BLOCK);
+				json_u64_str(&j, "free_bytes", free_blocks * RFS_BLOCK);
 			}
 			json_bool(&j, "encrypted", fs->hdr.encrypted);
 			json_arr(&j, "boot_files");
 			for (size_t i = 0; i < RX_ARRAY_SIZE(boot_files) && !fs->hdr.encrypted; i++) {
 				struct rfs_node n;
-				if (rfs_lookup(fs, boot_files[i], 0, &n) != 0) {
+				int r = rfs_lookup(fs, boot_files[i], 0, &n);
+				if (r == -ENOENT) {
 					rx_clear(&ctx);
 					continue;
 				}
 				json_obj(&j, NULL);
+				if (r) {
+					json_str(&j, "path", boot_files[i]);
+					json_str(&j, "error", ctx.msg);
+					json_end_obj(&j);
+					boot_err = 1;
+					report(&ctx, t.image, boot_files[i]);
+					rx_clear(&ctx);
+					continue;
+				}
 				json_str(&j, "path", boot_files[i]);
 				json_str(&j, "type", node_type_name(n.mode));
 				json_u64(&j, "size", n.size);
@@ -147,7 +147,7 @@ int cmd_info(int argc, char **argv)
 			for (int i = 0; i < pt->count; i++) {
 				const struct rx_part *p = &pt->parts[i];
 				const char *tn = rx_part_type_name(p->type);
-				human(p->size, h1, sizeof(h1));
+				rx_human_size(p->size, h1, sizeof(h1));
 				printf("  p%-2d %-10s bytes %llu..%llu (%s), type %s%s%s%s\n", p->partno,
 				       p->name[0] ? p->name : "-", (unsigned long long)p->start,
 				       (unsigned long long)(p->start + p->size), h1, tn ? tn : p->type,
@@ -164,12 +164,12 @@ int cmd_info(int argc, char **argv)
 				printf("RedoxFS:    whole image");
 			if (img->fs_start)
 				printf(", after a %llu-byte reserved area", (unsigned long long)img->fs_start);
-			human(fs->hdr.size, h1, sizeof(h1));
+			rx_human_size(fs->hdr.size, h1, sizeof(h1));
 			printf("\n  UUID:       %s\n  Generation: %llu\n  Size:       %llu bytes (%s), %llu blocks\n",
 			       uuid, (unsigned long long)fs->hdr.generation,
 			       (unsigned long long)fs->hdr.size, h1, (unsigned long long)fs->nblocks);
 			if (free_ok) {
-				human(free_blocks * RFS_BLOCK, h2, sizeof(h2));
+				rx_human_size(free_blocks * RFS_BLOCK, h2, sizeof(h2));
 				printf("  Free:       %llu blocks (%s)\n", (unsigned long long)free_blocks, h2);
 			}
 			printf("  Encrypted:  %s\n", fs->hdr.encrypted ? "yes" : "no");
@@ -177,9 +177,16 @@ int cmd_info(int argc, char **argv)
 				printf("Boot files:\n");
 				for (size_t i = 0; i < RX_ARRAY_SIZE(boot_files); i++) {
 					struct rfs_node n;
-					if (rfs_lookup(fs, boot_files[i], 0, &n) != 0) {
+					int r = rfs_lookup(fs, boot_files[i], 0, &n);
+					if (r == -ENOENT) {
 						rx_clear(&ctx);
 						printf("  %-22s missing\n", boot_files[i]);
+					} else if (r) {
+						printf("  %-22s unreadable\n", boot_files[i]);
+						fflush(stdout);
+						report(&ctx, t.image, boot_files[i]);
+						rx_clear(&ctx);
+						boot_err = 1;
 					} else {
 						printf("  %-22s %s, %llu bytes\n", boot_files[i],
 						       node_type_name(n.mode), (unsigned long long)n.size);
@@ -191,7 +198,7 @@ int cmd_info(int argc, char **argv)
 		}
 	}
 	/* No RedoxFS at all is a fact about the image; a broken one is a failure. */
-	int status = EXIT_OK;
+	int status = boot_err ? EXIT_FAIL : EXIT_OK;
 	if (fs_err && fs_err != -ENOENT) {
 		snprintf(ctx.msg, sizeof(ctx.msg), "%s", fs_msg);
 		report(&ctx, t.image, NULL);

@@ -522,7 +522,7 @@ static int info_one(struct arc *x, int json, uint64_t max)
 				json_u64(&j, "class", elf.class64 ? 64 : 32);
 				json_str(&j, "byte_order", elf.big ? "big" : "little");
 				json_u64(&j, "machine", elf.machine);
-				json_addr(&j, "e_entry", elf.entry);
+				json_hex(&j, "e_entry", elf.entry);
 			}
 			json_end_obj(&j);
 		} else {
@@ -531,11 +531,13 @@ static int info_one(struct arc *x, int json, uint64_t max)
 		json_u64(&j, "files", a->nfiles);
 		json_u64(&j, "directories", a->ndirs);
 		json_u64(&j, "symlinks", a->nlinks);
-		json_u64(&j, "data_bytes", a->data_bytes);
+		json_u64_str(&j, "data_bytes", a->data_bytes);
 		json_str(&j, "symlink_targets", link_form_name(a->layout));
-		json_u64(&j, "max_size", max);
+		json_u64_str(&j, "max_size", max);
 		json_u64(&j, "needed", needed);
-		json_i64(&j, "free", (int64_t)max - (int64_t)needed);
+		char free_s[24];	/* max is the user's: a string, like max_size */
+		snprintf(free_s, sizeof(free_s), "%lld", (long long)((int64_t)max - (int64_t)needed));
+		json_str(&j, "free", free_s);
 		json_arr(&j, "warnings");
 		for (size_t i = 0; i < a->nwarnings; i++)
 			json_str(&j, NULL, a->warnings[i]);

@@ -117,7 +117,7 @@ int cmd_ls(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	struct ls_opts o = { 0 };
-	int c, status = EXIT_OK;
+	int c, status = EXIT_OK, shown = 0, after_listing = 0;
 	while ((c = getopt_long(argc, argv, "lRdUh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': o.longfmt = 1; break;
@@ -146,11 +146,21 @@ int cmd_ls(int argc, char **argv)
 		if (lookup_target(&op, 0, &n) == 0) {
 			int r;
 			if (rfs_is_dir(&n) && !o.directory) {
+				/* Several operands: each listing under its name, as ls(1) does (-R names its own). */
+				if (argc - optind > 1 && !o.json && shown)
+					putchar('\n');
+				if (argc - optind > 1 && !o.json && !o.recursive)
+					printf("%s:\n", argv[i]);
+				shown = after_listing = 1;
 				idmap_init(&o.visited);
 				*idmap_slot(&o.visited, n.id, 1) = (void *)1;
 				r = list_dir(&o, &op, path, &n, 0);
 				idmap_free(&o.visited);
 			} else {
+				if (after_listing && !o.json)
+					putchar('\n');
+				shown = 1;
+				after_listing = 0;
 				const char *base = strrchr(path, '/');
 				base = base && base[1] ? base + 1 : path;
 				r = show_entry(&o, op.fs, path, base, strlen(base), &n);

@@ -16,8 +16,9 @@
 static const char mount_help[] =
 	"Usage: rximg mount [OPTIONS] IMAGE[:pN] MOUNTPOINT [-- COMMAND [ARGS...]]\n"
 	"Mount a RedoxFS read-write with FUSE. Returns once the mount is live (or failed);\n"
-	"with -- COMMAND, runs it in the mount, unmounts, waits for the final commit and exits\n"
-	"with the command's status.\n\n"
+	"with -- COMMAND, runs it while mounted (in the current folder, with RXIMG_MOUNTPOINT\n"
+	"set to the mount point's absolute path), then unmounts, waits for the final commit\n"
+	"and exits with the command's status.\n\n"
 	"Changes are grouped into commits: on fsync, at most commit=MS milliseconds after the\n"
 	"first change, and at unmount. A crash loses at most the uncommitted changes; the\n"
 	"image always holds the last commit, intact.\n\n"
@@ -235,12 +236,16 @@ int cmd_mount(int argc, char **argv)
 	if (!cmd)
 		return EXIT_OK;
 
+	char *abs_mp = realpath(mountpoint, NULL);
 	pid_t child = fork();
 	if (child == 0) {
+		if (abs_mp)
+			setenv("RXIMG_MOUNTPOINT", abs_mp, 1);
 		execvp(cmd[0], cmd);
 		fprintf(stderr, "rximg: %s: %s\n", cmd[0], strerror(errno));
 		_exit(127);
 	}
+	free(abs_mp);
 	int ws = 0, status = 127;
 	if (child > 0 && waitpid(child, &ws, 0) > 0)
 		status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);

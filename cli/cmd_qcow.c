@@ -27,23 +27,11 @@ static int parse_cluster_size(const char *s, unsigned *bits)
 
 /* ---- info ---- */
 
-static void size_text(uint64_t bytes, char *out, size_t cap)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)bytes;
-	int u = 0;
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
-}
-
 void info_container_text(const struct rx_dev *dev)
 {
 	char h[32];
 	const struct rx_qcow2_info *in = rx_qcow2_info(dev);
-	size_text(dev->size, h, sizeof(h));
+	rx_human_size(dev->size, h, sizeof(h));
 	if (!in) {
 		printf("Container:  raw %s, %llu bytes (%s)\n", dev->kind, (unsigned long long)dev->size, h);
 		return;
@@ -54,11 +42,11 @@ void info_container_text(const struct rx_dev *dev)
 		in = rx_qcow2_info(dev);
 		printf("%s%s: ", depth ? "            " : "Chain:      ", dev->name);
 		if (!in) {
-			size_text(dev->size, h, sizeof(h));
+			rx_human_size(dev->size, h, sizeof(h));
 			printf("raw, %llu bytes (%s)\n", (unsigned long long)dev->size, h);
 			continue;
 		}
-		size_text(in->file_size, h, sizeof(h));
+		rx_human_size(in->file_size, h, sizeof(h));
 		printf("qcow2 v%d, %u-byte clusters, %u-bit refcounts, file %llu bytes (%s)", in->version,
 		       1u << in->cluster_bits, in->refcount_bits, (unsigned long long)in->file_size, h);
 		if (in->extended_l2)
@@ -83,22 +71,22 @@ void info_container_json(struct json *j, const struct rx_dev *dev)
 	const struct rx_qcow2_info *in = rx_qcow2_info(dev);
 	json_str(j, "kind", dev->kind);
 	json_str(j, "format", in ? "qcow2" : "raw");
-	json_u64(j, "size", dev->size);
+	json_u64_str(j, "size", dev->size);
 	json_arr(j, "chain");
 	for (; dev; dev = rx_qcow2_backing(dev)) {
 		in = rx_qcow2_info(dev);
 		json_obj(j, NULL);
 		json_str(j, "file", dev->name);
 		json_str(j, "format", in ? "qcow2" : "raw");
-		json_u64(j, "size", dev->size);
+		json_u64_str(j, "size", dev->size);
 		if (in) {
 			json_u64(j, "version", (uint64_t)in->version);
-			json_u64(j, "file_size", in->file_size);
+			json_u64_str(j, "file_size", in->file_size);
 			json_u64(j, "cluster_size", 1ULL << in->cluster_bits);
 			json_u64(j, "refcount_bits", in->refcount_bits);
-			json_u64(j, "incompatible_features", in->incompatible);
-			json_u64(j, "compatible_features", in->compatible);
-			json_u64(j, "autoclear_features", in->autoclear);
+			json_hex(j, "incompatible_features", in->incompatible);
+			json_hex(j, "compatible_features", in->compatible);
+			json_hex(j, "autoclear_features", in->autoclear);
 			json_bool(j, "extended_l2", in->extended_l2);
 			json_str(j, "compression", in->compression ? "zstd" : "zlib");
 			json_u64(j, "snapshots", in->nb_snapshots);
@@ -382,7 +370,10 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, struct rx_outfile 
 		memcpy(ctx->msg, src->ctx->msg, sizeof(ctx->msg));
 		rx_prefix(ctx, "%s", src->name);
 	}
-	progress_done(&pr);
+	if (r == 0)
+		progress_done(&pr);
+	else
+		progress_stop(&pr);
 	for (int i = 0; i < NSLOTS; i++) {
 		free(p.slot[i].buf);
 		free(p.slot[i].runs);

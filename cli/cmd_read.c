@@ -154,6 +154,7 @@ static int apply_meta(struct extract *x, int fd, int dirfd, const char *name,
 struct file_sink {
 	struct extract *x;
 	int fd;
+	uint64_t written;
 };
 
 static int put_at(void *arg, uint64_t off, const uint8_t *buf, size_t len)
@@ -166,6 +167,7 @@ static int put_at(void *arg, uint64_t off, const uint8_t *buf, size_t len)
 		if (n < 0)
 			return rx_fail(s->x->ctx, errno, "write: %s", strerror(errno));
 		progress_add(&s->x->prog, (uint64_t)n);
+		s->written += (uint64_t)n;
 		buf += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;
@@ -269,8 +271,10 @@ static int extract_file(struct extract *x, const struct rfs_node *n, int dirfd, 
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return rx_fail(x->ctx, errno, "cannot create: %s", strerror(errno));
-	struct file_sink sink = { x, fd };
+	struct file_sink sink = { x, fd, 0 };
 	r = rfs_read_stream(x->fs, n, put_at, &sink);
+	if (r == 0 && n->size > sink.written)
+		progress_add(&x->prog, n->size - sink.written);	/* the holes */
 	if (r == 0 && ftruncate(fd, (off_t)RX_MIN(n->size, (uint64_t)INT64_MAX)) != 0)
 		r = rx_fail(x->ctx, errno, "cannot set size %llu: %s", (unsigned long long)n->size,
 			    strerror(errno));
@@ -314,7 +318,8 @@ static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, 
 	return r;
 }
 
-static void extract_init(struct extract *x, struct rfs *fs, int same_owner, int force, int quiet)
+static void extract_init(struct extract *x, struct rfs *fs, int same_owner, int force, int quiet,
+			 const char *verb, const struct rfs_node *root)
 {
 	memset(x, 0, sizeof(*x));
 	x->fs = fs;
@@ -323,12 +328,13 @@ static void extract_init(struct extract *x, struct rfs *fs, int same_owner, int 
 	x->force = force;
 	idmap_init(&x->dirs);
 	idmap_init(&x->links);
-	uint64_t free_blocks = 0;
+	uint64_t total = 0;
 	int tty = !quiet && isatty(STDERR_FILENO);
-	if (tty && rfs_free_blocks(fs, &free_blocks) == 0)
-		progress_init(&x->prog, "extract", (fs->nblocks - free_blocks) * RFS_BLOCK, quiet);
-	else
-		progress_init(&x->prog, "extract", 0, 1);
+	if (tty && tree_file_bytes(fs, root, &total) != 0) {
+		rx_clear(fs->ctx);	/* no bar; the copy itself reports what is unreadable */
+		tty = 0;
+	}
+	progress_init(&x->prog, verb, total, !tty);
 }
 
 static void extract_fini(struct extract *x, int ok)
@@ -339,6 +345,8 @@ static void extract_fini(struct extract *x, int ok)
 	idmap_free(&x->dirs);
 	if (ok)
 		progress_done(&x->prog);
+	else
+		progress_stop(&x->prog);
 }
 
 static char *host_abs(const char *path)
@@ -407,7 +415,7 @@ int cmd_extract(int argc, char **argv)
 		close_target(&op);
 		return EXIT_FAIL;
 	}
-	extract_init(&x, op.fs, same_owner, force, quiet);
+	extract_init(&x, op.fs, same_owner, force, quiet, "extract", &n);
 	if (rfs_is_dir(&n)) {
 		*idmap_slot(&x.dirs, n.id, 1) = (void *)1;
 		r = extract_children(&x, &n, fd, ipath, hdest);
@@ -498,7 +506,7 @@ int cmd_get(int argc, char **argv)
 		r = -1;
 	} else {
 		struct extract x;
-		extract_init(&x, op.fs, same_owner, 1, quiet);
+		extract_init(&x, op.fs, same_owner, 1, quiet, "get", &n);
 		r = extract_node(&x, &n, dirfd, slash + 1, ipath, habs);
 		extract_fini(&x, r == 0);
 		if (r)

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "outfile.h"
+#include "progress.h"
 #include "qcow2.h"
 
 /* rximg.conf in the current directory: "key = value" lines, '#' comments. */
@@ -225,6 +226,7 @@ static const char sync_help[] =
 	"      --delete     remove what DIR no longer has\n"
 	"      --owner U:G  owner of everything (default: the source's)\n"
 	"  -v, --verbose    say how many entries changed\n"
+	"  -q, --quiet      no progress bar\n"
 	"  -h, --help       show this help\n";
 
 int cmd_sync(int argc, char **argv)
@@ -232,12 +234,13 @@ int cmd_sync(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "checksum", no_argument, 0, 'c' }, { "delete", no_argument, 0, 'D' },
 		{ "owner", required_argument, 0, 'o' }, { "verbose", no_argument, 0, 'v' },
-		{ "help", no_argument, 0, 'h' },     { 0, 0, 0, 0 },
+		{ "help", no_argument, 0, 'h' },     { "quiet", no_argument, 0, 'q' },
+		{ 0, 0, 0, 0 },
 	};
 	struct import_opts io = { .keep_owner = 1, .sync = 1 };
 	struct rfs_owner owner;
-	int c, verbose = 0;
-	while ((c = getopt_long(argc, argv, "cvh", opts, NULL)) != -1) {
+	int c, verbose = 0, quiet = 0;
+	while ((c = getopt_long(argc, argv, "cvqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': io.checksum = 1; break;
 		case 'D': io.delete = 1; break;
@@ -247,6 +250,7 @@ int cmd_sync(int argc, char **argv)
 			io.owner = &owner;
 			break;
 		case 'v': verbose = 1; break;
+		case 'q': quiet = 1; break;
 		case 'h': fputs(sync_help, stdout); return EXIT_OK;
 		default: return bad_option("sync", argv);
 		}
@@ -273,13 +277,24 @@ int cmd_sync(int argc, char **argv)
 	if (r == 0 && !rfs_is_dir(&dn))
 		r = rx_fail(w.o.fs->ctx, ENOTDIR, "not a directory");
 	io.ipath = dest;
+	struct progress bar;
+	import_bar_begin(&bar, w.tx, "sync", (const char *const *)(argv + optind), 1, quiet);
 	if (r == 0)
 		r = import_contents(w.tx, &dn, fd, dir, &io);
 	close(fd);
-	if (r)
+	if (r) {
+		progress_stop(&bar);
 		return wsession_fail(&w, dest);
-	if (verbose)
+	}
+	if (verbose) {
+		progress_pause();
 		fprintf(stderr, "rximg: %s: %llu entr%s changed\n", w.o.t.image,
 			(unsigned long long)io.changed, io.changed == 1 ? "y" : "ies");
-	return wsession_commit(&w);
+	}
+	int status = wsession_commit(&w);
+	if (status == EXIT_OK)
+		progress_done(&bar);
+	else
+		progress_stop(&bar);
+	return status;
 }

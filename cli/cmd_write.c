@@ -8,9 +8,10 @@
 
 #include "cli.h"
 #include "outfile.h"
+#include "progress.h"
 #include "wr.h"
 
-static int bad_uuid(const char *s, uint8_t out[16])
+int bad_uuid(const char *s, uint8_t out[16])
 {
 	int n = 0;
 	for (const char *p = s; *p; p++) {
@@ -29,7 +30,7 @@ static int bad_uuid(const char *s, uint8_t out[16])
 }
 
 /* A version-4 UUID: random, or derived from a seed for reproducible images. */
-static void make_uuid(uint8_t out[16], const char *seed)
+void make_uuid(uint8_t out[16], const char *seed)
 {
 	if (seed) {
 		unsigned char md[32];
@@ -58,6 +59,7 @@ static const char mkfs_help[] =
 	"      --seed TEXT        derive the UUID from TEXT (reproducible images)\n"
 	"      --from DIR         copy DIR's contents into the new filesystem\n"
 	"      --owner U:G        with --from: owner of everything (default: the source's)\n"
+	"  -q, --quiet            with --from: no progress bar\n"
 	"  -f, --force            overwrite an image that already holds a filesystem or partitions\n"
 	"      --encrypt          encrypt with a password (AES-128-XTS, Argon2id key slot): from\n"
 	"                         $RXIMG_PASSWORD_FILE, $RXIMG_PASSWORD, or asked twice\n"
@@ -102,16 +104,17 @@ int cmd_mkfs(int argc, char **argv)
 		{ "uuid", required_argument, 0, 'u' }, { "seed", required_argument, 0, 'S' },
 		{ "from", required_argument, 0, 'F' }, { "owner", required_argument, 0, 'o' },
 		{ "force", no_argument, 0, 'f' },      { "help", no_argument, 0, 'h' },
-		{ "encrypt", no_argument, 0, 'e' },    { 0, 0, 0, 0 },
+		{ "encrypt", no_argument, 0, 'e' },    { "quiet", no_argument, 0, 'q' },
+		{ 0, 0, 0, 0 },
 	};
 	uint64_t size = 0;
-	int encrypt = 0;
+	int encrypt = 0, quiet = 0;
 	int c, force = 0, have_size = 0, have_uuid = 0;
 	const char *reserved = NULL, *seed = NULL, *from = NULL;
 	struct rfs_owner owner;
 	int have_owner = 0;
 	struct rfs_mkfs_opts mo = { 0 };
-	while ((c = getopt_long(argc, argv, "s:r:fh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:fqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (parse_size(optarg, &size) || size == 0)
@@ -133,6 +136,7 @@ int cmd_mkfs(int argc, char **argv)
 			break;
 		case 'f': force = 1; break;
 		case 'e': encrypt = 1; break;
+		case 'q': quiet = 1; break;
 		case 'h': fputs(mkfs_help, stdout); return EXIT_OK;
 		default: return bad_option("mkfs", argv);
 		}
@@ -226,6 +230,8 @@ int cmd_mkfs(int argc, char **argv)
 		return usage_error("mkfs", "%s exists with another size; remove it or drop --size", image);
 	}
 	struct rx_image *img = NULL;
+	struct progress bar;
+	progress_init(&bar, "mkfs", 0, 1);
 	int r = rx_image_open(&ctx, path, partno, RX_DEV_RDWR, &img);
 	if (r == 0 && exists && !force) {
 		struct rfs *old;
@@ -261,6 +267,7 @@ int cmd_mkfs(int argc, char **argv)
 		if (r == 0) {
 			/* A fresh filesystem has nothing to protect: data goes straight to disk. */
 			rfs_tx_set_buffer(tx, 0);
+			import_bar_begin(&bar, tx, "mkfs", &from, 1, quiet);
 			r = rfs_node_get(fs, RFS_ROOT_ID, &root);
 			int dfd = open(from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (dfd < 0)
@@ -293,10 +300,13 @@ int cmd_mkfs(int argc, char **argv)
 	rx_image_close(img);
 	if (of.partial)
 		r = rx_outfile_finish(&ctx, &of, -1, r);
-	if (r)
+	if (r) {
+		progress_stop(&bar);
 		report(&ctx, image, NULL);
-	else
+	} else {
+		progress_done(&bar);
 		status = EXIT_OK;
+	}
 	free(res);
 	if (password) {
 		memset(password, 0, strlen(password));
@@ -317,6 +327,7 @@ static const char put_help[] =
 	"  -m, --mode MODE    set this mode (octal) on what is put\n"
 	"      --owner U:G    set this owner on what is put\n"
 	"  -P, --parents      create missing parent directories of /dest\n"
+	"  -q, --quiet        no progress bar\n"
 	"  -h, --help         show this help\n";
 
 /* Put one host file at path in the image (created or replaced). */
@@ -434,12 +445,12 @@ int cmd_put(int argc, char **argv)
 		{ "preserve", no_argument, 0, 'p' }, { "recursive", no_argument, 0, 'r' },
 		{ "mode", required_argument, 0, 'm' }, { "owner", required_argument, 0, 'o' },
 		{ "parents", no_argument, 0, 'P' },  { "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 },
+		{ "quiet", no_argument, 0, 'q' },    { 0, 0, 0, 0 },
 	};
 	struct put_opts po = { 0 };
 	struct rfs_owner owner;
-	int c;
-	while ((c = getopt_long(argc, argv, "prm:Ph", opts, NULL)) != -1) {
+	int c, quiet = 0;
+	while ((c = getopt_long(argc, argv, "prm:Pqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': po.preserve = 1; break;
 		case 'r': po.recursive = 1; break;
@@ -454,12 +465,31 @@ int cmd_put(int argc, char **argv)
 			po.owner = &owner;
 			break;
 		case 'P': po.parents = 1; break;
+		case 'q': quiet = 1; break;
 		case 'h': fputs(put_help, stdout); return EXIT_OK;
 		default: return bad_option("put", argv);
 		}
 	}
 	if (argc - optind < 2)
 		return usage_error("put", "expected SRC... IMAGE:/dest");
+	/* A missing source is the source's fault: say so before the image is opened. */
+	for (int i = optind; i < argc - 1; i++) {
+		struct stat st;
+		if (stat(argv[i], &st) == 0)
+			continue;
+		int e = errno;
+		static struct rx_ctx pctx;
+		struct target t;
+		int in_image = e == ENOENT && target_parse(&pctx, argv[i], &t) == 0;
+		if (in_image && t.path)
+			fprintf(stderr, "rximg: %s: %s on the host (put copies host files into an image; "
+				"to copy out of one, use 'rximg get')\n", argv[i], strerror(e));
+		else
+			fprintf(stderr, "rximg: %s: %s\n", argv[i], strerror(e));
+		if (in_image)
+			target_free(&t);
+		return EXIT_FAIL;
+	}
 	struct wsession w;
 	if (wsession_open(argv[argc - 1], &w))
 		return EXIT_FAIL;
@@ -496,6 +526,8 @@ int cmd_put(int argc, char **argv)
 		rx_fail(fs->ctx, ENOTDIR, "several sources need a directory to go in");
 		return wsession_fail(&w, dest);
 	}
+	struct progress bar;
+	import_bar_begin(&bar, w.tx, "put", (const char *const *)(argv + optind), nsrc, quiet);
 	for (int i = optind; i < argc - 1 && r == 0; i++) {
 		const char *src = argv[i];
 		char *path;
@@ -512,13 +544,19 @@ int cmd_put(int argc, char **argv)
 		}
 		r = put_one(&w, src, path, &po);
 		if (r) {
+			progress_stop(&bar);
 			int s = wsession_fail(&w, path);
 			free(path);
 			return s;
 		}
 		free(path);
 	}
-	return wsession_commit(&w);
+	int status = wsession_commit(&w);
+	if (status == EXIT_OK)
+		progress_done(&bar);
+	else
+		progress_stop(&bar);
+	return status;
 }
 
 static const char mkdir_help[] =

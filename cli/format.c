@@ -2,6 +2,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "idmap.h"
 
 const char *node_type_name(uint16_t mode)
 {
@@ -151,7 +152,7 @@ void json_node(struct json *j, struct rfs *fs, const char *path, const char *nam
 	json_u64(j, "size", n->size);
 	json_u64(j, "nlink", n->links);
 	json_u64(j, "node", n->id);
-	json_u64(j, "blocks", n->blocks);
+	json_u64_str(j, "blocks", n->blocks);	/* as stored: nothing bounds it */
 	json_time(j, "mtime", n->mtime, n->mtime_nsec);
 	json_time(j, "ctime", n->ctime, n->ctime_nsec);
 	json_time(j, "atime", n->atime, n->atime_nsec);
@@ -169,4 +170,44 @@ void json_node(struct json *j, struct rfs *fs, const char *path, const char *nam
 		}
 	}
 	json_end_obj(j);
+}
+
+/* Sum of file sizes below dir; seen holds every node already counted (loops, hard links). */
+static int add_tree_bytes(struct rfs *fs, const struct rfs_node *dir, struct idmap *seen,
+			  uint64_t *bytes)
+{
+	struct rfs_dirent *ents = NULL;
+	size_t count;
+	int r = rfs_dir_list(fs, dir, &ents, &count);
+	for (size_t i = 0; i < count && r == 0; i++) {
+		struct rfs_node n;
+		void **slot = idmap_slot(seen, ents[i].id, 1);
+		if (*slot)
+			continue;
+		*slot = (void *)1;
+		r = rfs_node_get(fs, ents[i].id, &n);
+		if (r == 0 && rfs_is_dir(&n))
+			r = add_tree_bytes(fs, &n, seen, bytes);
+		else if (r == 0 && rfs_is_file(&n))
+			*bytes += n.size;
+	}
+	free(ents);
+	return r;
+}
+
+int tree_file_bytes(struct rfs *fs, const struct rfs_node *root, uint64_t *bytes)
+{
+	*bytes = 0;
+	if (rfs_is_file(root)) {
+		*bytes = root->size;
+		return 0;
+	}
+	if (!rfs_is_dir(root))
+		return 0;
+	struct idmap seen;
+	idmap_init(&seen);
+	*idmap_slot(&seen, root->id, 1) = (void *)1;
+	int r = add_tree_bytes(fs, root, &seen, bytes);
+	idmap_free(&seen);
+	return r;
 }

@@ -1,11 +1,58 @@
 /* Copying host files and trees into an image (put -r, mkfs --from). */
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "progress.h"
+
+/* nftw has no argument for its callback: the sum being made by host_bytes. */
+static uint64_t host_sum;
+
+static int add_host_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path;
+	(void)type;
+	(void)ftw;
+	if (S_ISREG(st->st_mode))
+		host_sum += (uint64_t)st->st_size;
+	return 0;
+}
+
+/* Bytes of the regular files at or below a host path (a symlink named is followed, as put does). */
+static uint64_t host_bytes(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return 0;
+	if (S_ISREG(st.st_mode))
+		return (uint64_t)st.st_size;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	host_sum = 0;
+	nftw(path, add_host_file, 32, FTW_PHYS);
+	return host_sum;
+}
+
+static void bar_step(void *arg, uint64_t bytes)
+{
+	progress_add(arg, bytes);
+}
+
+void import_bar_begin(struct progress *bar, struct rfs_tx *tx, const char *verb, const char *const *srcs,
+		      int nsrc, int quiet)
+{
+	progress_init(bar, verb, 0, quiet);
+	if (!bar->enabled)
+		return;
+	for (int i = 0; i < nsrc; i++)
+		bar->total += host_bytes(srcs[i]);
+	tx->copied = bar_step;
+	tx->copied_arg = bar;
+}
 
 static struct rfs_time clamp(const struct import_opts *o, struct timespec ts)
 {
@@ -178,6 +225,8 @@ int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int h
 		if (r == 0 && !same) {
 			r = rfs_op_write_fd(tx, &n, fd, NULL);
 			o->changed += have == 0;
+		} else if (r == 0 && tx->copied) {
+			tx->copied(tx->copied_arg, (uint64_t)st.st_size);	/* done: it is up to date */
 		}
 		if (r && ctx->msg[0] != '/')
 			rx_prefix(ctx, "%s", host_path);

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "progress.h"
 
 static const struct verb {
 	const char *name;
@@ -36,6 +37,7 @@ static const struct verb {
 	{ "initfs", cmd_initfs, "read, extract, repack and edit initfs archives (also inside images)" },
 	{ "overlay", cmd_overlay, "create a qcow2 overlay on a base image (the base stays untouched)" },
 	{ "convert", cmd_convert, "convert between raw and qcow2 (sparse; flattens backing chains)" },
+	{ "uuid", cmd_uuid, "show or change the RedoxFS UUID" },
 #ifdef HAVE_FUSE
 	{ "mount", cmd_mount, "mount an image read-write with FUSE" },
 	{ "umount", cmd_umount, "unmount and wait for the final commit" },
@@ -100,6 +102,7 @@ int main(int argc, char **argv)
 
 void report(struct rx_ctx *ctx, const char *image, const char *path)
 {
+	progress_pause();
 	fputs("rximg: ", stderr);
 	if (image)
 		fprintf(stderr, "%s: ", image);
@@ -111,6 +114,7 @@ void report(struct rx_ctx *ctx, const char *image, const char *path)
 void warnx_(const char *fmt, ...)
 {
 	va_list ap;
+	progress_pause();
 	fputs("rximg: warning: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

@@ -186,7 +186,7 @@ static int hash_content(struct rfs *fs, struct mrec *m, struct hasher *h)
  * The tree below op's path (or the whole filesystem), sorted by path bytes.
  * Reading every file can take a while: a progress bar on a terminal, unless quiet.
  */
-static int mset_from_image(struct opened *op, struct mset *s, int quiet)
+static int mset_from_image(struct opened *op, struct mset *s, const char *verb, int quiet)
 {
 	struct rfs_node root;
 	if (lookup_target(op, 1, &root))
@@ -211,12 +211,14 @@ static int mset_from_image(struct opened *op, struct mset *s, int quiet)
 			total += s->v[i].size;
 	}
 	struct hasher h = { .md = EVP_MD_CTX_new() };
-	progress_init(&h.pr, "reading", total, quiet);
+	progress_init(&h.pr, verb, total, quiet);
 	for (size_t i = 0; i < s->n && r == 0; i++)
 		if ((r = hash_content(op->fs, &s->v[i], &h)) != 0)
 			at = s->v[i].path;
 	if (r == 0)
 		progress_done(&h.pr);
+	else
+		progress_stop(&h.pr);
 	EVP_MD_CTX_free(h.md);
 	if (r) {
 		if (at)
@@ -548,7 +550,7 @@ static int mset_load(const char *arg, struct mset *s, struct opened *op, int qui
 	}
 	if (open_target(arg, op))
 		return -1;
-	return mset_from_image(op, s, quiet);
+	return mset_from_image(op, s, "diff", quiet);
 }
 
 /* ---- manifest ---- */
@@ -596,7 +598,7 @@ int cmd_manifest(int argc, char **argv)
 	struct mset s = { 0 };
 	if (open_target(argv[optind], &op))
 		return EXIT_FAIL;
-	int r = mset_from_image(&op, &s, 0);
+	int r = mset_from_image(&op, &s, "manifest", 0);
 	if (r == 0) {
 		printf("%s\n", manifest_header);
 		for (size_t i = 0; i < s.n; i++)

@@ -86,11 +86,18 @@ int open_target(const char *arg, struct opened *o)
 	if (r == 0)
 		r = unlock_fs(o->fs, o->t.image);
 	if (r) {
-		report(&ctx, o->t.image, NULL);
+		report_image(&ctx, &o->t);
 		close_target(o);
 		return -1;
 	}
 	return 0;
+}
+
+void report_image(struct rx_ctx *ctx, const struct target *t)
+{
+	char *name = t->partno > 0 ? rx_xasprintf("%s:p%d", t->image, t->partno) : rx_xstrdup(t->image);
+	report(ctx, name, NULL);
+	free(name);
 }
 
 void close_target(struct opened *o)

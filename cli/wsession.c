@@ -109,7 +109,7 @@ int wsession_open(const char *arg, struct wsession *w)
 	if (r == 0)
 		r = rfs_tx_begin(w->o.fs, &w->tx);
 	if (r) {
-		report(&ctx, w->o.t.image, NULL);
+		report_image(&ctx, &w->o.t);
 		close_target(&w->o);
 		return -1;
 	}

@@ -139,6 +139,20 @@ void json_i64(struct json *j, const char *key, int64_t v)
 	fprintf(j->f, "%lld", (long long)v);
 }
 
+void json_u64_str(struct json *j, const char *key, uint64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	json_str(j, key, buf);
+}
+
+void json_hex(struct json *j, const char *key, uint64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+	json_str(j, key, buf);
+}
+
 void json_bool(struct json *j, const char *key, int v)
 {
 	sep(j, key);

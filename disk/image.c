@@ -60,13 +60,31 @@ static int use_partition(struct rx_image *img, const struct rx_part *p)
  * lies inside a partition, present that partition, as the bootloader would
  * find it. Partitions starting beyond the scanned window are probed too.
  */
+/* The partition the user named holds no RedoxFS: say what it is instead. */
+static int not_in_partition(struct rx_image *img)
+{
+	const struct rx_part *p = NULL;
+	for (int i = 0; i < img->table.count; i++)
+		if (img->table.parts[i].partno == img->partno)
+			p = &img->table.parts[i];
+	const char *name = p ? rx_part_type_name(p->type) : NULL;
+	rx_clear(img->ctx);
+	if (name)
+		return rx_fail(img->ctx, ENOENT, "no RedoxFS (partition p%d is a%s %s partition)", img->partno,
+			       strchr("AEIOU", name[0]) ? "n" : "", name);
+	return rx_fail(img->ctx, ENOENT, "no RedoxFS in partition p%d (type %s)", img->partno,
+		       p ? p->type : "unknown");
+}
+
 static int locate(struct rx_image *img)
 {
 	uint64_t start;
 	int r;
 
-	if (img->fsdev)
-		return rfs_probe(img->ctx, img->fsdev, &img->fs_start);
+	if (img->fsdev) {
+		r = rfs_probe(img->ctx, img->fsdev, &img->fs_start);
+		return r == -ENOENT ? not_in_partition(img) : r;
+	}
 	r = rfs_probe(img->ctx, img->container, &start);
 	if (r == 0) {
 		const struct rx_part *p = part_at(&img->table, start);

@@ -127,6 +127,26 @@ static int gpt_header(struct rx_dev *dev, uint64_t lba, uint64_t last_lba, uint8
 	return 1;
 }
 
+/*
+ * The disk size a GPT header at LBA 1 describes (its backup header is the
+ * last sector), or 0. A truncated copy of a disk is probed at its full size,
+ * so its partitions are still listed (and cut to what the image holds).
+ */
+static uint64_t gpt_disk_size(struct rx_dev *dev)
+{
+	uint8_t h[SECTOR];
+	if (dev->size < 2 * SECTOR || rx_dev_read(dev, h, sizeof(h), SECTOR) != 0) {
+		rx_clear(dev->ctx);
+		return 0;
+	}
+	if (memcmp(h, "EFI PART", 8) != 0)
+		return 0;
+	uint64_t backup = get_le64(h + 32);
+	if (backup >= (UINT64_C(1) << 53) / SECTOR)
+		return 0;	/* nonsense: the header's own checks will refuse it */
+	return (backup + 1) * SECTOR;
+}
+
 /* 1 found (out filled), 0 no GPT, <0 error. */
 static int read_gpt(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable *out)
 {
@@ -137,9 +157,10 @@ static int read_gpt(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable 
 	if (!mbr_signed(mbr) || !protective || sectors < 3)
 		return 0;
 	uint8_t hdr[SECTOR], *e;
-	uint64_t last_lba = sectors - 1;
+	/* A truncated copy of a disk is read at the size its table states; parts are cut later. */
+	uint64_t last_lba = RX_MAX(sectors, gpt_disk_size(dev) / SECTOR) - 1;
 	int r = gpt_header(dev, 1, last_lba, hdr, &e);
-	if (r == 0)	/* a damaged primary: the backup at the end of the disk */
+	if (r == 0 && last_lba < sectors)	/* a damaged primary: the backup at the end of the disk */
 		r = gpt_header(dev, last_lba, last_lba, hdr, &e);
 	if (r <= 0)
 		return r;

@@ -130,8 +130,8 @@ int rfs_open(struct rx_ctx *ctx, struct rx_dev *dev, uint64_t start, struct rfs 
 			       RFS_MIN_BLOCKS);
 	if (best.size > avail)
 		return rx_fail(ctx, RX_ECORRUPT, "truncated: the filesystem needs %llu bytes from byte %llu "
-			       "but the image has only %llu", (unsigned long long)best.size,
-			       (unsigned long long)start, (unsigned long long)avail);
+			       "but %s has only %llu", (unsigned long long)best.size,
+			       (unsigned long long)start, dev->name, (unsigned long long)avail);
 
 	struct rfs *fs = rx_xcalloc(1, sizeof(*fs));
 	fs->dev = dev;

@@ -55,6 +55,8 @@ static int mark_used(struct checker *k, struct rfs_ptr ptr, const char *where)
 		return -1;
 	}
 	uint64_t idx = rfs_ptr_index(ptr), n = 1ULL << rfs_ptr_level(ptr);
+	if (k->c->blocks_done)
+		k->c->blocks_done(k->c->arg, n);
 	for (uint64_t b = idx; b < idx + n && b < k->fs->nblocks; b++) {
 		if (k->used[b >> 3] & (1u << (b & 7))) {
 			problem(k, CHECK_ERROR, where, "block %llu is used more than once",

@@ -10,6 +10,8 @@ struct rfs_check {
 	/* Called for every problem; where is a path, "node N" or a structure name. */
 	void (*problem)(void *arg, int severity, const char *where, const char *what);
 	void *arg;
+	/* Optional: called as blocks are verified, with their count (progress). */
+	void (*blocks_done)(void *arg, uint64_t blocks);
 	uint64_t errors, warnings;
 	uint64_t nodes, dirs, files, symlinks, records, compressed, used_blocks, free_blocks,
 		leaked_blocks, stale_blocks, data_bytes;

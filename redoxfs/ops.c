@@ -251,6 +251,8 @@ int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *tot
 		}
 		if (r == 0 && have > run)
 			r = rfs_file_write(tx, n, off + run, buf + run, have - run);
+		if (r == 0 && tx->copied)
+			tx->copied(tx->copied_arg, have);
 		off += have;
 	}
 	if (r == 0)

@@ -571,3 +571,28 @@ fail:
 	rfs_tx_abort(tx);
 	return r;
 }
+
+void rfs_tx_set_uuid(struct rfs_tx *tx, const uint8_t uuid[16])
+{
+	memcpy(tx->fs->hdr.uuid, uuid, 16);
+	memcpy(tx->fs->hdr.raw + 16, uuid, 16);	/* the commit writes the header from raw */
+}
+
+int rfs_ring_clear_foreign(struct rfs *fs)
+{
+	static const uint8_t zero[RFS_BLOCK];
+	uint8_t b[RFS_BLOCK];
+	struct rfs_header h;
+	int r = 0, cleared = 0;
+	for (uint64_t i = 0; i < RFS_HEADER_RING && r == 0; i++) {
+		uint64_t off = fs->start + i * RFS_BLOCK;
+		r = rx_dev_read(fs->dev, b, RFS_BLOCK, off);
+		if (r || rfs_header_decode(b, &h) != 0 || memcmp(h.uuid, fs->hdr.uuid, 16) == 0)
+			continue;
+		r = rx_dev_write(fs->dev, zero, RFS_BLOCK, off);
+		cleared = 1;
+	}
+	if (r == 0 && cleared)
+		r = rx_dev_flush(fs->dev);
+	return r;
+}

@@ -34,6 +34,9 @@ struct rfs_tx {
 	uint64_t records_written;
 	size_t buffered, buffer_limit;	/* record bytes held for commit, and the budget */
 	uint8_t *iobuf;			/* a reusable buffer for reading sources */
+	/* Optional: told the bytes of each source chunk rfs_op_write_fd has written (progress). */
+	void (*copied)(void *arg, uint64_t bytes);
+	void *copied_arg;
 };
 
 int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out);
@@ -42,6 +45,15 @@ void rfs_tx_set_buffer(struct rfs_tx *tx, size_t bytes);
 /* Commit as one new generation; the transaction is finished either way. */
 int rfs_tx_commit(struct rfs_tx *tx);
 void rfs_tx_abort(struct rfs_tx *tx);
+
+/* Give the filesystem a new UUID, written by the commit's header like any change. */
+void rfs_tx_set_uuid(struct rfs_tx *tx, const uint8_t uuid[16]);
+/*
+ * After a commit that changed the UUID: clear the ring slots still holding valid
+ * headers under another UUID (older generations no reader picks over the newest),
+ * so they cannot pass for another filesystem's. A crash part-way is harmless.
+ */
+int rfs_ring_clear_foreign(struct rfs *fs);
 
 int rfs_tx_alloc(struct rfs_tx *tx, unsigned level, uint64_t *index);
 /* Free a block the tree no longer references (now if this tx made it, else at commit). */

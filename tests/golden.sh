@@ -79,7 +79,7 @@ if disk=$(test_image wholedisk-gpt.img 2>/dev/null) && [ -f "$GOLDEN_DIR/wholedi
 import json; d = json.load(open('$WORK/disk.json'))
 assert d['partition_table']['type'] == 'gpt', d
 assert len(d['partition_table']['partitions']) == 3
-assert d['redoxfs']['partition'] == 3 and d['redoxfs']['offset'] == 2097152, d['redoxfs']"
+assert d['redoxfs']['partition'] == 3 and d['redoxfs']['offset'] == '2097152', d['redoxfs']"
 	ok "wholedisk-gpt: IMAGE:p3:/path addresses the partition" \
 		sh -c "'$RXIMG' cat '$disk:p3:/etc/hostname' | cmp - '$WORK/wholedisk-gpt.x/etc/hostname'"
 	ok "wholedisk-gpt: IMAGE:p2 (the FAT ESP) is refused with a clear message" \
