@@ -468,14 +468,6 @@ static const char *link_form_name(enum ifs_layout l)
 	}
 }
 
-/* A 64-bit address as JSON: a "0x..." string, since JSON numbers lose precision above 2^53. */
-static void json_addr(struct json *j, const char *key, uint64_t v)
-{
-	char buf[24];
-	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
-	json_str(j, key, buf);
-}
-
 static int info_one(struct arc *x, int json, uint64_t max)
 {
 	struct ifs_archive *a = &x->a;
@@ -508,7 +500,7 @@ static int info_one(struct arc *x, int json, uint64_t max)
 		else
 			json_null(&j, "creation_time");
 		if (a->has_entry)
-			json_addr(&j, "bootstrap_entry", a->entry);
+			json_hex(&j, "bootstrap_entry", a->entry);
 		else
 			json_null(&j, "bootstrap_entry");
 		if (a->boot_len) {
