@@ -30,7 +30,7 @@ for line in open(sys.argv[2]):
     want.append({'number': int(f['NR']), 'start': int(f['START']) * 512, 'size': int(f['SECTORS']) * 512,
                  'type': t, 'name': name, 'uuid': f['UUID']})
 b = dict(l.strip().split('=', 1) for l in open(sys.argv[3]) if '=' in l)
-got = [{k: p[k] for k in ('number', 'start', 'size', 'type', 'name', 'uuid')} for p in d['partitions']]
+got = [{k: (int(p[k]) if k in ('start', 'size') else p[k]) for k in ('number', 'start', 'size', 'type', 'name', 'uuid')} for p in d['partitions']]
 # A protective MBR without a valid GPT is no table (blkid -p still names it).
 pttype = None if b.get('PTTYPE') == 'PMBR' else b.get('PTTYPE')
 ok = (d['type'] or None) == pttype and (d['id'] or None) == b.get('PTUUID') and got == want
@@ -75,7 +75,7 @@ ok "MBR without a disk id" same_as_blkid mbr0 "$WORK/mbr0.img"
 
 head -c $((8 * 1024 * 1024)) "$mbr" >"$WORK/mbr-short.img"
 ok "MBR image cut short: its partitions are clipped to the image" sh -c \
-	"'$R' info --json '$WORK/mbr-short.img' | $PY -c \"import json,sys; d=json.load(sys.stdin)['partition_table']; p=d['partitions']; assert d['type']=='dos' and p[1]['start']+p[1]['size']==8*1024*1024, d\""
+	"'$R' info --json '$WORK/mbr-short.img' | $PY -c \"import json,sys; d=json.load(sys.stdin)['partition_table']; p=d['partitions']; assert d['type']=='dos' and int(p[1]['start'])+int(p[1]['size'])==8*1024*1024, d\""
 
 cp "$mbr" "$WORK/mbr-bad.img"
 printf '\001' | dd of="$WORK/mbr-bad.img" bs=1 seek=446 conv=notrunc 2>/dev/null
