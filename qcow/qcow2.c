@@ -103,6 +103,7 @@ struct qcow2 {
 
 static const struct rx_dev_ops qcow2_ops;
 static int resolve_backing(struct qcow2 *q);
+static int has_protocol(const char *name);
 
 static struct qcow2 *Q(struct rx_dev *d)
 {
@@ -1244,6 +1245,8 @@ int rx_qcow2_set_backing(struct rx_dev *dev, const char *name, const char *fmt)
 		return rx_fail(dev->ctx, EINVAL, "a backing file name has 1 to 1023 bytes");
 	if (name && (!fmt || (strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))))
 		return rx_fail(dev->ctx, EINVAL, "backing format must be raw or qcow2");
+	if (name && has_protocol(name))
+		return rx_fail(dev->ctx, ENOTSUP, "backing file '%s': protocols and json: names are not supported", name);
 	pthread_mutex_lock(&Q(dev)->mu);
 	int r = set_backing_locked(Q(dev), name, fmt);
 	pthread_mutex_unlock(&Q(dev)->mu);
