@@ -122,7 +122,7 @@ convert_rows() {  # convert_rows LABEL FMT SRC-FMT SRC DST
 	read -r r_m r_s < <(time_cmd "conv-rximg-$fmt" "rm -f $dst" "$RXIMG" convert -q -O "$fmt" "$src" "$dst")
 	qemu-img compare -q "$src" "$dst" || die "rximg convert ($label) produced a different disk"
 	read -r f_m f_s < <(time_cmd "conv-rximg-force-$fmt" "rm -f $dst; touch $dst" \
-		"$RXIMG" convert -q -f -O "$fmt" "$src" "$dst")
+		"$RXIMG" convert -q --force -O "$fmt" "$src" "$dst")
 	qemu-img compare -q "$src" "$dst" || die "rximg convert --force ($label) produced a different disk"
 	read -r q_m q_s < <(time_cmd "conv-qemu-$fmt" "rm -f $dst" qemu-img convert -f "$sfmt" -O "$fmt" "$src" "$dst")
 	read -r w_m w_s < <(time_cmd "conv-qemu-wb-$fmt" "rm -f $dst" qemu-img convert -t writeback -f "$sfmt" -O "$fmt" "$src" "$dst")

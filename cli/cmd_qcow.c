@@ -1,4 +1,4 @@
-/* rximg overlay, rximg convert, and the container lines of rximg info. */
+/* rximg overlay, convert, rebase and commit, and the container lines of rximg info. */
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lock.h"
 #include "outfile.h"
 #include "progress.h"
 #include "qcow2.h"
@@ -23,6 +24,15 @@ static int parse_cluster_size(const char *s, unsigned *bits)
 			return 0;
 		}
 	return -1;
+}
+
+/* qemu-img's format names that rximg knows: raw and qcow2. */
+static int parse_format(const char *verb, const char *s, const char **fmt)
+{
+	if (strcmp(s, "raw") && strcmp(s, "qcow2"))
+		return usage_error(verb, "unknown format '%s' (raw or qcow2)", s);
+	*fmt = s;
+	return 0;
 }
 
 /* ---- info ---- */
@@ -114,45 +124,109 @@ void warn_probed_backing(const struct rx_dev *dev)
 
 static const char overlay_help[] =
 	"Usage: rximg overlay [OPTIONS] BASE NEW.qcow2\n"
+	"       rximg overlay [OPTIONS] -b BACKING [-F FMT] NEW.qcow2\n"
 	"Create a qcow2 overlay NEW on BASE (a raw or qcow2 image): NEW starts empty and\n"
 	"reads as BASE; every later write goes into NEW and BASE is never changed.\n"
-	"The backing file is stored as an absolute path with its format, as qemu-img does.\n\n"
+	"BASE is stored as an absolute path with its format. With qemu-img's -b, BACKING\n"
+	"is stored as given and a relative name is found from NEW's folder, as\n"
+	"qemu-img create -b does.\n\n"
+	"  -b, --backing BACKING   the backing file, named as qemu-img create -b names it\n"
+	"  -F, --backing-format FMT  the backing file must be FMT (raw or qcow2)\n"
+	"  -f, --image-format FMT  the format of NEW: qcow2 (the only one overlays have)\n"
 	"      --relative          store BASE relative to NEW's folder (move both together)\n"
 	"  -c, --cluster-size N    cluster size, a power of two from 512 to 2M (default 64K)\n"
 	"  -h, --help              show this help\n";
 
+static int make_overlay_named(const char *name, const char *fmt, const char *path, unsigned cluster_bits);
+
 int cmd_overlay(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "relative", no_argument, 0, 'R' }, { "cluster-size", required_argument, 0, 'c' },
-		{ "help", no_argument, 0, 'h' },     { 0, 0, 0, 0 },
+		{ "relative", no_argument, 0, 'R' },	     { "cluster-size", required_argument, 0, 'c' },
+		{ "backing", required_argument, 0, 'b' },    { "backing-format", required_argument, 0, 'F' },
+		{ "image-format", required_argument, 0, 'f' }, { "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	int c, relative = 0;
 	unsigned cb = 16;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	const char *backing = NULL, *bfmt = NULL, *fmt = NULL;
+	while ((c = getopt_long(argc, argv, "c:b:F:f:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'R': relative = 1; break;
 		case 'c':
 			if (parse_cluster_size(optarg, &cb))
 				return usage_error("overlay", "bad cluster size '%s' (512 to 2M, a power of two)", optarg);
 			break;
+		case 'b': backing = optarg; break;
+		case 'F':
+			if (parse_format("overlay", optarg, &bfmt))
+				return EXIT_USAGE;
+			break;
+		case 'f':
+			if (parse_format("overlay", optarg, &fmt))
+				return EXIT_USAGE;
+			if (strcmp(fmt, "qcow2"))
+				return usage_error("overlay", "an overlay is a qcow2 image (-f qcow2), not %s", fmt);
+			break;
 		case 'h': fputs(overlay_help, stdout); return EXIT_OK;
-		default: return usage_error("overlay", "bad option");
+		default: return bad_option("overlay", argv);
 		}
+	}
+	if (backing) {
+		if (argc - optind != 1)
+			return usage_error("overlay", "expected -b BACKING NEW.qcow2 (BACKING is not given twice)");
+		if (relative)
+			return usage_error("overlay", "--relative is for BASE; -b BACKING is stored as given");
+		if (!backing[0])
+			return usage_error("overlay", "-b needs a backing file name");
+		return make_overlay_named(backing, bfmt, argv[optind], cb) ? EXIT_FAIL : EXIT_OK;
 	}
 	if (argc - optind != 2)
 		return usage_error("overlay", "expected BASE NEW.qcow2");
+	if (bfmt) {
+		/* -F checks BASE's format (the one stored is always what BASE is). */
+		static struct rx_ctx ctx;
+		struct rx_dev *b = NULL;
+		int r = rx_dev_open_file(&ctx, argv[optind], RX_DEV_RDONLY, &b);
+		if (r == 0)
+			r = rx_dev_check_format(b, bfmt);
+		rx_dev_close(b);
+		if (r) {
+			report(&ctx, argv[optind], NULL);
+			return EXIT_FAIL;
+		}
+	}
 	return make_overlay(argv[optind], argv[optind + 1], relative, cb) ? EXIT_FAIL : EXIT_OK;
+}
+
+static int overlay_exists(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		fprintf(stderr, "rximg: %s: already exists\n", path);
+		return 1;
+	}
+	return 0;
+}
+
+static int make_overlay_named(const char *name, const char *fmt, const char *path, unsigned cluster_bits)
+{
+	static struct rx_ctx ctx;
+	if (overlay_exists(path))
+		return -1;
+	struct rx_outfile of;
+	rx_outfile_init(&of, path);
+	int r = rx_qcow2_make_overlay_named(&ctx, name, fmt, of.partial, path, cluster_bits);
+	if ((r = rx_outfile_finish(&ctx, &of, -1, r)) != 0)
+		report(&ctx, path, NULL);
+	return r;
 }
 
 int make_overlay(const char *base, const char *path, int relative, unsigned cluster_bits)
 {
 	static struct rx_ctx ctx;
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		fprintf(stderr, "rximg: %s: already exists\n", path);
+	if (overlay_exists(path))
 		return -1;
-	}
 	struct rx_outfile of;
 	rx_outfile_init(&of, path);
 	int r = rx_qcow2_make_overlay(&ctx, base, of.partial, path, relative, cluster_bits);
@@ -168,10 +242,12 @@ static const char convert_help[] =
 	"Copy the disk SRC (raw, or qcow2 with its backing chain) into a new image DST,\n"
 	"raw or qcow2. The copy is sparse: zeros become holes in a raw DST and stay\n"
 	"unallocated in a qcow2 DST, which has no backing file. DST is written as\n"
-	"DST.partial and renamed when complete.\n\n"
-	"  -O, --format FMT        raw or qcow2 (default: qcow2 when DST ends in .qcow2, else raw)\n"
+	"DST.partial and renamed when complete. -f and -O are qemu-img's spellings.\n\n"
+	"  -f, --source-format FMT  SRC must be FMT (raw or qcow2; default: what it is)\n"
+	"  -O, --output-format FMT  raw or qcow2 (default: qcow2 when DST ends in .qcow2, else raw)\n"
 	"  -c, --cluster-size N    qcow2 cluster size, 512 to 2M (default 64K)\n"
-	"  -f, --force             replace DST if it exists\n"
+	"      --force             replace DST if it exists\n"
+	"  -p, --progress          progress bar (the default on a terminal)\n"
 	"  -q, --quiet             no progress bar\n"
 	"  -h, --help              show this help\n";
 
@@ -396,31 +472,37 @@ static int ends_with(const char *s, const char *suffix)
 
 int cmd_convert(int argc, char **argv)
 {
+	/* --format is the older spelling of -O; -f is qemu-img's source format, and --force has no letter. */
 	static const struct option opts[] = {
-		{ "format", required_argument, 0, 'O' }, { "cluster-size", required_argument, 0, 'c' },
-		{ "force", no_argument, 0, 'f' },       { "quiet", no_argument, 0, 'q' },
-		{ "help", no_argument, 0, 'h' },        { 0, 0, 0, 0 },
+		{ "output-format", required_argument, 0, 'O' }, { "format", required_argument, 0, 'O' },
+		{ "source-format", required_argument, 0, 'f' }, { "cluster-size", required_argument, 0, 'c' },
+		{ "force", no_argument, 0, 'F' },		{ "progress", no_argument, 0, 'p' },
+		{ "quiet", no_argument, 0, 'q' },		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
 	};
 	int c, force = 0, quiet = 0, qcow = -1;
 	unsigned cb = 16;
-	while ((c = getopt_long(argc, argv, "O:c:fqh", opts, NULL)) != -1) {
+	const char *src_fmt = NULL, *out_fmt = NULL;
+	while ((c = getopt_long(argc, argv, "O:f:c:pqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'O':
-			if (!strcmp(optarg, "raw"))
-				qcow = 0;
-			else if (!strcmp(optarg, "qcow2"))
-				qcow = 1;
-			else
-				return usage_error("convert", "unknown format '%s' (raw or qcow2)", optarg);
+			if (parse_format("convert", optarg, &out_fmt))
+				return EXIT_USAGE;
+			qcow = !strcmp(out_fmt, "qcow2");
 			break;
+		case 'f':
+			if (parse_format("convert", optarg, &src_fmt))
+				return EXIT_USAGE;
+			break;
+		case 'p': quiet = 0; break;
 		case 'c':
 			if (parse_cluster_size(optarg, &cb))
 				return usage_error("convert", "bad cluster size '%s' (512 to 2M, a power of two)", optarg);
 			break;
-		case 'f': force = 1; break;
+		case 'F': force = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': fputs(convert_help, stdout); return EXIT_OK;
-		default: return usage_error("convert", "bad option");
+		default: return bad_option("convert", argv);
 		}
 	}
 	if (argc - optind != 2)
@@ -446,11 +528,319 @@ int cmd_convert(int argc, char **argv)
 		report(&src_ctx, src_path, NULL);
 		return EXIT_FAIL;
 	}
+	if (rx_dev_check_format(src, src_fmt)) {
+		report(&src_ctx, src_path, NULL);
+		rx_dev_close(src);
+		return EXIT_FAIL;
+	}
 	struct rx_outfile of;
 	rx_outfile_init(&of, dst_path);
 	int r = do_convert(&ctx, src, &of, qcow, cb, quiet);
 	rx_dev_close(src);
 	if (r)
 		report(&ctx, dst_path, NULL);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- rebase and commit: shared pieces ---- */
+
+/* Guest bytes of dev (NULL: no disk at all), zeros past its end. */
+static int read_padded(struct rx_dev *dev, uint8_t *buf, uint64_t len, uint64_t off)
+{
+	uint64_t have = !dev || off >= dev->size ? 0 : RX_MIN(len, dev->size - off);
+	memset(buf + have, 0, (size_t)(len - have));
+	if (have && rx_dev_read(dev, buf, (size_t)have, off) != 0) {
+		rx_prefix(dev->ctx, "%s", dev->name);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Is [off, off+len) of dev (NULL: none) known to read as zeros, past its end included? */
+static int padded_zero(struct rx_dev *dev, uint64_t off, uint64_t len)
+{
+	if (!dev || off >= dev->size)
+		return 1;
+	return known_zero(dev, off, RX_MIN(len, dev->size - off));
+}
+
+/* The qcow2 image path opened for changing its backing file, locked; prints the error. */
+static struct rx_dev *open_top(struct rx_ctx *ctx, const char *verb, const char *path, int mode, const char *fmt)
+{
+	struct rx_dev *dev = NULL;
+	int r = rx_dev_open_file(ctx, path, mode, &dev);
+	if (r == 0)
+		r = rx_dev_check_format(dev, fmt);
+	if (r == 0 && !rx_qcow2_is(dev))
+		r = rx_fail(ctx, EINVAL, "is a raw image; only a qcow2 image has a backing file to %s", verb);
+	if (r == 0)
+		r = rx_lock_image(ctx, rx_dev_lock_fd(dev));
+	if (r) {
+		report(ctx, path, NULL);
+		rx_dev_close(dev);
+		return NULL;
+	}
+	return dev;
+}
+
+/* ---- rebase ---- */
+
+static const char rebase_help[] =
+	"Usage: rximg rebase [OPTIONS] -b BACKING OVERLAY\n"
+	"Point the qcow2 image OVERLAY at another backing file, as qemu-img rebase does.\n"
+	"BACKING is stored as given; a relative name is found from OVERLAY's folder.\n"
+	"-b \"\" removes the backing file. By default (safe mode) every cluster OVERLAY\n"
+	"does not hold, where the old and the new backing file differ, is first copied\n"
+	"from the old chain into OVERLAY, so what OVERLAY reads stays the same; the\n"
+	"header is switched last. A crash at any point leaves the same content.\n\n"
+	"  -b, --backing BACKING   the new backing file (\"\": none, OVERLAY stands alone)\n"
+	"  -F, --backing-format FMT  raw or qcow2 (default: what BACKING is)\n"
+	"  -u, --unsafe            only rewrite the name and format in the header (the old\n"
+	"                          backing file need not exist; contents are not compared)\n"
+	"  -f, --image-format FMT  OVERLAY must be FMT (qcow2)\n"
+	"  -p, --progress          progress bar (the default on a terminal)\n"
+	"  -q, --quiet             no progress bar\n"
+	"  -h, --help              show this help\n";
+
+/*
+ * Safe mode: where top leaves a cluster to its backing chain and the old and
+ * the new backing read differently, copy the old bytes into top. Runs are
+ * whole clusters (the last one may end with the disk).
+ */
+static int rebase_copy(struct rx_dev *top, struct rx_dev *old, struct rx_dev *new, int quiet)
+{
+	uint64_t cs = 1ULL << rx_qcow2_info(top)->cluster_bits, size = top->size;
+	uint64_t chunk = RX_MAX(1ULL << 20, cs);
+	uint8_t *a = rx_xmalloc((size_t)chunk), *b = rx_xmalloc((size_t)chunk);
+	struct progress pr;
+	progress_init(&pr, "rebase", size, quiet);
+	int r = 0;
+	for (uint64_t off = 0; off < size && r == 0;) {
+		uint64_t n = RX_MIN(chunk, size - off);
+		int held;
+		if ((r = rx_qcow2_held(top, off, &n, &held)) != 0)
+			break;
+		if (!held && !(padded_zero(old, off, n) && padded_zero(new, off, n))) {
+			if ((r = read_padded(old, a, n, off)) != 0 || (r = read_padded(new, b, n, off)) != 0)
+				break;
+			/* Differing clusters, written in runs. */
+			uint64_t run = n;	/* start of the pending run; n: none */
+			for (uint64_t i = 0; i <= n && r == 0; i += cs) {
+				uint64_t m = i < n ? RX_MIN(cs, n - i) : 0;
+				int differs = m && memcmp(a + i, b + i, (size_t)m) != 0;
+				if (differs && run == n)
+					run = i;
+				if (!differs && run != n) {
+					r = rx_dev_write(top, a + run, (size_t)(i - run), off + run);
+					run = n;
+				}
+			}
+		}
+		progress_add(&pr, n);
+		off += n;
+	}
+	progress_done(&pr);
+	free(a);
+	free(b);
+	return r;
+}
+
+int cmd_rebase(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "backing", required_argument, 0, 'b' },	{ "backing-format", required_argument, 0, 'F' },
+		{ "unsafe", no_argument, 0, 'u' },		{ "image-format", required_argument, 0, 'f' },
+		{ "progress", no_argument, 0, 'p' },		{ "quiet", no_argument, 0, 'q' },
+		{ "help", no_argument, 0, 'h' },		{ 0, 0, 0, 0 },
+	};
+	int c, unsafe = 0, quiet = 0;
+	const char *name = NULL, *bfmt = NULL, *fmt = NULL;
+	while ((c = getopt_long(argc, argv, "b:F:uf:pqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': name = optarg; break;
+		case 'F':
+			if (parse_format("rebase", optarg, &bfmt))
+				return EXIT_USAGE;
+			break;
+		case 'u': unsafe = 1; break;
+		case 'f':
+			if (parse_format("rebase", optarg, &fmt))
+				return EXIT_USAGE;
+			break;
+		case 'p': quiet = 0; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(rebase_help, stdout); return EXIT_OK;
+		default: return bad_option("rebase", argv);
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("rebase", "expected OVERLAY");
+	if (!name)
+		return usage_error("rebase", "-b BACKING is needed (-b \"\" to remove the backing file)");
+	if (!name[0] && bfmt)
+		return usage_error("rebase", "-F names the format of a backing file, and -b \"\" removes it");
+	const char *path = argv[optind];
+	static struct rx_ctx ctx;
+	struct rx_dev *top = open_top(&ctx, "rebase", path, RX_DEV_RDWR | (unsafe ? RX_DEV_NO_BACKING : 0), fmt);
+	if (!top)
+		return EXIT_FAIL;
+	struct rx_dev *nb = NULL;
+	char *open_path = NULL;
+	int r = 0;
+	if (name[0]) {
+		/* As QEMU does: a relative name is relative to the overlay's folder. */
+		open_path = rx_qcow2_backing_path(path, name, 0);
+		struct stat st;
+		struct rx_chain self = { 0, 0, 0, NULL };
+		if (fstat(rx_dev_lock_fd(top), &st) == 0) {
+			self.dev = st.st_dev;
+			self.ino = st.st_ino;
+		}
+		if (stat(open_path, &st) != 0 && errno == ENOENT) {
+			/* Unsafe mode may name a file that is not there yet, once its format is given. */
+			if (!unsafe || !bfmt) {
+				char *abs = rx_qcow2_backing_path(path, name, 1);
+				if (name[0] == '/')
+					r = rx_fail(&ctx, ENOENT, "new backing file %s does not exist", abs);
+				else
+					r = rx_fail(&ctx, ENOENT, "new backing file %s (\"%s\", relative to the overlay's "
+						    "folder) does not exist", abs, name);
+				free(abs);
+			}
+		} else {
+			r = rx_dev_open_chain(&ctx, open_path, RX_DEV_RDONLY, NULL, &self, &nb);
+			if (r == 0)
+				r = rx_dev_check_format(nb, bfmt);
+			if (r)
+				rx_prefix(&ctx, "new backing file %s", open_path);
+		}
+		if (r == 0 && !bfmt)
+			bfmt = rx_qcow2_is(nb) ? "qcow2" : "raw";
+	}
+	if (r == 0 && !unsafe)
+		r = rebase_copy(top, rx_qcow2_backing(top), nb, quiet);
+	if (r == 0)
+		r = rx_qcow2_set_backing(top, name[0] ? name : NULL, bfmt);
+	if (r)
+		report(&ctx, path, NULL);
+	rx_dev_close(nb);
+	rx_dev_close(top);
+	free(open_path);
+	return r ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ---- commit ---- */
+
+static const char commit_help[] =
+	"Usage: rximg commit [OPTIONS] OVERLAY\n"
+	"Write what the qcow2 image OVERLAY holds into its backing file (raw or qcow2),\n"
+	"then empty OVERLAY, as qemu-img commit does. OVERLAY is emptied only once the\n"
+	"backing file is complete and flushed: a crash at any point leaves OVERLAY\n"
+	"reading as it did (the backing file may then hold part of the change).\n\n"
+	"  -d, --keep-overlay      leave OVERLAY as it is (qemu-img's -d: do not empty it)\n"
+	"  -b, --backing BASE      BASE must be the backing file OVERLAY names; implies -d\n"
+	"  -f, --image-format FMT  OVERLAY must be FMT (qcow2)\n"
+	"  -p, --progress          progress bar (the default on a terminal)\n"
+	"  -q, --quiet             no progress bar\n"
+	"  -h, --help              show this help\n";
+
+static int commit_copy(struct rx_dev *top, struct rx_dev *base, int quiet)
+{
+	uint64_t size = top->size, chunk = 4ULL << 20;
+	uint8_t *buf = rx_xmalloc((size_t)chunk);
+	struct progress pr;
+	progress_init(&pr, "commit", size, quiet);
+	int r = 0;
+	for (uint64_t off = 0; off < size && r == 0;) {
+		uint64_t n = RX_MIN(chunk, size - off);
+		int held;
+		if ((r = rx_qcow2_held(top, off, &n, &held)) != 0)
+			break;
+		if (held) {
+			r = rx_dev_read(top, buf, (size_t)n, off);
+			/* Zeros over zeros need no write (and no new clusters in a qcow2 base). */
+			if (r == 0 && !(rx_is_zero(buf, (size_t)n) && known_zero(base, off, n)))
+				r = rx_dev_write(base, buf, (size_t)n, off);
+		}
+		progress_add(&pr, n);
+		off += n;
+	}
+	progress_done(&pr);
+	free(buf);
+	return r;
+}
+
+int cmd_commit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "keep-overlay", no_argument, 0, 'd' },	{ "backing", required_argument, 0, 'b' },
+		{ "image-format", required_argument, 0, 'f' },	{ "progress", no_argument, 0, 'p' },
+		{ "quiet", no_argument, 0, 'q' },		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int c, keep = 0, quiet = 0;
+	const char *want = NULL, *fmt = NULL;
+	while ((c = getopt_long(argc, argv, "db:f:pqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': keep = 1; break;
+		case 'b': want = optarg; keep = 1; break;	/* as in qemu-img: -b implies -d */
+		case 'f':
+			if (parse_format("commit", optarg, &fmt))
+				return EXIT_USAGE;
+			break;
+		case 'p': quiet = 0; break;
+		case 'q': quiet = 1; break;
+		case 'h': fputs(commit_help, stdout); return EXIT_OK;
+		default: return bad_option("commit", argv);
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("commit", "expected OVERLAY");
+	const char *path = argv[optind];
+	static struct rx_ctx ctx;
+	/* The overlay's own view of its backing file is not needed: the base is opened for writing instead. */
+	struct rx_dev *top = open_top(&ctx, "commit into", path,
+				      (keep ? RX_DEV_RDONLY : RX_DEV_RDWR) | RX_DEV_NO_BACKING, fmt);
+	if (!top)
+		return EXIT_FAIL;
+	const struct rx_qcow2_info *in = rx_qcow2_info(top);
+	struct rx_dev *base = NULL;
+	int r;
+	if (!in->backing_name)
+		r = rx_fail(&ctx, EINVAL, "has no backing file to commit into");
+	else
+		r = rx_qcow2_open_backing(top, RX_DEV_RDWR, &base);
+	if (r == 0 && (r = rx_lock_image(&ctx, rx_dev_lock_fd(base))) != 0)
+		rx_prefix(&ctx, "backing file %s", in->backing_path);
+	if (r == 0 && want) {
+		struct stat a, b;
+		if (stat(want, &a) != 0)
+			r = rx_fail(&ctx, errno, "-b %s: %s", want, strerror(errno));
+		else if (fstat(rx_dev_lock_fd(base), &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+			r = rx_fail(&ctx, EINVAL, "-b %s is not the backing file this image names (%s); rximg commits "
+				    "into that one only", want, in->backing_path);
+	}
+	if (r == 0 && top->size > base->size) {
+		/* As qemu-img does, a smaller backing file grows to the overlay's size. */
+		if (rx_qcow2_is(base) || strcmp(base->kind, "file"))
+			r = rx_fail(&ctx, ENOTSUP, "backing file %s is smaller than the image (%llu < %llu bytes); "
+				    "growing a %s is not supported", in->backing_path, (unsigned long long)base->size,
+				    (unsigned long long)top->size, rx_qcow2_is(base) ? "qcow2 image" : base->kind);
+		else if (ftruncate(base->fd, (off_t)top->size) != 0)
+			r = rx_fail(&ctx, errno, "backing file %s: cannot grow it: %s", in->backing_path, strerror(errno));
+		else
+			base->size = top->size;
+	}
+	if (r == 0)
+		r = commit_copy(top, base, quiet);
+	if (r == 0 && (r = rx_dev_flush(base)) != 0)
+		rx_prefix(&ctx, "backing file %s", in->backing_path);
+	/* Only now, with the base complete on the disk, may the overlay forget its clusters. */
+	if (r == 0 && !keep)
+		r = rx_qcow2_make_empty(top);
+	if (r)
+		report(&ctx, path, NULL);
+	rx_dev_close(base);
+	rx_dev_close(top);
 	return r ? EXIT_FAIL : EXIT_OK;
 }

@@ -38,6 +38,8 @@ static const struct verb {
 	{ "overlay", cmd_overlay, "create a qcow2 overlay on a base image (the base stays untouched)" },
 	{ "convert", cmd_convert, "convert between raw and qcow2 (sparse; flattens backing chains)" },
 	{ "uuid", cmd_uuid, "show or change the RedoxFS UUID" },
+	{ "rebase", cmd_rebase, "point a qcow2 overlay at another backing file, keeping its content" },
+	{ "commit", cmd_commit, "write a qcow2 overlay's changes into its backing file" },
 #ifdef HAVE_FUSE
 	{ "mount", cmd_mount, "mount an image read-write with FUSE" },
 	{ "umount", cmd_umount, "unmount and wait for the final commit" },

@@ -92,7 +92,7 @@ static int raw_open(struct rx_ctx *ctx, const char *path, int mode, struct rx_de
 {
 	struct stat st;
 	/* O_NONBLOCK: a FIFO named by a (hostile) backing file name must not hang the open. */
-	int fd = open(path, (mode == RX_DEV_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
+	int fd = open(path, ((mode & RX_DEV_RDWR) ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return rx_fail(ctx, errno, "%s", strerror(errno));
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
@@ -122,7 +122,7 @@ static int raw_open(struct rx_ctx *ctx, const char *path, int mode, struct rx_de
 	r->dev.ctx = ctx;
 	r->dev.name = rx_xstrdup(path);
 	r->dev.size = size;
-	r->dev.writable = mode == RX_DEV_RDWR;
+	r->dev.writable = (mode & RX_DEV_RDWR) != 0;
 	r->dev.fd = fd;
 	r->dev.kind = kind;
 	*stp = st;
@@ -165,6 +165,16 @@ int rx_dev_open_chain(struct rx_ctx *ctx, const char *path, int mode, const char
 int rx_dev_open_file(struct rx_ctx *ctx, const char *path, int mode, struct rx_dev **out)
 {
 	return rx_dev_open_chain(ctx, path, mode, NULL, NULL, out);
+}
+
+int rx_dev_check_format(const struct rx_dev *dev, const char *fmt)
+{
+	int qcow = rx_qcow2_is(dev);
+	if (!fmt || !strcmp(fmt, qcow ? "qcow2" : "raw"))
+		return 0;
+	if (qcow)
+		return rx_fail(dev->ctx, EINVAL, "is a qcow2 image, not %s as the format option says", fmt);
+	return rx_fail(dev->ctx, EINVAL, "is a raw image (no qcow2 magic), not %s as the format option says", fmt);
 }
 
 int rx_dev_lock_fd(const struct rx_dev *dev)

@@ -32,9 +32,17 @@ struct rx_dev {
 };
 
 enum { RX_DEV_RDONLY = 0, RX_DEV_RDWR = 1 };
+/*
+ * Added to a mode: a qcow2 image's backing file is named but not opened, so
+ * the header can be read and rewritten even when the backing file is gone;
+ * what the image does not hold reads as zeros.
+ */
+enum { RX_DEV_NO_BACKING = 2 };
 
 /* A raw file or block device, or a qcow2 image (found by its magic) with its backing chain. */
 int rx_dev_open_file(struct rx_ctx *ctx, const char *path, int mode, struct rx_dev **out);
+/* fmt ("raw" or "qcow2", NULL: any) is what dev really is, or a message saying what it is. */
+int rx_dev_check_format(const struct rx_dev *dev, const char *fmt);
 /* The host file to lock for writing: the file itself, or the top file of a qcow2; -1 if none. */
 int rx_dev_lock_fd(const struct rx_dev *dev);
 /* A window [off, off+len) of parent; parent must outlive the slice. */

@@ -64,6 +64,7 @@ struct qcow2 {
 	pthread_mutex_t mu;	/* caches and tables are shared: one request at a time */
 	struct rx_dev *file;
 	struct rx_dev *backing;
+	struct rx_chain self;	/* this file (dev, ino, depth), to refuse loops when the backing is reopened */
 	struct rx_qcow2_info info;
 	unsigned cb;
 	uint64_t cs;
@@ -101,6 +102,8 @@ struct qcow2 {
 };
 
 static const struct rx_dev_ops qcow2_ops;
+static int resolve_backing(struct qcow2 *q);
+static int has_protocol(const char *name);
 
 static struct qcow2 *Q(struct rx_dev *d)
 {
@@ -996,6 +999,260 @@ int rx_qcow2_extent(struct rx_dev *dev, uint64_t off, uint64_t *len, int *zero)
 	return r;
 }
 
+int rx_qcow2_held(struct rx_dev *dev, uint64_t off, uint64_t *len, int *held)
+{
+	struct qcow2 *q = Q(dev);
+	uint64_t done = 0, want = *len;
+	int h = -1, r = 0;
+	pthread_mutex_lock(&q->mu);
+	while (done < want) {
+		uint64_t gc = (off + done) >> q->cb, co = (off + done) & (q->cs - 1);
+		uint64_t n = RX_MIN(want - done, q->cs - co), host, ce;
+		int kind = classify(q, gc, co, &n, &host, &ce);
+		if (kind < 0) {
+			r = kind;
+			break;
+		}
+		int kh = kind != K_BACKING;
+		if (h >= 0 && kh != h)
+			break;
+		h = kh;
+		done += n;
+	}
+	pthread_mutex_unlock(&q->mu);
+	*len = done;
+	*held = h > 0;
+	return r;
+}
+
+/* ---- emptying (after a commit) ---- */
+
+static int make_empty_locked(struct qcow2 *q)
+{
+	int r = prepare_write(q);
+	if (r == 0)
+		r = q_flush_meta(q);	/* nothing pending: every cached table is clean */
+	for (uint64_t i = 0; r == 0 && i < q->l1_n; i++) {
+		uint64_t e = l1_get(q, i), l2off = e & OFF_MASK;
+		struct l2tab *t = NULL;
+		if (!e)
+			continue;
+		if (l2off && !(e & COPIED))
+			return rx_fail(q->dev.ctx, EROFS, "qcow2 L2 table %llu is shared (internal snapshot); not emptying",
+				       (unsigned long long)i);
+		if (l2off && (r = l2_load(q, i, &t)) != 0)
+			return r;
+		for (uint64_t k = 0; t && k < q->l2_n; k++) {
+			uint64_t old = t->e[k];
+			if (old & COMPRESSED) {
+				uint64_t a, b;
+				compressed_span(q, old, &a, &b);
+				for (uint64_t c = a; c <= b; c++)
+					add_free(q, c);
+			} else if (old & OFF_MASK) {
+				add_free(q, (old & OFF_MASK) >> q->cb);
+			}
+		}
+		if (t) {
+			add_free(q, l2off >> q->cb);
+			free(t);
+			q->l2c[i] = NULL;
+			q->l2_loaded--;
+		}
+		/* Each L1 sector that reaches the disk hands its range back to the backing file whole. */
+		put_be64(q->l1 + 8 * i, 0);
+		q->l1_dirty[8 * i / SECTOR] = 1;
+		q->meta_dirty = 1;
+	}
+	if (r == 0)
+		r = q_flush_locked(&q->dev);
+	if (r || q->dev.no_sync || strcmp(q->file->kind, "file"))
+		return r;
+	/* Give the free clusters at the end of the file back to the host. */
+	uint64_t end = (q->file->size + q->cs - 1) >> q->cb, v = 0;
+	while (end > 1 && (r = rc_get(q, end - 1, &v)) == 0 && v == 0)
+		end--;
+	if (r == 0 && (end << q->cb) < q->file->size) {
+		if (ftruncate(q->file->fd, (off_t)(end << q->cb)) != 0)
+			return rx_fail(q->dev.ctx, errno, "truncate: %s", strerror(errno));
+		q->file->size = end << q->cb;
+		q->next_free = RX_MIN(q->next_free, end);
+	}
+	return r;
+}
+
+int rx_qcow2_make_empty(struct rx_dev *dev)
+{
+	if (!dev->writable)
+		return rx_fail(dev->ctx, EROFS, "opened read-only");
+	pthread_mutex_lock(&Q(dev)->mu);
+	int r = make_empty_locked(Q(dev));
+	pthread_mutex_unlock(&Q(dev)->mu);
+	return r;
+}
+
+/* ---- changing the backing file name ---- */
+
+#define EXT_BACKING_FORMAT 0xE2792ACAu
+#define EXT_FEATURE_NAMES 0x6803F857u
+
+static size_t put_ext(uint8_t *p, uint32_t type, const void *data, uint32_t len);
+
+static uint64_t pad8(uint64_t n)
+{
+	return (n + 7) / 8 * 8;
+}
+
+/*
+ * The new header cluster h (from the current one, c0) naming name and fmt, or
+ * no backing file. Only sector 0 can be written in one piece, so a layout is
+ * accepted only if every byte it changes beyond sector 0 lies where the
+ * current header keeps nothing (past its extensions, outside its backing
+ * name [bf_lo, bf_hi)): such bytes are written first, and sector 0 switches
+ * from the old header to the new one in one write. The name itself always
+ * goes where the old header keeps nothing (right after the extensions, or
+ * after the old name), so that it too can be written first, even in sector 0. The extensions are kept in order, the backing format
+ * first, as qemu-img writes them; the feature name table (names only, for
+ * messages) is dropped when keeping it would move bytes the current header
+ * still uses.
+ */
+static int layout_header(struct qcow2 *q, const uint8_t *c0, uint8_t *h, uint32_t hlen, uint64_t ext_end,
+			 uint64_t bf_lo, uint64_t bf_hi, const char *name, const char *fmt, int keep_names,
+			 uint64_t *lo, uint64_t *hi)
+{
+	uint64_t cs = q->cs, w = hlen;
+	size_t blen = name ? strlen(name) : 0;
+	memcpy(h, c0, cs);
+	if (name)
+		w += put_ext(h + w, EXT_BACKING_FORMAT, fmt, (uint32_t)strlen(fmt));
+	for (uint64_t e = hlen;;) {
+		uint32_t type = get_be32(c0 + e), elen = get_be32(c0 + e + 4);
+		if (type == 0)
+			break;
+		uint64_t step = 8 + pad8(elen);
+		if (type != EXT_BACKING_FORMAT && (keep_names || type != EXT_FEATURE_NAMES)) {
+			if (w + step + 8 > cs)
+				return -1;
+			memcpy(h + w, c0 + e, step);
+			w += step;
+		}
+		e += step;
+	}
+	if (w + 8 > cs)
+		return -1;
+	memset(h + w, 0, 8);
+	w += 8;
+	uint64_t at = 0;
+	if (name) {
+		at = pad8(RX_MAX(w, ext_end));
+		if (at < bf_hi && bf_lo < at + blen)
+			at = pad8(RX_MAX(at, bf_hi));
+		if (at + blen > cs)
+			return -1;
+		memcpy(h + at, name, blen);
+	}
+	put_be64(h + 8, at);
+	put_be32(h + 16, (uint32_t)blen);
+	*lo = cs;
+	*hi = 0;
+	for (uint64_t i = SECTOR; i < cs; i++) {
+		if (h[i] == c0[i])
+			continue;
+		if (i < ext_end || (i >= bf_lo && i < bf_hi))
+			return -1;
+		*lo = RX_MIN(*lo, i);
+		*hi = i + 1;
+	}
+	return 0;
+}
+
+static int set_backing_locked(struct qcow2 *q, const char *name, const char *fmt)
+{
+	struct rx_ctx *ctx = q->dev.ctx;
+	uint64_t cs = q->cs;
+	int r = q_flush_locked(&q->dev);
+	if (r)
+		return r;
+	uint8_t *c0 = rx_xmalloc(cs), *h = rx_xmalloc(cs);
+	if ((r = fread_at(q, c0, cs, 0)) != 0)
+		goto out;
+	/* The extensions as they are now (checked when the image was opened; checked again). */
+	uint32_t hlen = q->info.version == 3 ? get_be32(c0 + 100) : 72;
+	uint64_t p = hlen;
+	for (int count = 0;; count++) {
+		if (p + 8 > cs || count > 1024) {
+			r = rx_fail(ctx, EIO, "corrupt qcow2: header extensions run past the first cluster");
+			goto out;
+		}
+		uint32_t type = get_be32(c0 + p), elen = get_be32(c0 + p + 4);
+		p += 8;
+		if (type == 0)
+			break;
+		if (elen > cs - p) {
+			r = rx_fail(ctx, EIO, "corrupt qcow2: header extension %#x is too long", type);
+			goto out;
+		}
+		p += pad8(elen);
+	}
+	uint64_t ext_end = p, bf_lo = get_be64(c0 + 8), bf_hi = bf_lo + get_be32(c0 + 16);
+	if (!bf_lo || bf_lo >= cs || bf_hi > cs)
+		bf_lo = bf_hi = 0;
+	uint64_t lo = 0, hi = 0;
+	if (layout_header(q, c0, h, hlen, ext_end, bf_lo, bf_hi, name, fmt, 1, &lo, &hi) != 0 &&
+	    layout_header(q, c0, h, hlen, ext_end, bf_lo, bf_hi, name, fmt, 0, &lo, &hi) != 0) {
+		r = rx_fail(ctx, ENOSPC, "no room in the header cluster for the backing file name '%s'", name);
+		goto out;
+	}
+	/*
+	 * First the new name and whatever changes past sector 0, all where the old
+	 * header keeps nothing (c0 becomes that mix), durable before sector 0
+	 * points at them.
+	 */
+	uint64_t at = get_be64(h + 8), blen = get_be32(h + 16);
+	if (blen) {
+		memcpy(c0 + at, h + at, (size_t)blen);
+		lo = RX_MIN(lo, at);
+		hi = RX_MAX(hi, at + blen);
+	}
+	if (hi > lo) {
+		memcpy(c0 + SECTOR, h + SECTOR, (size_t)(cs - SECTOR));
+		uint64_t a = lo / SECTOR * SECTOR, b = (hi + SECTOR - 1) / SECTOR * SECTOR;
+		if ((r = fwrite_at(q, c0 + a, (size_t)(b - a), a)) != 0 || (r = fsync_file(q)) != 0)
+			goto out;
+	}
+	memcpy(q->hdr, h, SECTOR);
+	if ((r = write_header_sector(q)) != 0)
+		goto out;
+	free(q->info.backing_name);
+	free(q->info.backing_path);
+	q->info.backing_name = name ? rx_xstrdup(name) : NULL;
+	q->info.backing_path = NULL;
+	snprintf(q->info.backing_format, sizeof(q->info.backing_format), "%s", name ? fmt : "");
+	q->info.backing_format_probed = 0;
+	if (name)
+		r = resolve_backing(q);
+out:
+	free(c0);
+	free(h);
+	return r;
+}
+
+int rx_qcow2_set_backing(struct rx_dev *dev, const char *name, const char *fmt)
+{
+	if (!dev->writable)
+		return rx_fail(dev->ctx, EROFS, "opened read-only");
+	if (name && (!name[0] || strlen(name) > 1023))
+		return rx_fail(dev->ctx, EINVAL, "a backing file name has 1 to 1023 bytes");
+	if (name && (!fmt || (strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))))
+		return rx_fail(dev->ctx, EINVAL, "backing format must be raw or qcow2");
+	if (name && has_protocol(name))
+		return rx_fail(dev->ctx, ENOTSUP, "backing file '%s': protocols and json: names are not supported", name);
+	pthread_mutex_lock(&Q(dev)->mu);
+	int r = set_backing_locked(Q(dev), name, fmt);
+	pthread_mutex_unlock(&Q(dev)->mu);
+	return r;
+}
+
 /* ---- open / close ---- */
 
 static void q_close(struct rx_dev *dev)
@@ -1179,36 +1436,76 @@ static int parse_header(struct qcow2 *q, const uint8_t *c0, size_t c0len)
 	return 0;
 }
 
-static int open_backing(struct qcow2 *q, const struct rx_chain *chain)
+char *rx_qcow2_backing_path(const char *image, const char *name, int absolute)
 {
-	struct rx_ctx *ctx = q->dev.ctx;
+	if (name[0] == '/')
+		return rx_xstrdup(name);
+	char *copy = rx_xstrdup(image), *real = NULL, *out;
+	const char *dir = dirname(copy);
+	if (absolute && (real = realpath(dir, NULL)) != NULL)
+		dir = real;
+	out = strcmp(dir, ".") ? rx_path_join(dir, name, strlen(name)) : rx_xstrdup(name);
+	free(real);
+	free(copy);
+	return out;
+}
+
+static int resolve_backing(struct qcow2 *q)
+{
 	struct rx_qcow2_info *in = &q->info;
 	const char *name = in->backing_name;
 	if (has_protocol(name))
-		return rx_fail(ctx, ENOTSUP, "backing file '%s': protocols and json: names are not supported", name);
-	if (name[0] == '/') {
-		in->backing_path = rx_xstrdup(name);
-	} else {
-		/* Relative names are relative to the overlay's folder, as QEMU resolves them. */
-		char *copy = rx_xstrdup(q->file->name);
-		const char *dir = dirname(copy);
-		in->backing_path = strcmp(dir, ".") ? rx_path_join(dir, name, strlen(name)) : rx_xstrdup(name);
-		free(copy);
-	}
-	const char *fmt = in->backing_format[0] ? in->backing_format : NULL;
-	if (fmt && strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
-		return rx_fail(ctx, ENOTSUP, "backing file '%s' has format '%s' (only raw and qcow2 are supported)",
+		return rx_fail(q->dev.ctx, ENOTSUP, "backing file '%s': protocols and json: names are not supported", name);
+	in->backing_path = rx_qcow2_backing_path(q->file->name, name, 0);
+	const char *fmt = in->backing_format;
+	if (fmt[0] && strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
+		return rx_fail(q->dev.ctx, ENOTSUP, "backing file '%s' has format '%s' (only raw and qcow2 are supported)",
 			       name, fmt);
-	int r = rx_dev_open_chain(ctx, in->backing_path, RX_DEV_RDONLY, fmt, chain, &q->backing);
+	return 0;
+}
+
+/*
+ * A backing file that is not there: say where it was looked for, since a
+ * relative name is resolved against the overlay's folder, not the current one.
+ */
+static int missing_backing(struct qcow2 *q)
+{
+	const char *name = q->info.backing_name;
+	if (name[0] == '/')
+		return rx_fail(q->dev.ctx, ENOENT, "backing file %s does not exist", name);
+	char *abs = rx_qcow2_backing_path(q->file->name, name, 1);
+	int r = rx_fail(q->dev.ctx, ENOENT, "backing file %s (named \"%s\" in the header, relative to the overlay's "
+			"folder) does not exist", abs, name);
+	free(abs);
+	return r;
+}
+
+static int open_backing(struct qcow2 *q, int mode, const struct rx_chain *chain, struct rx_dev **out)
+{
+	struct rx_ctx *ctx = q->dev.ctx;
+	struct rx_qcow2_info *in = &q->info;
+	struct stat st;
+	const char *fmt = in->backing_format[0] ? in->backing_format : NULL;
+	if (stat(in->backing_path, &st) != 0 && errno == ENOENT)
+		return missing_backing(q);
+	int r = rx_dev_open_chain(ctx, in->backing_path, mode, fmt, chain, out);
 	if (r) {
 		rx_prefix(ctx, "backing file %s", in->backing_path);
 		return r;
 	}
 	if (!fmt) {
-		snprintf(in->backing_format, sizeof(in->backing_format), "%s", rx_qcow2_is(q->backing) ? "qcow2" : "raw");
+		snprintf(in->backing_format, sizeof(in->backing_format), "%s", rx_qcow2_is(*out) ? "qcow2" : "raw");
 		in->backing_format_probed = 1;
 	}
 	return 0;
+}
+
+int rx_qcow2_open_backing(struct rx_dev *dev, int mode, struct rx_dev **out)
+{
+	struct qcow2 *q = Q(dev);
+	if (!q->info.backing_name)
+		return rx_fail(dev->ctx, ENOENT, "has no backing file");
+	return open_backing(q, mode, &q->self, out);
 }
 
 int rx_qcow2_open(struct rx_dev *file, int mode, const struct rx_chain *chain, struct rx_dev **out)
@@ -1219,7 +1516,7 @@ int rx_qcow2_open(struct rx_dev *file, int mode, const struct rx_chain *chain, s
 	q->dev.ops = &qcow2_ops;
 	q->dev.ctx = ctx;
 	q->dev.name = rx_xstrdup(file->name);
-	q->dev.writable = mode == RX_DEV_RDWR;
+	q->dev.writable = (mode & RX_DEV_RDWR) != 0;
 	q->dev.fd = -1;		/* guest bytes are not the file's: partition probing stages them */
 	q->dev.kind = file->kind;
 	q->file = file;
@@ -1256,8 +1553,12 @@ int rx_qcow2_open(struct rx_dev *file, int mode, const struct rx_chain *chain, s
 		if (q->l1_n)
 			r = fread_at(q, q->l1, q->l1_len, q->l1_off);
 	}
+	if (chain)
+		q->self = (struct rx_chain){ chain->dev, chain->ino, chain->depth, NULL };
 	if (r == 0 && q->info.backing_name)
-		r = open_backing(q, chain);
+		r = resolve_backing(q);
+	if (r == 0 && q->info.backing_name && !(mode & RX_DEV_NO_BACKING))
+		r = open_backing(q, RX_DEV_RDONLY, chain, &q->backing);
 	if (r) {
 		q_close(&q->dev);
 		free(q->dev.name);
@@ -1389,17 +1690,36 @@ static char *relative_to(const char *target, const char *dir)
 	return out;
 }
 
+/* Write the overlay file path on base (opened from open_path), storing the name stored. */
+static int write_overlay(struct rx_ctx *ctx, const char *open_path, const char *fmt, const char *stored,
+			 const char *path, unsigned cluster_bits)
+{
+	struct rx_dev *b = NULL;
+	int r = rx_dev_open_file(ctx, open_path, RX_DEV_RDONLY, &b);
+	if (r == 0)
+		r = rx_dev_check_format(b, fmt);
+	if (r) {
+		rx_dev_close(b);
+		rx_prefix(ctx, "%s", open_path);
+		return r;
+	}
+	struct rx_qcow2_create_opts o = { b->size, cluster_bits, stored, rx_qcow2_is(b) ? "qcow2" : "raw" };
+	rx_dev_close(b);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return rx_fail(ctx, errno, "%s: %s", path, strerror(errno));
+	r = rx_qcow2_create_fd(ctx, fd, &o);
+	if (r == 0 && rx_sync_fd(fd) != 0)
+		r = rx_fail(ctx, errno, "%s: fsync: %s", path, strerror(errno));
+	close(fd);
+	if (r)
+		unlink(path);
+	return r;
+}
+
 int rx_qcow2_make_overlay(struct rx_ctx *ctx, const char *base, const char *path, const char *final_path,
 			  int relative, unsigned cluster_bits)
 {
-	struct rx_dev *b;
-	int r = rx_dev_open_file(ctx, base, RX_DEV_RDONLY, &b);
-	if (r) {
-		rx_prefix(ctx, "%s", base);
-		return r;
-	}
-	struct rx_qcow2_create_opts o = { b->size, cluster_bits, NULL, rx_qcow2_is(b) ? "qcow2" : "raw" };
-	rx_dev_close(b);
 	char *abs_base = realpath(base, NULL), *stored = NULL;
 	if (!abs_base)
 		return rx_fail(ctx, errno, "%s: %s", base, strerror(errno));
@@ -1417,18 +1737,20 @@ int rx_qcow2_make_overlay(struct rx_ctx *ctx, const char *base, const char *path
 		stored = rx_xstrdup(abs_base);
 	}
 	free(abs_base);
-	o.backing = stored;
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		r = rx_fail(ctx, errno, "%s: %s", path, strerror(errno));
-	} else {
-		r = rx_qcow2_create_fd(ctx, fd, &o);
-		if (r == 0 && rx_sync_fd(fd) != 0)
-			r = rx_fail(ctx, errno, "%s: fsync: %s", path, strerror(errno));
-		close(fd);
-		if (r)
-			unlink(path);
-	}
+	int r = write_overlay(ctx, base, NULL, stored, path, cluster_bits);
 	free(stored);
+	return r;
+}
+
+int rx_qcow2_make_overlay_named(struct rx_ctx *ctx, const char *name, const char *fmt, const char *path,
+				const char *final_path, unsigned cluster_bits)
+{
+	if (!name[0] || strlen(name) > 1023)
+		return rx_fail(ctx, EINVAL, "a backing file name has 1 to 1023 bytes");
+	if (has_protocol(name))
+		return rx_fail(ctx, ENOTSUP, "backing file '%s': protocols and json: names are not supported", name);
+	char *open_path = rx_qcow2_backing_path(final_path, name, 0);
+	int r = write_overlay(ctx, open_path, fmt, name, path, cluster_bits);
+	free(open_path);
 	return r;
 }

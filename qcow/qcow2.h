@@ -62,6 +62,45 @@ struct rx_dev *rx_qcow2_file(const struct rx_dev *dev);
  */
 int rx_qcow2_extent(struct rx_dev *dev, uint64_t off, uint64_t *len, int *zero);
 
+/*
+ * Is [off, off+*len) held by this file itself (data, zero or compressed
+ * clusters: *held = 1) or left to the backing chain (*held = 0)? *len is
+ * shortened to a run of one kind.
+ */
+int rx_qcow2_held(struct rx_dev *dev, uint64_t off, uint64_t *len, int *held);
+
+/*
+ * Where QEMU finds the backing file name of the image at path image: name
+ * itself when absolute, else name in image's folder (made absolute with
+ * absolute set, for messages). Allocated.
+ */
+char *rx_qcow2_backing_path(const char *image, const char *name, int absolute);
+
+/*
+ * Open the backing file dev names, as a device of its own (with mode, e.g.
+ * RX_DEV_RDWR to commit into it), with its recorded format or the probed one.
+ * A missing file is named with its resolved path.
+ */
+int rx_qcow2_open_backing(struct rx_dev *dev, int mode, struct rx_dev **out);
+
+/*
+ * Point the header at another backing file: name as stored (relative names
+ * are relative to the image's folder) with fmt "raw" or "qcow2", or name NULL
+ * for none. Pending writes are flushed first; the new name is written where
+ * the old header keeps nothing and then the first sector switches over in one
+ * write, so a crash leaves the old or the new header. The device keeps
+ * reading through the backing file it was opened with.
+ */
+int rx_qcow2_set_backing(struct rx_dev *dev, const char *name, const char *fmt);
+
+/*
+ * Drop everything the image holds, so that it reads as its backing file
+ * (after a commit): the L1 entries are cleared and made durable before the
+ * clusters are freed, so a crash leaks clusters at worst; free clusters at
+ * the end of the file are then truncated away.
+ */
+int rx_qcow2_make_empty(struct rx_dev *dev);
+
 struct rx_qcow2_create_opts {
 	uint64_t size;			/* virtual size */
 	unsigned cluster_bits;		/* 0: 16 (64 KiB) */
@@ -83,5 +122,13 @@ int rx_qcow2_create_fd(struct rx_ctx *ctx, int fd, const struct rx_qcow2_create_
  */
 int rx_qcow2_make_overlay(struct rx_ctx *ctx, const char *base, const char *path, const char *final_path,
 			  int relative, unsigned cluster_bits);
+
+/*
+ * The same as qemu-img create -b NAME -F FMT: NAME is stored as given and, when
+ * relative, found relative to the folder of final_path; the base must be of
+ * format fmt (NULL: any).
+ */
+int rx_qcow2_make_overlay_named(struct rx_ctx *ctx, const char *name, const char *fmt, const char *path,
+				const char *final_path, unsigned cluster_bits);
 
 #endif

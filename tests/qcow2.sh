@@ -208,10 +208,10 @@ ok "convert: the raw output is sparse" sh -c "test \$(du -k '$WORK/flat.img' | c
 ok "convert: qcow2 chain -> qcow2 with 2 MiB clusters, no backing file" sh -c \
 	"'$R' convert -q -c 2M '$WORK/chain/top.qcow2' '$WORK/flat2m.qcow2' && qemu-img check -q '$WORK/flat2m.qcow2' && qemu-img compare -q '$WORK/flat2m.qcow2' '$WORK/chain/top.qcow2' && ! qemu-img info '$WORK/flat2m.qcow2' | grep -q backing"
 ok "convert --force onto a device node is refused, the node stays" sh -c \
-	"! '$R' convert -q -f '$WORK/changed.img' /dev/null 2>'$WORK/dev.err' && grep -q 'not a regular file' '$WORK/dev.err' && test -c /dev/null && test ! -e /dev/null.partial"
-ok "convert --force onto a folder is refused" fails_cleanly 'not a regular file' "$R" convert -q -f "$WORK/changed.img" "$WORK"
+	"! '$R' convert -q --force '$WORK/changed.img' /dev/null 2>'$WORK/dev.err' && grep -q 'not a regular file' '$WORK/dev.err' && test -c /dev/null && test ! -e /dev/null.partial"
+ok "convert --force onto a folder is refused" fails_cleanly 'not a regular file' "$R" convert -q --force "$WORK/changed.img" "$WORK"
 ok "convert: an existing DST is refused" fails_cleanly "exists" "$R" convert "$WORK/changed.img" "$WORK/conv.qcow2"
-ok "convert: --force replaces it, no DST.partial left" sh -c "'$R' convert -q -f -O qcow2 '$misc' '$WORK/conv.qcow2' && test ! -e '$WORK/conv.qcow2.partial' && qemu-img compare -q '$misc' '$WORK/conv.qcow2'"
+ok "convert: --force replaces it, no DST.partial left" sh -c "'$R' convert -q --force -O qcow2 '$misc' '$WORK/conv.qcow2' && test ! -e '$WORK/conv.qcow2.partial' && qemu-img compare -q '$misc' '$WORK/conv.qcow2'"
 # The disk flush: a new DST is left to the kernel's writeback (as cp and qemu-img do); one
 # that replaces an existing file is flushed before the rename, so a power loss keeps one.
 if command -v strace >/dev/null; then
@@ -219,13 +219,215 @@ if command -v strace >/dev/null; then
 		rm -f "$WORK/flush.$fmt"
 		n=$(flushes_of "$WORK/flush.$fmt.partial" "$R" convert -q -O $fmt "$misc" "$WORK/flush.$fmt")
 		ok "convert -O $fmt: a new DST is not flushed (flushes: $n)" test "$n" = 0
-		n=$(flushes_of "$WORK/flush.$fmt.partial" "$R" convert -q -f -O $fmt "$misc" "$WORK/flush.$fmt")
+		n=$(flushes_of "$WORK/flush.$fmt.partial" "$R" convert -q --force -O $fmt "$misc" "$WORK/flush.$fmt")
 		ok "convert -O $fmt --force: the replacing DST is flushed before the rename (flushes: $n)" test "$n" -ge 1
 		ok "convert -O $fmt: both results equal the source" qemu-img compare -q -f raw "$misc" "$WORK/flush.$fmt"
 	done
 else
 	skip "convert: which outputs are flushed" "strace is not installed"
 fi
+
+# ---- qemu-img's spellings: -f FMT (the image's format), -O FMT, -b BACKING, -F BACKING_FMT ----
+qemu-img convert -O qcow2 "$misc" "$WORK/sp.qcow2"
+ok "convert -f raw -O qcow2: qemu-img's spelling" sh -c \
+	"'$R' convert -q -f raw -O qcow2 '$misc' '$WORK/sp-out.qcow2' && qemu-img compare -q '$misc' '$WORK/sp-out.qcow2'"
+ok "convert -f qcow2 -O raw" sh -c "'$R' convert -q -f qcow2 -O raw '$WORK/sp.qcow2' '$WORK/sp-out.raw' && cmp '$misc' '$WORK/sp-out.raw'"
+ok "convert --source-format and --output-format (and --format, the older name of -O)" sh -c \
+	"'$R' convert -q --source-format=qcow2 --output-format=raw '$WORK/sp.qcow2' '$WORK/sp-l1.raw' &&
+	 '$R' convert -q --format qcow2 '$misc' '$WORK/sp-l2' && qemu-img info '$WORK/sp-l2' | grep -q 'file format: qcow2'"
+ok "convert -f raw on a qcow2 SRC is a clear error" fails_cleanly "sp.qcow2: is a qcow2 image, not raw" \
+	"$R" convert -q -f raw "$WORK/sp.qcow2" "$WORK/sp-bad1"
+ok "convert -f qcow2 on a raw SRC is a clear error" fails_cleanly "misc-tree.img: is a raw image.*not qcow2" \
+	"$R" convert -q -f qcow2 "$misc" "$WORK/sp-bad2"
+ok "convert: a refused -f leaves no DST" test ! -e "$WORK/sp-bad1" -a ! -e "$WORK/sp-bad1.partial" -a ! -e "$WORK/sp-bad2"
+ok "convert -f vmdk: unknown format, usage error" sh -c "'$R' convert -f vmdk '$misc' '$WORK/sp-bad3' 2>&1; test \$? = 2"
+s0=$(sha "$WORK/sp-out.qcow2")
+ok "convert -f is no longer --force: 'convert -f SRC DST' is a usage error and DST stays" sh -c \
+	"'$R' convert -q -f '$misc' '$WORK/sp-out.qcow2' 2>'$WORK/sp.err'; test \$? = 2 && grep -q \"unknown format\" '$WORK/sp.err' && test \"\$(sha256sum <'$WORK/sp-out.qcow2' | cut -d' ' -f1)\" = '$s0'"
+mkdir -p "$WORK/spo/sub"
+cp --sparse=always "$misc" "$WORK/spo/base.img"
+ok "overlay -f qcow2 -b BACKING -F raw NEW: qemu-img create's spelling" sh -c \
+	"'$R' overlay -f qcow2 -b '$WORK/spo/base.img' -F raw '$WORK/spo/b.qcow2' && qemu-img compare -q '$WORK/spo/base.img' '$WORK/spo/b.qcow2' && qemu-img check -q '$WORK/spo/b.qcow2'"
+ok "overlay -b NAME stores NAME as given; relative to NEW's folder, as qemu-img create -b" sh -c \
+	"cd '$WORK' && '$R' overlay -b ../base.img -F raw spo/sub/rel.qcow2 &&
+	 qemu-img info --output=json spo/sub/rel.qcow2 | grep -q '\"backing-filename\": \"../base.img\"' &&
+	 '$R' manifest spo/sub/rel.qcow2 | cmp - '$WORK/misc.man'"
+ok "overlay -F qcow2 on a raw BASE is a clear error, no NEW" sh -c \
+	"! '$R' overlay -F qcow2 '$WORK/spo/base.img' '$WORK/spo/c.qcow2' 2>'$WORK/spo.err' && grep -q 'is a raw image' '$WORK/spo.err' && test ! -e '$WORK/spo/c.qcow2'"
+ok "overlay -f raw: overlays are qcow2 (usage error)" sh -c "'$R' overlay -f raw '$WORK/spo/base.img' '$WORK/spo/d.qcow2' 2>/dev/null; test \$? = 2 && test ! -e '$WORK/spo/d.qcow2'"
+ok "overlay -b with a missing backing file fails cleanly, no NEW" sh -c \
+	"! '$R' overlay -b nothere.img -F raw '$WORK/spo/e.qcow2' 2>/dev/null && test ! -e '$WORK/spo/e.qcow2'"
+ok "rebase -f raw on a qcow2 is a clear error" fails_cleanly "is a qcow2 image, not raw" "$R" rebase -f raw -u -b x -F raw "$WORK/spo/b.qcow2"
+ok "commit -f raw on a qcow2 is a clear error" fails_cleanly "is a qcow2 image, not raw" "$R" commit -f raw "$WORK/spo/b.qcow2"
+ok "commit of a raw image: it has no backing file" fails_cleanly "raw image" "$R" commit "$WORK/spo/base.img"
+
+# ---- rebase ----
+# An old chain base <- mid <- top (with the usual changes), and new backing files that
+# differ from the old chain in places: the guest view of top must not change.
+RB=$WORK/rb
+mkdir -p "$RB/sub"
+cp --sparse=always "$misc" "$RB/base.img"
+qemu-img create -q -f qcow2 -b base.img -F raw "$RB/mid.qcow2"
+qemu-io -f qcow2 -c 'write -P 0x11 6M 200k' -c 'write -P 0x12 7M 4k' "$RB/mid.qcow2" >/dev/null
+qemu-img create -q -f qcow2 -b mid.qcow2 -F qcow2 "$RB/top.qcow2"
+change "$RB/top.qcow2" >/dev/null
+qemu-io -f qcow2 -c 'write -z 6M 64k' "$RB/top.qcow2" >/dev/null
+qemu-img convert -O raw "$RB/top.qcow2" "$RB/expect.raw"
+cp --sparse=always "$misc" "$RB/new.img"
+qemu-io -f raw -c 'write -P 0x44 0 64k' -c 'write -P 0x45 2M 300k' -c 'write -P 0x46 7M 64k' "$RB/new.img" >/dev/null
+qemu-img convert -O qcow2 "$RB/new.img" "$RB/new.qcow2"
+cp "$RB/top.qcow2" "$RB/top.pristine"
+rb_fresh() { cp "$RB/top.pristine" "$RB/top.qcow2"; }
+
+ok "rebase (safe) onto a raw file that differs from the old chain" "$R" rebase -q -b new.img -F raw "$RB/top.qcow2"
+ok "rebase: qemu-img compare: top reads as before" qemu-img compare -q "$RB/expect.raw" "$RB/top.qcow2"
+ok "rebase: qemu-img check is clean" qcheck "$RB/top.qcow2"
+ok "rebase: the header names new.img (raw), as given" sh -c \
+	"qemu-img info --output=json '$RB/top.qcow2' | $PY -c \"import json,sys; d=json.load(sys.stdin); assert d['backing-filename']=='new.img' and d['backing-filename-format']=='raw', d\""
+ok "rebase: rximg check is clean and the manifest is the changed one" sh -c "'$R' check -q '$RB/top.qcow2' && '$R' manifest '$RB/top.qcow2' | cmp - '$WORK/changed.man'"
+cp "$RB/top.pristine" "$RB/topq.qcow2"
+qemu-img rebase -f qcow2 -b new.img -F raw "$RB/topq.qcow2"
+ok "rebase: the same content as qemu-img rebase gives" qemu-img compare -q "$RB/topq.qcow2" "$RB/top.qcow2"
+ok "rebase: only what differs was copied (the top file stays smaller than a flattened copy)" sh -c \
+	"test \$(stat -c %s '$RB/top.qcow2') -lt \$(( \$(stat -c %s '$RB/top.pristine') + 1048576 ))"
+rb_fresh
+ok "rebase -F qcow2 onto a qcow2 backing file" sh -c \
+	"'$R' rebase -q -b new.qcow2 -F qcow2 '$RB/top.qcow2' && qemu-img compare -q '$RB/expect.raw' '$RB/top.qcow2' && qemu-img check -q '$RB/top.qcow2'"
+rb_fresh
+ok "rebase without -F records the probed format" sh -c \
+	"'$R' rebase -q -b new.qcow2 '$RB/top.qcow2' && qemu-img info '$RB/top.qcow2' | grep -q 'backing file format: qcow2'"
+rb_fresh
+ok "rebase -F raw onto a qcow2 file is a clear error, top unchanged" sh -c \
+	"! '$R' rebase -q -b new.qcow2 -F raw '$RB/top.qcow2' 2>'$WORK/rb.err' && grep -q 'is a qcow2 image, not raw' '$WORK/rb.err' && cmp -s '$RB/top.qcow2' '$RB/top.pristine'"
+ok "rebase onto a missing file names where it was looked for" fails_cleanly \
+	"new backing file $RB/nothere.img \\(\"nothere.img\", relative to the overlay's folder\\) does not exist" \
+	"$R" rebase -b nothere.img "$RB/top.qcow2"
+ok "rebase onto itself is refused (a loop)" fails_cleanly "loop" "$R" rebase -b top.qcow2 "$RB/top.qcow2"
+ok "rebase -b \"\" flattens: no backing file, same content" sh -c \
+	"'$R' rebase -q -b '' '$RB/top.qcow2' && qemu-img compare -q '$RB/expect.raw' '$RB/top.qcow2' && qemu-img check -q '$RB/top.qcow2' &&
+	 ! qemu-img info '$RB/top.qcow2' | grep -q backing"
+rb_fresh
+ok "rebase needs -b (usage error)" sh -c "'$R' rebase '$RB/top.qcow2' 2>/dev/null; test \$? = 2"
+# Unsafe mode: a renamed backing file; then the old name no longer exists.
+cp --sparse=always "$RB/base.img" "$RB/sub/base-moved.img"
+qemu-img create -q -f qcow2 -b base.img -F raw "$RB/u.qcow2"
+qemu-io -f qcow2 -c 'write -P 0x55 1M 64k' "$RB/u.qcow2" >/dev/null
+qemu-img convert -O raw "$RB/u.qcow2" "$RB/u.raw"
+mv "$RB/base.img" "$RB/base.gone"
+ok "rebase (safe) needs the old backing file: clear error naming it" fails_cleanly \
+	"backing file $RB/base.img \\(named \"base.img\" in the header, relative to the overlay's folder\\) does not exist" \
+	"$R" rebase -b sub/base-moved.img "$RB/u.qcow2"
+s0=$(stat -c %s "$RB/u.qcow2")
+ok "rebase -u: rewrites the name though the old backing file is gone" "$R" rebase -u -b sub/base-moved.img -F raw "$RB/u.qcow2"
+ok "rebase -u: content as before, check clean, nothing copied" sh -c \
+	"qemu-img compare -q '$RB/u.raw' '$RB/u.qcow2' && qemu-img check -q '$RB/u.qcow2' && test \$(stat -c %s '$RB/u.qcow2') = $s0 &&
+	 qemu-img info '$RB/u.qcow2' | grep -q 'backing file: sub/base-moved.img'"
+mv "$RB/base.gone" "$RB/base.img"
+ok "rebase -u without -F needs the new file to probe it" fails_cleanly "does not exist" "$R" rebase -u -b later.img "$RB/u.qcow2"
+ok "rebase -u -F raw may name a file that is not there yet" sh -c \
+	"'$R' rebase -u -b later.img -F raw '$RB/u.qcow2' && qemu-img info '$RB/u.qcow2' | grep -q 'backing file: later.img'"
+ok "rebase -u: back to the real file, then twenty renames: the header stays valid" sh -c '
+	for i in $(seq 1 20); do "$0" rebase -u -b "sub/../sub/base-moved.img" -F raw "$1" || exit 1; done
+	qemu-img compare -q "$2" "$1" && qemu-img check -q "$1"' "$R" "$RB/u.qcow2" "$RB/u.raw"
+# Small clusters: the whole header, extensions and name, lives in 512 bytes.
+qemu-img create -q -f qcow2 -o cluster_size=512 -b base.img -F raw "$RB/c512.qcow2"
+qemu-io -f qcow2 -c 'write -P 0x66 5M 7k' "$RB/c512.qcow2" >/dev/null
+qemu-img convert -O raw "$RB/c512.qcow2" "$RB/c512.raw"
+ok "rebase: 512-byte clusters (the header cluster is one sector), qcow2 <-> raw names" sh -c \
+	"'$R' rebase -q -b new.qcow2 '$RB/c512.qcow2' && '$R' rebase -q -b sub/base-moved.img -F raw '$RB/c512.qcow2' &&
+	 qemu-img compare -q '$RB/c512.raw' '$RB/c512.qcow2' && qemu-img check -q '$RB/c512.qcow2'"
+ok "rebase: a v2 (compat=0.10) image" sh -c \
+	"qemu-img create -q -f qcow2 -o compat=0.10 -b base.img -F raw '$RB/v2.qcow2' && qemu-io -f qcow2 -c 'write -P 0x67 3M 64k' '$RB/v2.qcow2' >/dev/null &&
+	 qemu-img convert -O raw '$RB/v2.qcow2' '$RB/v2.raw' && '$R' rebase -q -b new.img -F raw '$RB/v2.qcow2' &&
+	 qemu-img compare -q '$RB/v2.raw' '$RB/v2.qcow2' && qemu-img check -q '$RB/v2.qcow2'"
+ok "rebase: an image without a backing file gets one (zeros it relied on are kept)" sh -c \
+	"qemu-img create -q -f qcow2 '$RB/nob.qcow2' 8M && qemu-io -f qcow2 -c 'write -P 0x68 0 64k' '$RB/nob.qcow2' >/dev/null &&
+	 qemu-img convert -O raw '$RB/nob.qcow2' '$RB/nob.raw' && '$R' rebase -q -b new.img '$RB/nob.qcow2' &&
+	 qemu-img compare -q '$RB/nob.raw' '$RB/nob.qcow2' && qemu-img check -q '$RB/nob.qcow2'"
+ok "rebase of a raw image is refused" fails_cleanly "raw image" "$R" rebase -b new.img "$RB/new.img"
+
+# ---- commit ----
+CM=$WORK/cm
+mkdir -p "$CM"
+cm_setup() {  # cm_setup raw|qcow2: base.FMT, an overlay ov.qcow2 with the usual changes, expect.raw
+	rm -f "$CM"/*
+	if [ "$1" = raw ]; then cp --sparse=always "$misc" "$CM/base.raw"; else qemu-img convert -O qcow2 "$misc" "$CM/base.qcow2"; fi
+	"$R" overlay --relative "$CM/base.$1" "$CM/ov.qcow2" &&
+	change "$CM/ov.qcow2" >/dev/null &&
+	qemu-io -f qcow2 -c 'write -z 7M 64k' -c 'write -P 0x71 7800k 100k' "$CM/ov.qcow2" >/dev/null &&
+	qemu-img convert -O raw "$CM/ov.qcow2" "$CM/expect.raw"
+}
+emptied_same() {  # emptied_same IMG RAW: IMG holds nothing (reads all from its backing file), reads as RAW, checks clean
+	qemu-img map --output=json "$1" | $PY -c "import json,sys; m=json.load(sys.stdin); assert all(e['depth'] >= 1 for e in m), [e for e in m if e['depth'] == 0][:3]" &&
+		qemu-img compare -q "$2" "$1" && qcheck "$1"
+}
+for fmt in raw qcow2; do
+	cm_setup $fmt
+	cp "$CM/base.$fmt" "$CM/qbase.$fmt"
+	cp "$CM/ov.qcow2" "$CM/ov.orig"
+	ok "commit into a $fmt backing file" "$R" commit -q "$CM/ov.qcow2"
+	ok "commit ($fmt): the backing file now holds the new content (qemu-img compare)" qemu-img compare -q -f raw "$CM/expect.raw" "$CM/base.$fmt"
+	[ $fmt = qcow2 ] && ok "commit ($fmt): qemu-img check of the backing file is clean" qcheck "$CM/base.$fmt"
+	ok "commit ($fmt): the overlay is emptied (as qemu-img commit does) and still reads the new content" \
+		emptied_same "$CM/ov.qcow2" "$CM/expect.raw"
+	ok "commit ($fmt): the emptied overlay gave its space back" test "$(stat -c %s "$CM/ov.qcow2")" -lt "$(stat -c %s "$CM/ov.orig")"
+	cp "$CM/ov.orig" "$CM/qov.qcow2"
+	qemu-img rebase -u -b "qbase.$fmt" -F $fmt "$CM/qov.qcow2"
+	qemu-img commit -q "$CM/qov.qcow2"
+	ok "commit ($fmt): the backing file has the same content as after qemu-img commit" qemu-img compare -q "$CM/qbase.$fmt" "$CM/base.$fmt"
+	ok "commit ($fmt): rximg check of the backing file is clean" "$R" check -q "$CM/base.$fmt"
+done
+cm_setup raw
+s0=$(sha "$CM/ov.qcow2")
+ok "commit -d: the backing file is written, the overlay left as it was" sh -c \
+	"'$R' commit -q -d '$CM/ov.qcow2' && qemu-img compare -q -f raw '$CM/expect.raw' '$CM/base.raw' && test \"\$(sha256sum <'$CM/ov.qcow2' | cut -d' ' -f1)\" = '$s0'"
+cm_setup raw
+ok "commit -b with another file is refused, nothing written" sh -c \
+	"! '$R' commit -b '$misc' '$CM/ov.qcow2' 2>'$WORK/cm.err' && grep -q 'is not the backing file' '$WORK/cm.err' && cmp -s '$misc' '$CM/base.raw'"
+ok "commit -b BASE (the one it names) implies -d, as in qemu-img" sh -c \
+	"'$R' commit -q -b '$CM/base.raw' '$CM/ov.qcow2' && qemu-img compare -q -f raw '$CM/expect.raw' '$CM/base.raw' && test \"\$(sha256sum <'$CM/ov.qcow2' | cut -d' ' -f1)\" = '$s0'"
+cm_setup raw
+truncate -s 4M "$CM/base.raw"
+qemu-img convert -O raw "$CM/ov.qcow2" "$CM/expect.raw"
+ok "commit into a smaller raw backing file grows it to the overlay's size" sh -c \
+	"'$R' commit -q '$CM/ov.qcow2' && test \$(stat -c %s '$CM/base.raw') = \$(stat -c %s '$CM/expect.raw') && cmp '$CM/expect.raw' '$CM/base.raw'"
+ok "commit of a qcow2 without a backing file fails cleanly" fails_cleanly "no backing file" "$R" commit "$WORK/sp.qcow2"
+# The backing file must not be in use: an rximg mount (or any flock holder), QEMU.
+cm_setup raw
+s0=$(sha "$CM/base.raw")
+s1=$(sha "$CM/ov.qcow2")
+# The holder is the process itself (flock(1) with a command would leave its child holding the lock).
+sh -c 'exec 9<"$1" && flock -x 9 && exec sleep 30' sh "$CM/base.raw" &
+fpid=$!
+sleep 0.5
+ok "commit into a backing file locked by another process is refused" fails_cleanly "backing file.*base.raw: in use" "$R" commit "$CM/ov.qcow2"
+kill "$fpid" 2>/dev/null
+wait "$fpid" 2>/dev/null
+qemu-io -f raw -c 'sleep 30000' "$CM/base.raw" >/dev/null 2>&1 &
+qpid=$!
+sleep 1
+ok "commit into a backing file held by QEMU is refused" fails_cleanly "backing file.*(QEMU|in use)" "$R" commit "$CM/ov.qcow2"
+kill "$qpid" 2>/dev/null
+wait "$qpid" 2>/dev/null
+if "$R" mount --help >/dev/null 2>&1 && [ -w /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1; then
+	mkdir -p "$WORK/cm-mnt"
+	ok "commit into a backing file that is mounted with rximg mount is refused" sh -c \
+		"'$R' mount '$CM/base.raw' '$WORK/cm-mnt' -- sh -c \"'$R' commit '$CM/ov.qcow2' 2>'$WORK/cm-mnt.err'; test \\\$? = 1\" &&
+		 grep -q 'in use' '$WORK/cm-mnt.err'"
+else
+	skip "commit into a mounted backing file" "no FUSE here"
+fi
+ok "commit: refused commits changed neither file" test "$(sha "$CM/base.raw") $(sha "$CM/ov.qcow2")" = "$s0 $s1"
+# The missing backing file is named with its resolved path.
+mkdir -p "$WORK/miss/sub"
+qemu-img create -q -f qcow2 -u -b disk.img -F raw "$WORK/miss/sub/try.qcow2" 8M
+ok "a missing backing file is named with its resolved path (ls)" sh -c \
+	"cd '$WORK/miss' && ! '$R' ls sub/try.qcow2:/ 2>'$WORK/miss.err' &&
+	 grep -qx 'rximg: sub/try.qcow2: backing file $WORK/miss/sub/disk.img (named \"disk.img\" in the header, relative to the overlay.s folder) does not exist' '$WORK/miss.err'"
+ok "a missing backing file is named with its resolved path (commit)" fails_cleanly \
+	"try.qcow2: backing file $WORK/miss/sub/disk.img \\(named \"disk.img\" in the header" "$R" commit "$WORK/miss/sub/try.qcow2"
+qemu-img create -q -f qcow2 -u -b /nonexistent/disk.img -F raw "$WORK/miss/abs.qcow2" 8M
+ok "a missing absolute backing file is named as stored" fails_cleanly "abs.qcow2: backing file /nonexistent/disk.img does not exist" "$R" info "$WORK/miss/abs.qcow2"
 
 # ---- refusals ----
 setbits() {  # setbits IMG OFFSET HEX: overwrite bytes of the header
@@ -390,5 +592,66 @@ crash_each "crash: rm -r in a v2 image" "$WORK/cr-v2.qcow2" '"$RXIMG" rm -r "$IM
 qemu-img convert -c -O qcow2 "$misc" "$WORK/cr-z.qcow2"
 crash_each "crash: rm -r in a compressed qcow2 (compressed clusters rewritten)" "$WORK/cr-z.qcow2" \
 	'"$RXIMG" rm -r "$IMG:/deep"'
+
+# ---- crash safety of rebase and commit: cut off at every write ----
+# After each cut the top image still reads as before (qemu-img compare with EXPECT),
+# and qemu-img check finds no errors in it or in the other qcow2 files named (leaked
+# clusters at most); the uninterrupted run is checked by CHECK.
+sweep() {  # sweep NAME SETUP COMMAND TOP EXPECT CHECK [QCOW2...]
+	local name=$1 setup=$2 cmd=$3 top=$4 expect=$5 check=$6 k=1 n=0 bad=0 rc qrc f leaks=0
+	shift 6
+	while :; do
+		$setup
+		RXIMG_CRASH_AFTER=$k sh -c "$cmd" >"$WORK/sw.out" 2>&1
+		rc=$?
+		if [ $rc -ne 99 ]; then
+			[ $rc -eq 0 ] || { bad=1; echo "# $name: k=$k exited $rc"; sed 's/^/#   /' "$WORK/sw.out"; }
+			break
+		fi
+		n=$((n + 1))
+		for f in "$top" "$@"; do
+			qemu-img check "$f" >"$WORK/sw.check" 2>&1
+			qrc=$?
+			[ $qrc -eq 3 ] && leaks=$((leaks + 1))
+			if [ $qrc -ne 0 ] && [ $qrc -ne 3 ]; then
+				bad=1; echo "# $name: crash at write $k: qemu-img check $f: exit $qrc"; sed 's/^/#   /' "$WORK/sw.check" | head -8
+			fi
+		done
+		[ $bad -eq 0 ] || break
+		if ! qemu-img compare -q "$expect" "$top" >"$WORK/sw.cmp" 2>&1; then
+			bad=1; echo "# $name: crash at write $k: the top image reads differently"; sed 's/^/#   /' "$WORK/sw.cmp" | head -4; break
+		fi
+		k=$((k + 1))
+	done
+	if [ $bad -eq 0 ] && [ $n -gt 0 ] && $check; then
+		pass "$name: $n crash points, each reads as before with no errors ($leaks checks with leaks only)"
+	else
+		fail "$name: crash safety ($n crash points tried)"
+	fi
+}
+rb_done() { qcheck "$RB/top.qcow2" && qemu-img info "$RB/top.qcow2" | grep -q 'backing file: new.img'; }
+sweep "crash: rebase (safe) onto a raw file that differs" rb_fresh \
+	"'$R' rebase -q -b new.img -F raw '$RB/top.qcow2'" "$RB/top.qcow2" "$RB/expect.raw" rb_done
+rb_flat() { qcheck "$RB/top.qcow2" && ! qemu-img info "$RB/top.qcow2" | grep -q backing; }
+sweep "crash: rebase -b '' (flatten)" rb_fresh \
+	"'$R' rebase -q -b '' '$RB/top.qcow2'" "$RB/top.qcow2" "$RB/expect.raw" rb_flat
+# 512-byte clusters: the name and the header share one sector.
+qemu-img create -q -f qcow2 -o cluster_size=512 -b base.img -F raw "$RB/s512.pristine"
+qemu-io -f qcow2 -c 'write -P 0x66 5M 7k' -c 'write -P 0x67 0 3k' "$RB/s512.pristine" >/dev/null
+qemu-img convert -O raw "$RB/s512.pristine" "$RB/s512.raw"
+s512_fresh() { cp "$RB/s512.pristine" "$RB/s512.qcow2"; }
+s512_done() { qcheck "$RB/s512.qcow2" && qemu-img info "$RB/s512.qcow2" | grep -q 'backing file: new.qcow2'; }
+sweep "crash: rebase (safe) of a 512-byte-cluster image onto a qcow2" s512_fresh \
+	"'$R' rebase -q -b new.qcow2 -F qcow2 '$RB/s512.qcow2'" "$RB/s512.qcow2" "$RB/s512.raw" s512_done
+for fmt in raw qcow2; do
+	cm_setup $fmt
+	cp "$CM/base.$fmt" "$CM/base.pristine"
+	cp "$CM/ov.qcow2" "$CM/ov.pristine"
+	cm_fresh() { cp "$CM/base.pristine" "$CM/base.$fmt"; cp "$CM/ov.pristine" "$CM/ov.qcow2"; }
+	cm_done() { emptied_same "$CM/ov.qcow2" "$CM/expect.raw" && qemu-img compare -q "$CM/expect.raw" "$CM/base.$fmt"; }
+	if [ $fmt = qcow2 ]; then others="$CM/base.qcow2"; else others=; fi
+	sweep "crash: commit into a $fmt backing file (then emptying the overlay)" cm_fresh \
+		"'$R' commit -q '$CM/ov.qcow2'" "$CM/ov.qcow2" "$CM/expect.raw" cm_done $others
+done
 
 done_testing
