@@ -53,3 +53,11 @@ void progress_done(struct progress *p)
 	draw(p);
 	fputc('\n', stderr);
 }
+
+void progress_break(struct progress *p)
+{
+	if (p->enabled && p->last_ns) {
+		fputc('\n', stderr);
+		p->last_ns = 0;
+	}
+}

@@ -14,5 +14,7 @@ struct progress {
 void progress_init(struct progress *p, const char *label, uint64_t total, int quiet);
 void progress_add(struct progress *p, uint64_t n);
 void progress_done(struct progress *p);
+/* Before printing a message: end the bar's line (it is redrawn below on the next update). */
+void progress_break(struct progress *p);
 
 #endif
