@@ -139,7 +139,9 @@ static const char ls_help[] =
 	"  -d, --directory  list a directory itself, not its contents\n"
 	"  -U, --unsorted   keep the order stored on disk\n"
 	"      --json       print a JSON array of entries (with full paths)\n"
-	"  -h, --help       show this help\n";
+	"  -h, --help       show this help\n\n"
+	"A damaged entry is listed by name ('?' for the rest; in JSON an \"error\"),\n"
+	"reported on stderr, and the exit status is 1.\n";
 
 int cmd_ls(int argc, char **argv)
 {

@@ -389,7 +389,8 @@ static char *host_abs(const char *path)
 static const char extract_help[] =
 	"Usage: rximg extract [OPTIONS] IMAGE[:/dir] DESTDIR\n"
 	"Extract a tree (files, directories, symlinks, modes, times; holes stay holes).\n"
-	"DESTDIR is created if missing; nothing is ever written outside it.\n\n"
+	"DESTDIR is created if missing; nothing is ever written outside it.\n"
+	"A damaged path is reported and skipped (exit status 1); the rest is extracted.\n\n"
 	"      --same-owner     restore uid/gid (the default when run as root)\n"
 	"      --no-same-owner  do not restore uid/gid\n"
 	"  -f, --force          replace existing non-directories in DESTDIR\n"

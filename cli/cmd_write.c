@@ -582,7 +582,9 @@ int cmd_mkdir(int argc, char **argv)
 
 static const char rm_help[] =
 	"Usage: rximg rm [OPTIONS] IMAGE:/path...\n"
-	"Remove files, symlinks and (with -r or -d) directories inside an image, in one commit.\n\n"
+	"Remove files, symlinks and (with -r or -d) directories inside an image, in one commit.\n"
+	"A damaged entry is removed without reading it (with a warning): the blocks it\n"
+	"held are left for rximg check to repair.\n\n"
 	"  -r, --recursive  remove directories and their contents\n"
 	"  -d, --dir        remove empty directories\n"
 	"  -f, --force      a missing path is not an error\n"

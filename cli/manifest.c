@@ -589,7 +589,8 @@ static const char manifest_help[] =
 	"Usage: rximg manifest IMAGE[:/dir]\n"
 	"Print one tab-separated line per path, sorted by path bytes:\n"
 	"path type mode uid gid size mtime ctime nlink symlink_target sha256\n"
-	"(tab, newline and backslash in names are written as \\t, \\n, \\\\).\n\n"
+	"(tab, newline and backslash in names are written as \\t, \\n, \\\\).\n"
+	"A damaged path is reported on stderr and left out; the exit status is then 1.\n\n"
 	"  -h, --help  show this help\n";
 
 int cmd_manifest(int argc, char **argv)
@@ -788,7 +789,8 @@ static const char diff_help[] =
 	"                    mtime, ctime, nlink, target, content\n"
 	"A field only one side knows is not compared (a host directory has no creation time\n"
 	"(ctime), and its directories' sizes and link counts mean other things).\n"
-	"Exit status: 0 the same, 1 different, 2 trouble.\n\n"
+	"A damaged path is reported on stderr and not compared.\n"
+	"Exit status: 0 the same, 1 different, 2 trouble (also: damage).\n\n"
 	"  -i, --ignore LIST  fields not to compare, comma-separated ('times' = mtime,ctime)\n"
 	"  -q, --quiet        print nothing; the exit status tells\n"
 	"      --json         print the differences as a JSON array\n"

@@ -251,8 +251,9 @@ static int unlink_node(struct rfs_tx *tx, struct rfs_node *dir, const char *name
 		       const char *path, struct idmap *dropped)
 {
 	int r = rfs_dir_remove(tx, dir, name, strlen(name));
-	if (r == 0)
-		r = rfs_op_drop_link(tx, n);
+	if (r)
+		return r;
+	r = rfs_op_drop_link(tx, n);
 	if (rfs_is_damage(r)) {
 		/* What the node holds is damaged (not its name): it goes unread, like a damaged node. */
 		note_dropped(tx->fs, n->id, path, dropped);
@@ -267,8 +268,9 @@ int rfs_op_unlink_at(struct rfs_tx *tx, struct rfs_node *dir, const char *name, 
 	struct idmap dropped;
 	uint32_t id;
 	int r = rfs_dir_lookup(tx->fs, dir, name, strlen(name), &id);
-	if (r == 0)
-		r = rfs_node_of_entry(tx->fs, id, &n);
+	if (r)
+		return r;	/* damage in dir itself is not this name's */
+	r = rfs_node_of_entry(tx->fs, id, &n);
 	if (r && !rfs_is_damage(r))
 		return r;
 	if (r == 0 && want_dir && !rfs_is_dir(&n))
@@ -295,8 +297,9 @@ int rfs_op_drop_damaged(struct rfs_tx *tx, struct rfs_node *dir, const char *nam
 	int err = fs->ctx->err;
 	snprintf(why, sizeof(why), "%s", fs->ctx->msg);
 	int r = rfs_dir_lookup(fs, dir, name, strlen(name), &id);
-	if (r == 0)
-		r = rfs_node_of_entry(fs, id, &n);
+	if (r)
+		return r;
+	r = rfs_node_of_entry(fs, id, &n);
 	if (r == 0 && !rfs_is_dir(&n))
 		r = rfs_file_blocks(fs, &n, block_seen, NULL);
 	if (r == 0)	/* the damage lies elsewhere (behind a symlink?): not this name's */
@@ -357,9 +360,10 @@ int rfs_op_remove(struct rfs_tx *tx, const char *path, int recursive, int dir_ok
 		return r;
 	idmap_init(&dropped);
 	r = rfs_dir_lookup(fs, &dir, name, strlen(name), &id);
-	if (r == 0)
+	int named = r == 0;	/* damage in the parent itself is not this name's */
+	if (named)
 		r = rfs_node_of_entry(fs, id, &n);
-	if (rfs_is_damage(r)) {
+	if (rfs_is_damage(r) && named) {
 		r = drop_name(tx, &dir, name, id, path, &dropped);
 	} else if (r == 0 && rfs_is_dir(&n)) {
 		if (n.id == RFS_ROOT_ID)
@@ -515,8 +519,9 @@ int rfs_op_rename_at(struct rfs_tx *tx, struct rfs_node *d1, const char *n1, str
 	/* One directory as both ends: share one in-memory copy so no change is lost. */
 	struct rfs_node *dst_dir = d1->id == d2->id ? d1 : d2;
 	int r = rfs_dir_lookup(fs, d1, n1, strlen(n1), &id);
-	if (r == 0)
-		r = rfs_node_of_entry(fs, id, &src);
+	if (r)
+		return r;
+	r = rfs_node_of_entry(fs, id, &src);
 	if (rfs_is_damage(r))
 		rx_prefix(fs->ctx, "%s", damaged_move);
 	if (r)
