@@ -48,54 +48,87 @@ static int show_entry(struct ls_opts *o, struct rfs *fs, const char *path, const
 	return 0;
 }
 
-/* List dir; with -R, descend. visited guards against directory loops. */
+/*
+ * An entry whose node (or what -l needs of it) cannot be read: its name is
+ * still listed ("?" for what is unknown; in JSON an "error" in place of the
+ * attributes) and the problem is reported on stderr.
+ */
+static void show_damaged(struct ls_opts *o, struct opened *op, const char *path, const char *name)
+{
+	struct rx_ctx *ctx = op->fs->ctx;
+	if (o->json) {
+		json_obj(&o->j, NULL);
+		json_str(&o->j, "path", path);
+		json_str(&o->j, "name", name);
+		json_str(&o->j, "error", ctx->msg);
+		json_end_obj(&o->j);
+	} else {
+		if (o->longfmt)
+			printf("?????????? %3s %5s %5s %10s %16s ", "?", "?", "?", "?", "?");
+		puts(name);
+	}
+	fflush(stdout);	/* the listing and the report stay in order on a terminal */
+	report(ctx, op->t.image, path);
+	rx_clear(ctx);
+}
+
+/*
+ * List dir; with -R, descend. visited guards against directory loops. A
+ * damaged entry or directory is reported and the listing goes on; the result
+ * is then nonzero.
+ */
 static int list_dir(struct ls_opts *o, struct opened *op, const char *path,
 		    const struct rfs_node *dir, int depth)
 {
 	struct rfs *fs = op->fs;
 	struct rfs_dirent *ents = NULL;
 	size_t count;
-	int r = rfs_dir_list(fs, dir, &ents, &count);
+	int r = rfs_dir_list(fs, dir, &ents, &count), status = 0;
 	if (r == 0 && !o->unsorted)
 		r = rfs_dirents_sort(fs, ents, count);
 	if (r) {
 		report(fs->ctx, op->t.image, path);
+		rx_clear(fs->ctx);
 		free(ents);
 		return r;
 	}
 	if (o->recursive && !o->json)
 		printf("%s%s:\n", depth ? "\n" : "", path);
-	for (size_t i = 0; i < count && r == 0; i++) {
+	for (size_t i = 0; i < count; i++) {
 		struct rfs_node n;
 		char *child = rx_path_join(path, ents[i].name, ents[i].len);
-		r = rfs_node_get(fs, ents[i].id, &n);
+		r = rfs_node_of_entry(fs, ents[i].id, &n);
 		if (r == 0)
 			r = show_entry(o, fs, child, ents[i].name, ents[i].len, &n);
-		if (r)
-			report(fs->ctx, op->t.image, child);
-		free(child);
-	}
-	for (size_t i = 0; o->recursive && i < count && r == 0; i++) {
-		struct rfs_node n;
-		char *child = rx_path_join(path, ents[i].name, ents[i].len);
-		r = rfs_node_get(fs, ents[i].id, &n);
-		if (r == 0 && rfs_is_dir(&n)) {
-			void **seen = idmap_slot(&o->visited, n.id, 1);
-			if (*seen) {
-				r = rx_fail(fs->ctx, ELOOP, "directory node %u is reached a second time "
-					    "(a directory loop or hard-linked directory)", n.id);
-				report(fs->ctx, op->t.image, child);
-			} else {
-				*seen = (void *)1;
-				r = list_dir(o, op, child, &n, depth + 1);
-			}
-		} else if (r) {
-			report(fs->ctx, op->t.image, child);
+		if (r) {
+			show_damaged(o, op, child, ents[i].name);
+			status = r;
 		}
 		free(child);
 	}
+	for (size_t i = 0; o->recursive && i < count; i++) {
+		struct rfs_node n;
+		if (rfs_node_of_entry(fs, ents[i].id, &n) != 0 || !rfs_is_dir(&n)) {
+			rx_clear(fs->ctx);	/* reported above */
+			continue;
+		}
+		char *child = rx_path_join(path, ents[i].name, ents[i].len);
+		void **seen = idmap_slot(&o->visited, n.id, 1);
+		if (*seen) {
+			r = rx_fail(fs->ctx, ELOOP, "directory node %u is reached a second time "
+				    "(a directory loop or hard-linked directory)", n.id);
+			report(fs->ctx, op->t.image, child);
+			rx_clear(fs->ctx);
+		} else {
+			*seen = (void *)1;
+			r = list_dir(o, op, child, &n, depth + 1);
+		}
+		if (r)
+			status = r;
+		free(child);
+	}
 	free(ents);
-	return r;
+	return status;
 }
 
 static const char ls_help[] =
@@ -106,7 +139,9 @@ static const char ls_help[] =
 	"  -d, --directory  list a directory itself, not its contents\n"
 	"  -U, --unsorted   keep the order stored on disk\n"
 	"      --json       print a JSON array of entries (with full paths)\n"
-	"  -h, --help       show this help\n";
+	"  -h, --help       show this help\n\n"
+	"A damaged entry is listed by name ('?' for the rest; in JSON an \"error\"),\n"
+	"reported on stderr, and the exit status is 1.\n";
 
 int cmd_ls(int argc, char **argv)
 {

@@ -388,21 +388,27 @@ static int write_from_fd(struct wsession *w, const char *path, int fd, const str
 {
 	struct rfs *fs = w->o.fs;
 	struct rfs_node n, dir;
-	char *name;
+	char *name = NULL;
+	uint16_t new_mode = RFS_MODE_FILE | (have_mode ? mode : 0644);
 	int r = rfs_lookup(fs, path, 1, &n);
-	if (r == -ENOENT) {
-		rx_clear(fs->ctx);
-		r = rfs_lookup_parent(fs, path, &dir, &name);
-		if (r == 0) {
-			r = rfs_op_create(w->tx, &dir, name, RFS_MODE_FILE | (have_mode ? mode : 0644), own,
-					  now_time(), &n);
-			free(name);
-		}
-	} else if (r == 0 && !rfs_is_file(&n)) {
+	if (r == 0 && !rfs_is_file(&n))
 		r = rx_fail(fs->ctx, rfs_is_dir(&n) ? EISDIR : EINVAL, "not a regular file");
-	}
 	if (r == 0)
 		r = rfs_op_write_fd(w->tx, &n, fd, NULL);
+	if (r == -ENOENT || rfs_is_damage(r)) {
+		/* New, or replacing a damaged file (node or index; fd is not read yet), never read. */
+		int damaged = r != -ENOENT;
+		if (!damaged)
+			rx_clear(fs->ctx);
+		r = rfs_lookup_parent(fs, path, &dir, &name);
+		if (r == 0 && damaged)
+			r = rfs_op_drop_damaged(w->tx, &dir, name, path);
+		if (r == 0)
+			r = rfs_op_create(w->tx, &dir, name, new_mode, own, now_time(), &n);
+		if (r == 0)
+			r = rfs_op_write_fd(w->tx, &n, fd, NULL);
+		free(name);
+	}
 	if (r == 0) {
 		struct rfs_time t = now_time();
 		n.mtime = t.sec;

@@ -115,6 +115,8 @@ int cmd_cat(int argc, char **argv)
 struct extract {
 	struct rfs *fs;
 	struct rx_ctx *ctx;
+	const char *image;
+	size_t damaged;		/* paths the image could not give whole (reported, skipped) */
 	int same_owner, force;
 	int named;		/* the failure message already names its path */
 	struct idmap dirs;	/* directory ids already extracted: loops */
@@ -155,6 +157,7 @@ struct file_sink {
 	struct extract *x;
 	int fd;
 	uint64_t written;
+	int host_failed;	/* the failure is the host's (stop), not the image's (skip) */
 };
 
 static int put_at(void *arg, uint64_t off, const uint8_t *buf, size_t len)
@@ -164,8 +167,10 @@ static int put_at(void *arg, uint64_t off, const uint8_t *buf, size_t len)
 		ssize_t n = pwrite(s->fd, buf, len, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0) {
+			s->host_failed = 1;
 			return rx_fail(s->x->ctx, errno, "write: %s", strerror(errno));
+		}
 		progress_add(&s->x->prog, (uint64_t)n);
 		s->written += (uint64_t)n;
 		buf += n;
@@ -193,6 +198,17 @@ static int clear_name(struct extract *x, int dirfd, const char *name, int want_d
 static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
 			const char *ipath, const char *hpath);
 
+/*
+ * The image cannot give ipath whole (the ctx says why): report it and go on
+ * with the rest; the exit status tells at the end. Host failures still stop.
+ */
+static void skip_damaged(struct extract *x, const char *ipath)
+{
+	report(x->ctx, x->image, ipath);
+	rx_clear(x->ctx);
+	x->damaged++;
+}
+
 static int extract_children(struct extract *x, const struct rfs_node *dir, int fd,
 			    const char *ipath, const char *hpath)
 {
@@ -202,20 +218,17 @@ static int extract_children(struct extract *x, const struct rfs_node *dir, int f
 	if (r == 0)
 		r = rfs_dirents_sort(x->fs, ents, count);
 	if (r) {
-		rx_prefix(x->ctx, "%s", ipath);
-		x->named = 1;
+		skip_damaged(x, ipath);
 		free(ents);
-		return r;
+		return 0;
 	}
 	for (size_t i = 0; i < count && r == 0; i++) {
 		struct rfs_node child;
 		char *cipath = rx_path_join(ipath, ents[i].name, ents[i].len);
 		char *chpath = rx_path_join(hpath, ents[i].name, ents[i].len);
-		r = rfs_node_get(x->fs, ents[i].id, &child);
-		if (r) {
-			rx_prefix(x->ctx, "%s", cipath);
-			x->named = 1;
-		} else
+		if (rfs_node_of_entry(x->fs, ents[i].id, &child) != 0)
+			skip_damaged(x, cipath);
+		else
 			r = extract_node(x, &child, fd, ents[i].name, cipath, chpath);
 		free(cipath);
 		free(chpath);
@@ -228,9 +241,12 @@ static int extract_dir(struct extract *x, const struct rfs_node *n, int dirfd, c
 		       const char *ipath, const char *hpath)
 {
 	void **seen = idmap_slot(&x->dirs, n->id, 1);
-	if (*seen)
-		return rx_fail(x->ctx, ELOOP, "directory node %u is reached a second time "
-			       "(a directory loop or hard-linked directory)", n->id);
+	if (*seen) {
+		rx_fail(x->ctx, ELOOP, "directory node %u is reached a second time "
+			"(a directory loop or hard-linked directory)", n->id);
+		skip_damaged(x, ipath);
+		return 0;
+	}
 	*seen = (void *)1;
 	int r = clear_name(x, dirfd, name, 1);
 	if (r < 0)
@@ -249,10 +265,11 @@ static int extract_dir(struct extract *x, const struct rfs_node *n, int dirfd, c
 }
 
 static int extract_file(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
-			const char *hpath)
+			const char *ipath, const char *hpath)
 {
+	void **first = NULL;
 	if (n->links > 1) {
-		void **first = idmap_slot(&x->links, n->id, 1);
+		first = idmap_slot(&x->links, n->id, 1);
 		if (*first) {
 			/* Another name of a node already written: a hard link, as tar does. */
 			int r = clear_name(x, dirfd, name, 0);
@@ -273,6 +290,17 @@ static int extract_file(struct extract *x, const struct rfs_node *n, int dirfd, 
 		return rx_fail(x->ctx, errno, "cannot create: %s", strerror(errno));
 	struct file_sink sink = { x, fd, 0 };
 	r = rfs_read_stream(x->fs, n, put_at, &sink);
+	if (r && !sink.host_failed) {
+		/* Never leave a file that looks whole but is not; another name of it is tried afresh. */
+		close(fd);
+		unlinkat(dirfd, name, 0);
+		if (first) {
+			free(*first);
+			*first = NULL;
+		}
+		skip_damaged(x, ipath);
+		return 0;
+	}
 	if (r == 0 && n->size > sink.written)
 		progress_add(&x->prog, n->size - sink.written);	/* the holes */
 	if (r == 0 && ftruncate(fd, (off_t)RX_MIN(n->size, (uint64_t)INT64_MAX)) != 0)
@@ -284,12 +312,16 @@ static int extract_file(struct extract *x, const struct rfs_node *n, int dirfd, 
 	return r;
 }
 
-static int extract_symlink(struct extract *x, const struct rfs_node *n, int dirfd, const char *name)
+static int extract_symlink(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
+			   const char *ipath)
 {
 	char *target = NULL;
 	int r = rfs_readlink(x->fs, n, &target);
-	if (r == 0)
-		r = clear_name(x, dirfd, name, 0);
+	if (r) {
+		skip_damaged(x, ipath);
+		return 0;
+	}
+	r = clear_name(x, dirfd, name, 0);
 	/* The link is created as stored; nothing is ever written through it. */
 	if (r == 0 && symlinkat(target, dirfd, name) != 0)
 		r = rx_fail(x->ctx, errno, "cannot create symlink: %s", strerror(errno));
@@ -305,8 +337,8 @@ static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, 
 	int r;
 	switch (n->mode & RFS_MODE_TYPE) {
 	case RFS_MODE_DIR: r = extract_dir(x, n, dirfd, name, ipath, hpath); break;
-	case RFS_MODE_FILE: r = extract_file(x, n, dirfd, name, hpath); break;
-	case RFS_MODE_SYMLINK: r = extract_symlink(x, n, dirfd, name); break;
+	case RFS_MODE_FILE: r = extract_file(x, n, dirfd, name, ipath, hpath); break;
+	case RFS_MODE_SYMLINK: r = extract_symlink(x, n, dirfd, name, ipath); break;
 	default:
 		warnx_("%s: skipping a socket node", ipath);
 		return 0;
@@ -318,12 +350,13 @@ static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, 
 	return r;
 }
 
-static void extract_init(struct extract *x, struct rfs *fs, int same_owner, int force, int quiet,
-			 const char *verb, const struct rfs_node *root)
+static void extract_init(struct extract *x, struct rfs *fs, const char *image, int same_owner,
+			 int force, int quiet, const char *verb, const struct rfs_node *root)
 {
 	memset(x, 0, sizeof(*x));
 	x->fs = fs;
 	x->ctx = fs->ctx;
+	x->image = image;
 	x->same_owner = same_owner;
 	x->force = force;
 	idmap_init(&x->dirs);
@@ -362,7 +395,8 @@ static char *host_abs(const char *path)
 static const char extract_help[] =
 	"Usage: rximg extract [OPTIONS] IMAGE[:/dir] DESTDIR\n"
 	"Extract a tree (files, directories, symlinks, modes, times; holes stay holes).\n"
-	"DESTDIR is created if missing; nothing is ever written outside it.\n\n"
+	"DESTDIR is created if missing; nothing is ever written outside it.\n"
+	"A damaged path is reported and skipped (exit status 1); the rest is extracted.\n\n"
 	"      --same-owner     restore uid/gid (the default when run as root)\n"
 	"      --no-same-owner  do not restore uid/gid\n"
 	"  -f, --force          replace existing non-directories in DESTDIR\n"
@@ -415,7 +449,7 @@ int cmd_extract(int argc, char **argv)
 		close_target(&op);
 		return EXIT_FAIL;
 	}
-	extract_init(&x, op.fs, same_owner, force, quiet, "extract", &n);
+	extract_init(&x, op.fs, op.t.image, same_owner, force, quiet, "extract", &n);
 	if (rfs_is_dir(&n)) {
 		*idmap_slot(&x.dirs, n.id, 1) = (void *)1;
 		r = extract_children(&x, &n, fd, ipath, hdest);
@@ -435,7 +469,7 @@ int cmd_extract(int argc, char **argv)
 	close(fd);
 	free(hdest);
 	close_target(&op);
-	return r ? EXIT_FAIL : EXIT_OK;
+	return r || x.damaged ? EXIT_FAIL : EXIT_OK;
 }
 
 static const char get_help[] =
@@ -506,11 +540,13 @@ int cmd_get(int argc, char **argv)
 		r = -1;
 	} else {
 		struct extract x;
-		extract_init(&x, op.fs, same_owner, 1, quiet, "get", &n);
+		extract_init(&x, op.fs, op.t.image, same_owner, 1, quiet, "get", &n);
 		r = extract_node(&x, &n, dirfd, slash + 1, ipath, habs);
 		extract_fini(&x, r == 0);
 		if (r)
 			report(op.fs->ctx, op.t.image, NULL);
+		else if (x.damaged)
+			r = -1;
 		close(dirfd);
 	}
 	free(parent);

@@ -344,19 +344,28 @@ static int put_file(struct wsession *w, const char *src, int src_fd, const struc
 	r = rfs_dir_lookup(fs, &dir, name, strlen(name), &id);
 	struct rfs_owner own = { (uint32_t)st->st_uid, (uint32_t)st->st_gid };
 	const struct rfs_owner *ownp = po->owner ? po->owner : po->preserve ? &own : NULL;
+	uint16_t mode = (uint16_t)(RFS_MODE_FILE | (st->st_mode & 07777));
+	int existed = r == 0;
 	if (r == -ENOENT) {
 		rx_clear(fs->ctx);
-		r = rfs_op_create(w->tx, &dir, name, (uint16_t)(RFS_MODE_FILE | (st->st_mode & 07777)),
-				  ownp, now_time(), &n);
+		r = rfs_op_create(w->tx, &dir, name, mode, ownp, now_time(), &n);
 	} else if (r == 0) {
-		r = rfs_node_get(fs, id, &n);
+		r = rfs_node_of_entry(fs, id, &n);
 		if (r == 0 && !rfs_is_file(&n))
 			r = rx_fail(fs->ctx, rfs_is_dir(&n) ? EISDIR : EEXIST,
 				    "exists and is not a regular file");
 	}
-	free(name);
 	if (r == 0)
 		r = rfs_op_write_fd(w->tx, &n, src_fd, NULL);
+	if (existed && rfs_is_damage(r)) {
+		/* The old file is damaged (node or index; src is not read yet): a new one takes its name. */
+		r = rfs_op_drop_damaged(w->tx, &dir, name, path);
+		if (r == 0)
+			r = rfs_op_create(w->tx, &dir, name, mode, ownp, now_time(), &n);
+		if (r == 0)
+			r = rfs_op_write_fd(w->tx, &n, src_fd, NULL);
+	}
+	free(name);
 	if (r) {
 		if (!strchr(fs->ctx->msg, '/') || fs->ctx->msg[0] != '/')
 			rx_prefix(fs->ctx, "%s", src);
@@ -610,7 +619,9 @@ int cmd_mkdir(int argc, char **argv)
 
 static const char rm_help[] =
 	"Usage: rximg rm [OPTIONS] IMAGE:/path...\n"
-	"Remove files, symlinks and (with -r or -d) directories inside an image, in one commit.\n\n"
+	"Remove files, symlinks and (with -r or -d) directories inside an image, in one commit.\n"
+	"A damaged entry is removed without reading it (with a warning): the blocks it\n"
+	"held are left for rximg check to repair.\n\n"
 	"  -r, --recursive  remove directories and their contents\n"
 	"  -d, --dir        remove empty directories\n"
 	"  -f, --force      a missing path is not an error\n"

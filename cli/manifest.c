@@ -39,12 +39,14 @@ struct mrec {
 	uint8_t sha[32];	/* of the content, or of a symlink's target */
 	unsigned known;		/* 1 << F_x for every field this source knows */
 	uint32_t id;		/* the RedoxFS node, while the walk has only the path */
+	int damaged;		/* could not be read whole (reported): not printed, not compared */
 };
 
 struct mset {
 	struct mrec *v;
 	size_t n, cap;
 	const char *what;	/* named in messages */
+	size_t damaged;		/* records marked damaged */
 };
 
 static struct mrec *mset_add(struct mset *s, char *path)
@@ -86,11 +88,24 @@ static void sha256(EVP_MD_CTX *md, const void *buf, size_t len, uint8_t out[32])
 struct walk {
 	struct rfs *fs;
 	struct mset *s;
+	const char *image;
 	struct idmap dirs;	/* directory ids seen: a loop is an error, not a hang */
 };
 
-/* Every path below dir, unsorted; the records hold only path and node id so far. */
-static int collect(struct walk *w, const char *path, const struct rfs_node *dir)
+/* A path that cannot be read whole: reported now, then left out of the manifest and the diff. */
+static void mark_damaged(struct rfs *fs, const char *image, struct mset *s, struct mrec *m)
+{
+	report(fs->ctx, image, m->path);
+	rx_clear(fs->ctx);
+	m->damaged = 1;
+	s->damaged++;
+}
+
+/*
+ * Every path below dir (whose record is s->v[at]), unsorted; the records hold
+ * only path and node id so far. Damage is reported and marked, and the walk goes on.
+ */
+static void collect(struct walk *w, size_t at, const struct rfs_node *dir)
 {
 	struct rfs_dirent *ents = NULL;
 	size_t count;
@@ -98,14 +113,17 @@ static int collect(struct walk *w, const char *path, const struct rfs_node *dir)
 	if (r == 0)
 		r = rfs_dirents_sort(w->fs, ents, count);	/* also refuses a name stored twice */
 	if (r) {
-		rx_prefix(w->fs->ctx, "%s", path);
+		mark_damaged(w->fs, w->image, w->s, &w->s->v[at]);
 		free(ents);
-		return r;
+		return;
 	}
-	for (size_t i = 0; i < count && r == 0; i++) {
-		char *child = rx_path_join(path, ents[i].name, ents[i].len);
+	for (size_t i = 0; i < count; i++) {
+		/* s->v moves as it grows: index it afresh after every add. */
+		char *child = rx_path_join(w->s->v[at].path, ents[i].name, ents[i].len);
 		struct rfs_node n;
-		r = rfs_node_get(w->fs, ents[i].id, &n);
+		size_t k = w->s->n;
+		mset_add(w->s, child)->id = ents[i].id;
+		r = rfs_node_of_entry(w->fs, ents[i].id, &n);
 		if (r == 0 && rfs_is_dir(&n)) {
 			void **seen = idmap_slot(&w->dirs, n.id, 1);
 			if (*seen)
@@ -113,17 +131,12 @@ static int collect(struct walk *w, const char *path, const struct rfs_node *dir)
 					    "(a directory loop or hard-linked directory)", n.id);
 			*seen = (void *)1;
 		}
-		if (r) {
-			rx_prefix(w->fs->ctx, "%s", child);
-			free(child);
-			break;
-		}
-		mset_add(w->s, child)->id = n.id;
-		if (rfs_is_dir(&n))
-			r = collect(w, child, &n);
+		if (r)
+			mark_damaged(w->fs, w->image, w->s, &w->s->v[k]);
+		else if (rfs_is_dir(&n))
+			collect(w, k, &n);
 	}
 	free(ents);
-	return r;
 }
 
 struct hasher {
@@ -185,75 +198,49 @@ static int hash_content(struct rfs *fs, struct mrec *m, struct hasher *h)
 /*
  * The tree below op's path (or the whole filesystem), sorted by path bytes.
  * Reading every file can take a while: a progress bar on a terminal, unless quiet.
+ * A path that cannot be read whole is reported and marked damaged (s->damaged
+ * counts them); -1 only when the tree cannot be read at all.
  */
 static int mset_from_image(struct opened *op, struct mset *s, const char *verb, int quiet)
 {
 	struct rfs_node root;
 	if (lookup_target(op, 1, &root))
 		return -1;
-	struct walk w = { .fs = op->fs, .s = s };
+	struct walk w = { .fs = op->fs, .s = s, .image = op->t.image };
 	idmap_init(&w.dirs);
 	mset_add(s, rx_xstrdup(op->t.path ? op->t.path : "/"))->id = root.id;
-	int r = 0;
 	if (rfs_is_dir(&root)) {
 		*idmap_slot(&w.dirs, root.id, 1) = (void *)1;
-		r = collect(&w, s->v[0].path, &root);
+		collect(&w, 0, &root);
 	}
 	idmap_free(&w.dirs);
-	if (r == 0)
-		qsort(s->v, s->n, sizeof(*s->v), mrec_cmp);
+	qsort(s->v, s->n, sizeof(*s->v), mrec_cmp);
 	uint64_t total = 0;
-	const char *at = NULL;	/* the path a failure is about */
-	for (size_t i = 0; i < s->n && r == 0; i++) {
-		if ((r = fill_from_node(op->fs, &s->v[i])) != 0)
-			at = s->v[i].path;
-		else if (!s->v[i].target && strcmp(s->v[i].type, "dir"))
-			total += s->v[i].size;
+	for (size_t i = 0; i < s->n; i++) {
+		struct mrec *m = &s->v[i];
+		if (m->damaged)
+			continue;
+		if (fill_from_node(op->fs, m) != 0)
+			mark_damaged(op->fs, op->t.image, s, m);
+		else if (!m->target && strcmp(m->type, "dir"))
+			total += m->size;
 	}
 	struct hasher h = { .md = EVP_MD_CTX_new() };
 	progress_init(&h.pr, verb, total, quiet);
-	for (size_t i = 0; i < s->n && r == 0; i++)
-		if ((r = hash_content(op->fs, &s->v[i], &h)) != 0)
-			at = s->v[i].path;
-	if (r == 0)
-		progress_done(&h.pr);
-	else
-		progress_stop(&h.pr);
-	EVP_MD_CTX_free(h.md);
-	if (r) {
-		if (at)
-			rx_prefix(op->fs->ctx, "%s", at);
-		report(op->fs->ctx, op->t.image, NULL);
+	for (size_t i = 0; i < s->n; i++) {
+		struct mrec *m = &s->v[i];
+		if (!m->damaged && hash_content(op->fs, m, &h) != 0) {
+			mark_damaged(op->fs, op->t.image, s, m);
+		}
 	}
-	return r;
+	progress_done(&h.pr);
+	EVP_MD_CTX_free(h.md);
+	return 0;
 }
 
 /* ---- from a manifest file ---- */
 
 static const char manifest_header[] = "# path\ttype\tmode\tuid\tgid\tsize\tmtime\tctime\tnlink\tsymlink_target\tsha256";
-
-/* Undo fput_escaped in place; 0 on a bad escape. */
-static int unescape(char *s)
-{
-	char *o = s;
-	for (char *p = s; *p; p++) {
-		if (*p != '\\') {
-			*o++ = *p;
-			continue;
-		}
-		p++;
-		if (*p == 't')
-			*o++ = '\t';
-		else if (*p == 'n')
-			*o++ = '\n';
-		else if (*p == '\\')
-			*o++ = '\\';
-		else
-			return 0;
-	}
-	*o = 0;
-	return 1;
-}
 
 static int parse_u64(const char *s, int base, uint64_t *v)
 {
@@ -316,7 +303,7 @@ static const char *parse_line(char *line, struct mset *s)
 	}
 	if (n != 10)
 		return "columns (11 tab-separated expected)";
-	if (col[0][0] != '/' || !unescape(col[0]))
+	if (col[0][0] != '/' || !unescape_field(col[0]))
 		return "path";
 	struct mrec *m = mset_add(s, rx_xstrdup(col[0]));
 	if (!*col[1] || strlen(col[1]) >= sizeof(m->type))
@@ -340,7 +327,7 @@ static const char *parse_line(char *line, struct mset *s)
 		return "nlink";
 	m->known = NODE_FIELDS;
 	if (strcmp(col[9], "-")) {
-		if (!unescape(col[9]))
+		if (!unescape_field(col[9]))
 			return "symlink_target";
 		m->target = rx_xstrdup(col[9]);
 		m->known |= 1u << F_TARGET;
@@ -578,7 +565,8 @@ static const char manifest_help[] =
 	"Usage: rximg manifest IMAGE[:/dir]\n"
 	"Print one tab-separated line per path, sorted by path bytes:\n"
 	"path type mode uid gid size mtime ctime nlink symlink_target sha256\n"
-	"(tab, newline and backslash in names are written as \\t, \\n, \\\\).\n\n"
+	"(tab, newline and backslash in names are written as \\t, \\n, \\\\).\n"
+	"A damaged path is reported on stderr and left out; the exit status is then 1.\n\n"
 	"  -h, --help  show this help\n";
 
 int cmd_manifest(int argc, char **argv)
@@ -602,11 +590,14 @@ int cmd_manifest(int argc, char **argv)
 	if (r == 0) {
 		printf("%s\n", manifest_header);
 		for (size_t i = 0; i < s.n; i++)
-			mrec_print(stdout, &s.v[i]);
+			if (!s.v[i].damaged)
+				mrec_print(stdout, &s.v[i]);
 	}
+	if (fflush(stdout) != 0)
+		r = -1;
 	mset_free(&s);
 	close_target(&op);
-	return r ? EXIT_FAIL : EXIT_OK;
+	return r || s.damaged ? EXIT_FAIL : EXIT_OK;
 }
 
 /* ---- diff ---- */
@@ -657,6 +648,30 @@ struct report {
 	size_t count;
 };
 
+/* Is path (below the top) inside a damaged directory of s? Its listing there is unknown. */
+static int under_damaged(const struct mset *s, const char *path)
+{
+	if (!s->damaged || !strcmp(path, "/"))
+		return 0;
+	if (s->v[0].damaged)
+		return 1;
+	const char *top = s->v[0].path;
+	size_t tn = strlen(top);
+	while (tn > 0 && top[tn - 1] == '/')
+		tn--;
+	/* Each proper ancestor of path below the top, as s spells it, looked up in the sorted set. */
+	char *full = rx_xasprintf("%.*s%s", (int)tn, top, path), *rel = full + tn, *slash;
+	int hit = 0;
+	while (!hit && (slash = strrchr(rel, '/')) != rel) {
+		*slash = 0;
+		struct mrec key = { .path = full };
+		const struct mrec *m = bsearch(&key, s->v, s->n, sizeof(*s->v), mrec_cmp);
+		hit = m && m->damaged;
+	}
+	free(full);
+	return hit;
+}
+
 static void report_one(struct report *rp, char sign, const char *path, unsigned fields)
 {
 	rp->count++;
@@ -700,14 +715,18 @@ static int diff_sets(const struct mset *a, const struct mset *b, unsigned compar
 			return -1;
 		}
 		int c = !pa ? 1 : !pb ? -1 : strcmp(pa, pb);
+		/* What damage hid on one side is no difference: it was reported as damage. */
 		if (c < 0) {
-			report_one(rp, '-', pa, 0);
+			if (!under_damaged(b, pa))
+				report_one(rp, '-', pa, 0);
 			i++;
 		} else if (c > 0) {
-			report_one(rp, '+', pb, 0);
+			if (!under_damaged(a, pb))
+				report_one(rp, '+', pb, 0);
 			k++;
 		} else {
-			unsigned d = changed_fields(&a->v[i], &b->v[k], compare);
+			unsigned d = a->v[i].damaged || b->v[k].damaged ? 0
+				     : changed_fields(&a->v[i], &b->v[k], compare);
 			if (d)
 				report_one(rp, '~', pa, d);
 			i++;
@@ -746,7 +765,8 @@ static const char diff_help[] =
 	"                    mtime, ctime, nlink, target, content\n"
 	"A field only one side knows is not compared (a host directory has no creation time\n"
 	"(ctime), and its directories' sizes and link counts mean other things).\n"
-	"Exit status: 0 the same, 1 different, 2 trouble.\n\n"
+	"A damaged path is reported on stderr and not compared.\n"
+	"Exit status: 0 the same, 1 different, 2 trouble (also: damage).\n\n"
 	"  -i, --ignore LIST  fields not to compare, comma-separated ('times' = mtime,ctime)\n"
 	"  -q, --quiet        print nothing; the exit status tells\n"
 	"      --json         print the differences as a JSON array\n"
@@ -794,6 +814,7 @@ int cmd_diff(int argc, char **argv)
 		json_end_arr(&j);
 		json_done(&j);
 	}
+	size_t damaged = a.damaged + b.damaged;
 	mset_free(&a);
 	mset_free(&b);
 	if (oa.img)
@@ -802,5 +823,6 @@ int cmd_diff(int argc, char **argv)
 		close_target(&ob);
 	if (fflush(stdout) != 0)
 		r = -1;
-	return r ? EXIT_USAGE : rp.count ? 1 : EXIT_OK;
+	/* As diff(1): trouble (here, damage in an image) outranks differences. */
+	return r || damaged ? EXIT_USAGE : rp.count ? 1 : EXIT_OK;
 }

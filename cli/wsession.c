@@ -91,6 +91,13 @@ int parse_size(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* A damaged entry a write took out unread (rm, or put/write/mv replacing it). */
+static void tell_dropped(void *image, const char *path, const char *why)
+{
+	fprintf(stderr, "rximg: warning: %s: %s: damaged (%s): removed without reading it; the blocks "
+		"it held are left for 'rximg check --repair'\n", (const char *)image, path, why);
+}
+
 int wsession_open(const char *arg, struct wsession *w)
 {
 	static struct rx_ctx ctx;
@@ -106,8 +113,11 @@ int wsession_open(const char *arg, struct wsession *w)
 		r = rx_image_redoxfs(w->o.img, &w->o.fs);
 	if (r == 0)
 		r = unlock_fs(w->o.fs, w->o.t.image);
-	if (r == 0)
+	if (r == 0) {
+		w->o.fs->dropped = tell_dropped;
+		w->o.fs->dropped_arg = w->o.t.image;
 		r = rfs_tx_begin(w->o.fs, &w->tx);
+	}
 	if (r) {
 		report_image(&ctx, &w->o.t);
 		close_target(&w->o);

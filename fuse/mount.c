@@ -91,11 +91,15 @@ static int is_open(void *arg, uint32_t id)
 	return count_of(&m->open, id) || count_of(&m->known, id);
 }
 
-/* Errors from the library are -errno; report them as FUSE expects (positive). */
+/*
+ * Errors from the library are -errno; report them as FUSE expects (positive).
+ * Damage (a checksum mismatch, a structure that does not decode) is EIO, what
+ * every program takes for "this file cannot be read" (and a backup must fail on).
+ */
 static int err_of(struct mnt *m, int r)
 {
 	rx_clear(m->ctx);
-	return r < 0 ? -r : EIO;
+	return r >= 0 || rfs_is_damage(r) ? EIO : -r;
 }
 
 static int commit_locked(struct mnt *m)
@@ -202,7 +206,7 @@ static int lookup_child(struct mnt *m, fuse_ino_t parent, const char *name, stru
 		return ENOTDIR;
 	int r = rfs_dir_lookup(m->fs, dir, name, len, &id);
 	if (r == 0)
-		r = rfs_node_get(m->fs, id, n);
+		r = rfs_node_of_entry(m->fs, id, n);
 	return r ? err_of(m, r) : 0;
 }
 
@@ -706,6 +710,17 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_open(req, fi);
 }
 
+/* Does directory ino still name e (an entry of an opendir snapshot whose node is gone)? */
+static int still_named(struct mnt *m, fuse_ino_t ino, const struct rfs_dirent *e)
+{
+	struct rfs_node dir;
+	uint32_t id;
+	int named = get_node(m, ino, &dir) == 0 &&
+		    rfs_dir_lookup(m->fs, &dir, e->name, e->len, &id) == 0 && id == e->id;
+	rx_clear(m->ctx);
+	return named;
+}
+
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi, int plus)
 {
@@ -723,6 +738,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		struct rfs_node n;
 		struct stat st;
 		const char *name;
+		int damaged = 0;
 		memset(&st, 0, sizeof(st));
 		if (k < 2) {
 			name = k == 0 ? "." : "..";
@@ -734,24 +750,35 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		} else {
 			struct rfs_dirent *e = &d->ents[k - 2];
 			name = e->name;
-			if (rfs_node_get(m->fs, e->id, &n) != 0) {
-				rx_clear(m->ctx);
-				continue;	/* vanished since opendir */
+			int r = rfs_node_get(m->fs, e->id, &n);
+			rx_clear(m->ctx);
+			if (r == -ENOENT && !still_named(m, ino, e))
+				continue;	/* removed since opendir */
+			if (r == 0) {
+				fill_stat(&n, &st);
+			} else {
+				/*
+				 * Damaged: the name is listed all the same, type unknown and
+				 * no attributes, so that its lookup fails with EIO and nobody
+				 * walking the tree misses it quietly.
+				 */
+				st.st_ino = e->id;
+				damaged = 1;
 			}
-			fill_stat(&n, &st);
 		}
 		size_t need;
 		if (plus) {
 			struct fuse_entry_param ep;
 			memset(&ep, 0, sizeof(ep));
 			ep.attr = st;
-			if (k >= 2) {
+			if (k >= 2 && !damaged) {
 				ep.ino = st.st_ino;
 				ep.attr_timeout = ep.entry_timeout = m->ttl;
 			}
+			/* ino 0: the kernel takes the name only, and asks lookup (EIO) for the rest. */
 			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, k + 1);
 			/* An entry the kernel takes counts as a lookup (not "." and ".."). */
-			if (k >= 2 && need <= size - used)
+			if (k >= 2 && !damaged && need <= size - used)
 				count_add(&m->known, (uint32_t)st.st_ino, 1);
 		} else {
 			need = fuse_add_direntry(req, buf + used, size - used, name, &st, k + 1);

@@ -1,7 +1,9 @@
 /* Path-level operations shared by every front-end (CLI verbs, shell, FUSE). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "idmap.h"
 #include "ops.h"
 
 int rfs_split_path(struct rfs *fs, const char *path, char **parent, char **name)
@@ -125,33 +127,195 @@ int rfs_op_drop_link(struct rfs_tx *tx, struct rfs_node *n)
 	return rfs_node_destroy(tx, n);
 }
 
+static int block_seen(void *arg, struct rfs_ptr ptr, int kind);
+
+/*
+ * Damaged entries. A name whose node cannot be read (or whose directory
+ * listing cannot) can still be removed or replaced: the name goes, and nothing
+ * the node points to is read or freed; check --repair reclaims those blocks,
+ * which show as leaked. The node leaves the tree once no name refers to it.
+ * Each operation collects the ids it dropped (id -> DROPPED) and settles them
+ * at its end with one walk of the directories.
+ */
+#define DROPPED ((void *)1)
+#define STILL_NAMED ((void *)2)
+
+/* The name is already gone: remember the node, tell the front-end why (the message on the ctx). */
+static void note_dropped(struct rfs *fs, uint32_t id, const char *path, struct idmap *dropped)
+{
+	*idmap_slot(dropped, id, 1) = DROPPED;
+	if (fs->dropped)
+		fs->dropped(fs->dropped_arg, path, fs->ctx->msg);
+	rx_clear(fs->ctx);
+}
+
+/* Take dir/name out without reading its node; the ctx holds what is wrong with it. */
+static int drop_name(struct rfs_tx *tx, struct rfs_node *dir, const char *name, uint32_t id,
+		     const char *path, struct idmap *dropped)
+{
+	struct rfs *fs = tx->fs;
+	char why[sizeof(fs->ctx->msg)];
+	int err = fs->ctx->err;
+	snprintf(why, sizeof(why), "%s", fs->ctx->msg);
+	rx_clear(fs->ctx);
+	int r = rfs_dir_remove(tx, dir, name, strlen(name));
+	if (r)
+		return r;
+	rx_fail(fs->ctx, err, "%s", why);
+	note_dropped(fs, id, path, dropped);
+	return 0;
+}
+
+/*
+ * Which dropped ids does some directory still name (another hard link)? One
+ * walk of every directory that can be read. What damage hides (a directory
+ * that cannot be read) is not searched: a name in there is as lost as the
+ * directory, and check --repair deals with both.
+ */
+static int find_names(struct rfs *fs, struct idmap *dropped)
+{
+	struct idmap seen;
+	size_t head = 0, n = 0, cap = 64;
+	uint32_t *queue = rx_xmalloc(cap * sizeof(*queue));
+	int r = 0;
+	idmap_init(&seen);
+	*idmap_slot(&seen, RFS_ROOT_ID, 1) = DROPPED;
+	queue[n++] = RFS_ROOT_ID;
+	while (r == 0 && head < n) {
+		struct rfs_node dir;
+		struct rfs_dirent *ents = NULL;
+		size_t count = 0;
+		r = rfs_node_get(fs, queue[head++], &dir);
+		if (r == 0)
+			r = rfs_dir_list(fs, &dir, &ents, &count);
+		for (size_t i = 0; r == 0 && i < count; i++) {
+			void **d = idmap_slot(dropped, ents[i].id, 0);
+			struct rfs_node child;
+			if (d) {
+				*d = STILL_NAMED;
+				continue;
+			}
+			r = rfs_node_of_entry(fs, ents[i].id, &child);
+			if (r == 0 && rfs_is_dir(&child) && !*idmap_slot(&seen, child.id, 1)) {
+				*idmap_slot(&seen, child.id, 1) = DROPPED;
+				if (n == cap)
+					queue = rx_xrealloc(queue, (cap *= 2) * sizeof(*queue));
+				queue[n++] = child.id;
+			}
+			if (rfs_is_damage(r)) {
+				rx_clear(fs->ctx);
+				r = 0;
+			}
+		}
+		free(ents);
+		if (rfs_is_damage(r)) {
+			rx_clear(fs->ctx);
+			r = 0;
+		}
+	}
+	free(queue);
+	idmap_free(&seen);
+	return r;
+}
+
+/* The end of an operation that dropped names: nodes named nowhere leave the tree, unread. */
+static int settle_dropped(struct rfs_tx *tx, struct idmap *dropped)
+{
+	struct rfs *fs = tx->fs;
+	int r = dropped->count ? find_names(fs, dropped) : 0;
+	if (r || !dropped->count)
+		return r;
+	IDMAP_FOREACH(dropped, i) {
+		struct rfs_node n;
+		if (dropped->vals[i] != DROPPED)
+			continue;
+		r = rfs_node_get(fs, dropped->keys[i], &n);
+		rx_clear(fs->ctx);
+		if (r == -ENOENT) {
+			r = 0;	/* a name of a node that never existed */
+			continue;
+		}
+		r = rfs_node_detach(tx, dropped->keys[i]);
+		if (rfs_is_damage(r)) {
+			rx_clear(fs->ctx);	/* the tree path itself is damaged: repair's business */
+			r = 0;
+		}
+		if (r)
+			break;
+	}
+	return r;
+}
+
 /* Drop one name of a node; the node goes when its last name does. */
-static int unlink_node(struct rfs_tx *tx, struct rfs_node *dir, const char *name, struct rfs_node *n)
+static int unlink_node(struct rfs_tx *tx, struct rfs_node *dir, const char *name, struct rfs_node *n,
+		       const char *path, struct idmap *dropped)
 {
 	int r = rfs_dir_remove(tx, dir, name, strlen(name));
-	return r ? r : rfs_op_drop_link(tx, n);
+	if (r)
+		return r;
+	r = rfs_op_drop_link(tx, n);
+	if (rfs_is_damage(r)) {
+		/* What the node holds is damaged (not its name): it goes unread, like a damaged node. */
+		note_dropped(tx->fs, n->id, path, dropped);
+		r = 0;
+	}
+	return r;
 }
 
 int rfs_op_unlink_at(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int want_dir)
 {
 	struct rfs_node n;
+	struct idmap dropped;
 	uint32_t id;
 	int r = rfs_dir_lookup(tx->fs, dir, name, strlen(name), &id);
+	if (r)
+		return r;	/* damage in dir itself is not this name's */
+	r = rfs_node_of_entry(tx->fs, id, &n);
+	if (r && !rfs_is_damage(r))
+		return r;
+	if (r == 0 && want_dir && !rfs_is_dir(&n))
+		return rx_fail(tx->fs->ctx, ENOTDIR, "not a directory");
+	if (r == 0 && !want_dir && rfs_is_dir(&n))
+		return rx_fail(tx->fs->ctx, EISDIR, "is a directory");
+	if (r == 0 && want_dir && n.size != 0)
+		return rx_fail(tx->fs->ctx, ENOTEMPTY, "directory not empty");
+	idmap_init(&dropped);
+	r = r ? drop_name(tx, dir, name, id, name, &dropped) : unlink_node(tx, dir, name, &n, name, &dropped);
 	if (r == 0)
-		r = rfs_node_get(tx->fs, id, &n);
+		r = settle_dropped(tx, &dropped);
+	idmap_free(&dropped);
+	return r;
+}
+
+int rfs_op_drop_damaged(struct rfs_tx *tx, struct rfs_node *dir, const char *name, const char *path)
+{
+	struct rfs *fs = tx->fs;
+	struct rfs_node n;
+	struct idmap dropped;
+	uint32_t id;
+	char why[sizeof(fs->ctx->msg)];
+	int err = fs->ctx->err;
+	snprintf(why, sizeof(why), "%s", fs->ctx->msg);
+	int r = rfs_dir_lookup(fs, dir, name, strlen(name), &id);
 	if (r)
 		return r;
-	if (want_dir && !rfs_is_dir(&n))
-		return rx_fail(tx->fs->ctx, ENOTDIR, "not a directory");
-	if (!want_dir && rfs_is_dir(&n))
-		return rx_fail(tx->fs->ctx, EISDIR, "is a directory");
-	if (want_dir && n.size != 0)
-		return rx_fail(tx->fs->ctx, ENOTEMPTY, "directory not empty");
-	return unlink_node(tx, dir, name, &n);
+	r = rfs_node_of_entry(fs, id, &n);
+	if (r == 0 && !rfs_is_dir(&n))
+		r = rfs_file_blocks(fs, &n, block_seen, NULL);
+	if (r == 0)	/* the damage lies elsewhere (behind a symlink?): not this name's */
+		return rx_fail(fs->ctx, err ? err : EIO, "%s", why);
+	if (!rfs_is_damage(r))
+		return r;
+	idmap_init(&dropped);
+	r = drop_name(tx, dir, name, id, path, &dropped);
+	if (r == 0)
+		r = settle_dropped(tx, &dropped);
+	idmap_free(&dropped);
+	return r;
 }
 
 static int remove_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, struct rfs_node *n,
-		       unsigned depth)
+		       unsigned depth, const char *path, struct idmap *dropped)
 {
 	if (rfs_is_dir(n)) {
 		if (depth > 4096)
@@ -159,60 +323,114 @@ static int remove_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name
 		struct rfs_dirent *ents;
 		size_t count;
 		int r = rfs_dir_list(tx->fs, n, &ents, &count);
+		if (rfs_is_damage(r)) {
+			/* Not descending into damage: the directory goes unread, what it held is orphaned. */
+			rx_prefix(tx->fs->ctx, "the directory cannot be listed, so what it holds is left "
+				  "without a name");
+			return drop_name(tx, dir, name, n->id, path, dropped);
+		}
 		for (size_t i = 0; i < count && r == 0; i++) {
 			struct rfs_node child;
-			r = rfs_node_get(tx->fs, ents[i].id, &child);
+			char *cpath = rx_path_join(path, ents[i].name, ents[i].len);
+			r = rfs_node_of_entry(tx->fs, ents[i].id, &child);
 			if (r == 0)
-				r = remove_tree(tx, n, ents[i].name, &child, depth + 1);
+				r = remove_tree(tx, n, ents[i].name, &child, depth + 1, cpath, dropped);
+			else if (rfs_is_damage(r))
+				r = drop_name(tx, n, ents[i].name, ents[i].id, cpath, dropped);
 			if (r == 0)	/* n changed on disk: reload it */
 				r = rfs_node_get(tx->fs, n->id, n);
+			free(cpath);
 		}
 		free(ents);
 		if (r)
 			return r;
 	}
-	return unlink_node(tx, dir, name, n);
+	return unlink_node(tx, dir, name, n, path, dropped);
 }
 
 int rfs_op_remove(struct rfs_tx *tx, const char *path, int recursive, int dir_ok)
 {
 	struct rfs *fs = tx->fs;
 	struct rfs_node dir, n;
+	struct idmap dropped;
 	char *name;
 	uint32_t id;
 	int r = rfs_lookup_parent(fs, path, &dir, &name);
 	if (r)
 		return r;
+	idmap_init(&dropped);
 	r = rfs_dir_lookup(fs, &dir, name, strlen(name), &id);
-	if (r == 0)
-		r = rfs_node_get(fs, id, &n);
-	if (r == 0 && rfs_is_dir(&n)) {
+	int named = r == 0;	/* damage in the parent itself is not this name's */
+	if (named)
+		r = rfs_node_of_entry(fs, id, &n);
+	if (rfs_is_damage(r) && named) {
+		r = drop_name(tx, &dir, name, id, path, &dropped);
+	} else if (r == 0 && rfs_is_dir(&n)) {
 		if (n.id == RFS_ROOT_ID)
 			r = rx_fail(fs->ctx, EBUSY, "cannot remove the root directory");
 		else if (recursive)
-			r = remove_tree(tx, &dir, name, &n, 0);
+			r = remove_tree(tx, &dir, name, &n, 0, path, &dropped);
 		else if (!dir_ok)
 			r = rx_fail(fs->ctx, EISDIR, "is a directory (use -r)");
 		else if (n.size != 0)
 			r = rx_fail(fs->ctx, ENOTEMPTY, "directory not empty");
 		else
-			r = unlink_node(tx, &dir, name, &n);
+			r = unlink_node(tx, &dir, name, &n, path, &dropped);
 	} else if (r == 0) {
-		r = unlink_node(tx, &dir, name, &n);
+		r = unlink_node(tx, &dir, name, &n, path, &dropped);
 	}
+	if (r == 0)
+		r = settle_dropped(tx, &dropped);
+	idmap_free(&dropped);
 	free(name);
 	return r;
+}
+
+/* A no-op visit: rfs_file_blocks then only proves that every index block reads. */
+static int block_seen(void *arg, struct rfs_ptr ptr, int kind)
+{
+	(void)arg;
+	(void)ptr;
+	(void)kind;
+	return 0;
+}
+
+/*
+ * The new content ends inside record last: writing it merges with the old
+ * record's bytes past the end, which are cut off afterwards. A damaged old
+ * record cannot be merged (nor is it needed): cut it first, unread.
+ */
+static int cut_damaged_tail(struct rfs_tx *tx, struct rfs_node *n, uint64_t last)
+{
+	uint64_t rs = rfs_record_size(n);
+	struct rfs_ptr p;
+	if (rfs_is_inline(n) || last * rs >= n->size)
+		return 0;
+	int r = rfs_record_ptr(tx->fs, n, last, &p);
+	if (r || rfs_ptr_is_null(p))
+		return r;
+	uint8_t *buf = rx_xmalloc((size_t)rs);
+	r = rfs_record_load(tx->fs, n, p, buf);
+	free(buf);
+	if (!rfs_is_damage(r))
+		return r;
+	rx_clear(tx->fs->ctx);
+	return rfs_file_truncate(tx, n, last * rs);
 }
 
 int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *total)
 {
 	const size_t rec = (size_t)RFS_BLOCK << RFS_RECORD_LEVEL;
 	const size_t cap = 16 * rec;	/* 2 MiB at a time: whole records to compress in parallel */
+	/* Index blocks are rewritten in place: a damaged one fails here, before any change. */
+	int r = rfs_file_blocks(tx->fs, n, block_seen, NULL);
+	if (r)
+		return r;
 	if (!tx->iobuf)
 		tx->iobuf = rx_xmalloc(cap);	/* kept for the transaction's next file */
 	uint8_t *buf = tx->iobuf;
 	uint64_t off = 0;
-	int r = 0, eof = 0;
+	int eof = 0;
 	while (r == 0 && !eof) {
 		size_t have = 0;
 		while (have < cap) {
@@ -249,6 +467,8 @@ int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *tot
 				r = rfs_file_write(tx, n, off + run, buf + run, pos - run);
 			run = pos + rec;
 		}
+		if (r == 0 && eof && (off + have) % rec)
+			r = cut_damaged_tail(tx, n, (off + have) / rec);
 		if (r == 0 && have > run)
 			r = rfs_file_write(tx, n, off + run, buf + run, have - run);
 		if (r == 0 && tx->copied)
@@ -261,6 +481,9 @@ int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *tot
 		*total = off;
 	return r;
 }
+
+/* Moving a name whose node cannot be read is refused: its type, needed to move it safely, is unknown. */
+static const char damaged_move[] = "cannot move a damaged entry (remove it, or put a new file in its place)";
 
 /* Is node id the directory at path or one of its ancestors? (A rename must not move a dir into itself.) */
 static int path_passes(struct rfs *fs, const char *path, uint32_t id, int *passes)
@@ -298,8 +521,11 @@ int rfs_op_rename_at(struct rfs_tx *tx, struct rfs_node *d1, const char *n1, str
 	/* One directory as both ends: share one in-memory copy so no change is lost. */
 	struct rfs_node *dst_dir = d1->id == d2->id ? d1 : d2;
 	int r = rfs_dir_lookup(fs, d1, n1, strlen(n1), &id);
-	if (r == 0)
-		r = rfs_node_get(fs, id, &src);
+	if (r)
+		return r;
+	r = rfs_node_of_entry(fs, id, &src);
+	if (rfs_is_damage(r))
+		rx_prefix(fs->ctx, "%s", damaged_move);
 	if (r)
 		return r;
 	if (src.id == RFS_ROOT_ID)
@@ -318,7 +544,21 @@ int rfs_op_rename_at(struct rfs_tx *tx, struct rfs_node *d1, const char *n1, str
 		return 0;	/* the same node: nothing to do */
 	if (flags & RFS_RENAME_NOREPLACE)
 		return rx_fail(fs->ctx, EEXIST, "%s already exists", n2);
-	r = rfs_node_get(fs, did, &dst);
+	r = rfs_node_of_entry(fs, did, &dst);
+	if (rfs_is_damage(r) && !(flags & RFS_RENAME_EXCHANGE)) {
+		/* A damaged target is replaced like any other, but never read. */
+		struct idmap dropped;
+		idmap_init(&dropped);
+		r = drop_name(tx, dst_dir, n2, did, n2, &dropped);
+		if (r == 0)
+			r = rfs_dir_insert(tx, dst_dir, n2, strlen(n2), src.id);
+		if (r == 0)
+			r = rfs_dir_remove(tx, d1, n1, strlen(n1));
+		if (r == 0)
+			r = settle_dropped(tx, &dropped);
+		idmap_free(&dropped);
+		return r;
+	}
 	if (r)
 		return r;
 	if (flags & RFS_RENAME_EXCHANGE) {
@@ -357,8 +597,11 @@ int rfs_op_rename(struct rfs_tx *tx, const char *from, const char *to, unsigned 
 	int r = rfs_lookup_parent(fs, from, &d1, &n1);
 	if (r == 0)
 		r = rfs_lookup_parent(fs, to, &d2, &n2);
-	if (r == 0)
+	if (r == 0) {
 		r = rfs_lookup(fs, from, 0, &src);
+		if (rfs_is_damage(r))
+			rx_prefix(fs->ctx, "%s", damaged_move);
+	}
 	if (r == 0 && rfs_is_dir(&src)) {
 		/* Without parent pointers, only paths can show a move into itself. */
 		char *parent, *name;

@@ -19,9 +19,17 @@ int rfs_op_create(struct rfs_tx *tx, struct rfs_node *dir, const char *name, uin
 		  const struct rfs_owner *own, struct rfs_time t, struct rfs_node *out);
 int rfs_op_mkdir(struct rfs_tx *tx, const char *path, uint16_t perm, int parents,
 		 const struct rfs_owner *own, struct rfs_time t);
-/* Remove a name: files and symlinks; empty directories when dir_ok; trees when recursive. */
+/*
+ * Remove a name: files and symlinks; empty directories when dir_ok; trees when
+ * recursive. Damaged entries met on the way are dropped unread, as by
+ * rfs_op_drop_damaged (a directory that cannot be listed is dropped whole).
+ */
 int rfs_op_remove(struct rfs_tx *tx, const char *path, int recursive, int dir_ok);
-/* Replace a file's content with what fd holds (unchanged records are not rewritten). */
+/*
+ * Replace a file's content with what fd holds (unchanged records are not
+ * rewritten; damaged old records are overwritten unread). A damaged index
+ * block fails (rfs_is_damage) before anything is read from fd or changed.
+ */
 int rfs_op_write_fd(struct rfs_tx *tx, struct rfs_node *n, int fd, uint64_t *total);
 
 #define RFS_RENAME_NOREPLACE 1u
@@ -33,6 +41,15 @@ int rfs_op_rename_at(struct rfs_tx *tx, struct rfs_node *d1, const char *n1, str
 		     const char *n2, unsigned flags);
 /* unlink (want_dir 0) or rmdir (1) of dir/name. */
 int rfs_op_unlink_at(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int want_dir);
+/*
+ * Remove dir/name, whose node was found damaged (the ctx holds what is wrong),
+ * without reading or freeing anything the node points to: its blocks are left
+ * leaked for check --repair, and the node leaves the tree unless another name
+ * refers to it. When dir/name itself reads fine (the damage lies elsewhere)
+ * the recorded failure is returned. A file whose index blocks are damaged
+ * counts as damaged too. path only names it for fs->dropped.
+ */
+int rfs_op_drop_damaged(struct rfs_tx *tx, struct rfs_node *dir, const char *name, const char *path);
 /* One name fewer: the node is destroyed with its last name, or parked on the release list while open. */
 int rfs_op_drop_link(struct rfs_tx *tx, struct rfs_node *n);
 /* Another name for a file or symlink (links counts it). */

@@ -49,7 +49,7 @@ int rfs_lookup(struct rfs *fs, const char *path, int follow, struct rfs_node *ou
 		r = rfs_dir_lookup(fs, out, p, len, &id);
 		if (r)
 			break;
-		r = rfs_node_get(fs, id, out);
+		r = rfs_node_of_entry(fs, id, out);
 		if (r)
 			break;
 		if (rfs_is_symlink(out) && (!last || follow)) {

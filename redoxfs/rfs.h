@@ -109,6 +109,13 @@ struct rfs {
 	/* Set by a mount: is this node open? (then unlink parks it on the release list) */
 	int (*is_open)(void *arg, uint32_t id);
 	void *is_open_arg;
+	/*
+	 * Told of each name a write took out without reading its node, because
+	 * the node (or a directory's listing) is damaged: path as the operation
+	 * knew it, why = what was wrong. The blocks it held are left, leaked.
+	 */
+	void (*dropped)(void *arg, const char *path, const char *why);
+	void *dropped_arg;
 };
 
 /*
@@ -128,6 +135,15 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf);
 int rfs_ptr_check(struct rfs *fs, struct rfs_ptr ptr, int meta);
 
 int rfs_node_get(struct rfs *fs, uint32_t id, struct rfs_node *out);
+/* The node a directory entry names: one missing from the tree is damage (EUCLEAN), not ENOENT. */
+int rfs_node_of_entry(struct rfs *fs, uint32_t id, struct rfs_node *out);
+/*
+ * Does the error r (-errno) say that what was read is damaged: a checksum
+ * mismatch or a structure that does not decode? (Not: missing, unreadable
+ * device, no key.) Walkers report such a path and go on; writers may drop
+ * the name of a damaged node without following it.
+ */
+int rfs_is_damage(int r);
 
 /* Record pointer r of a file (null when a hole or out of the tree). */
 int rfs_record_ptr(struct rfs *fs, const struct rfs_node *node, uint64_t r, struct rfs_ptr *out);

@@ -286,9 +286,15 @@ static int write_records(struct rfs_tx *tx, struct rfs_node *n, uint64_t off, co
 		size_t logical = (size_t)RFS_BLOCK << D;
 		if (have) {
 			ret = rfs_record_load(tx->fs, n, old, s->rec);
+			int known = ret == 0;
+			if (rfs_is_damage(ret) && cnt == rs) {
+				/* Overwritten whole: the damaged bytes are not needed, not even to compare. */
+				rx_clear(tx->fs->ctx);
+				ret = 0;
+			}
 			if (ret)
 				break;
-			if (memcmp(s->rec + j, data, cnt) == 0) {
+			if (known && memcmp(s->rec + j, data, cnt) == 0) {
 				off += cnt;
 				data += cnt;
 				len -= cnt;

@@ -13,6 +13,12 @@ int rfs_tree_alloc_id(struct rfs_tx *tx, uint32_t *id);
 int rfs_node_put(struct rfs_tx *tx, struct rfs_node *n);
 /* Take a node out of the tree (its blocks must have been freed). */
 int rfs_node_remove(struct rfs_tx *tx, uint32_t id);
+/*
+ * Take a damaged node out of the tree without freeing its block: a pointer
+ * that led to damage is never trusted to free anything (check --repair
+ * reclaims the leaked blocks).
+ */
+int rfs_node_detach(struct rfs_tx *tx, uint32_t id);
 
 struct rfs_time {
 	uint64_t sec;

@@ -130,7 +130,7 @@ static int list_empty(const uint8_t *b)
 	return 1;
 }
 
-int rfs_node_remove(struct rfs_tx *tx, uint32_t id)
+static int tree_clear(struct rfs_tx *tx, uint32_t id, int free_node_block)
 {
 	uint8_t *lists[4];
 	uint8_t *leaf = tree_path(tx, id, lists);
@@ -138,7 +138,7 @@ int rfs_node_remove(struct rfs_tx *tx, uint32_t id)
 		return -tx->fs->ctx->err;
 	unsigned i = id & 0xFF;
 	struct rfs_ptr p = rfs_ptr_decode(leaf + 16 * i);
-	if (!rfs_ptr_is_null(p))
+	if (!rfs_ptr_is_null(p) && free_node_block)
 		rfs_tx_free(tx, rfs_ptr_index(p), 0);
 	memset(leaf + 16 * i, 0, 16);
 	flag_set(leaf, i, 0);
@@ -156,4 +156,14 @@ int rfs_node_remove(struct rfs_tx *tx, uint32_t id)
 		flag_set(parent, pi, 0);
 	}
 	return 0;
+}
+
+int rfs_node_remove(struct rfs_tx *tx, uint32_t id)
+{
+	return tree_clear(tx, id, 1);
+}
+
+int rfs_node_detach(struct rfs_tx *tx, uint32_t id)
+{
+	return tree_clear(tx, id, 0);
 }
