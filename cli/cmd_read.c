@@ -288,7 +288,7 @@ static int extract_file(struct extract *x, const struct rfs_node *n, int dirfd, 
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return rx_fail(x->ctx, errno, "cannot create: %s", strerror(errno));
-	struct file_sink sink = { x, fd, 0 };
+	struct file_sink sink = { .x = x, .fd = fd };
 	r = rfs_read_stream(x->fs, n, put_at, &sink);
 	if (r && !sink.host_failed) {
 		/* Never leave a file that looks whole but is not; another name of it is tried afresh. */
