@@ -110,4 +110,3 @@ void progress_pause(void)
 	on_line->last_ns = 0;	/* redrawn at its next step */
 	on_line = NULL;
 }
-}
