@@ -6,6 +6,7 @@
 
 #include "image.h"
 #include "json.h"
+#include "lock.h"
 #include "ops.h"
 #include "rfs.h"
 
@@ -32,6 +33,8 @@ struct opened {
 void report_image(struct rx_ctx *ctx, const struct target *t);
 /* Parse arg, open the image read-only and its RedoxFS; prints the error. */
 int open_target(const char *arg, struct opened *o);
+/* One warning line when someone else (QEMU, another rximg) is writing the image we read. */
+void warn_if_written(const struct rx_dev *container, const char *image);
 void close_target(struct opened *o);
 /* Resolve o->t.path (default "/"); prints the error. */
 int lookup_target(struct opened *o, int follow, struct rfs_node *node);

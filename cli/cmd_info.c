@@ -13,9 +13,27 @@ static const char info_help[] =
 	"Usage: rximg info [OPTIONS] IMAGE[:pN]\n"
 	"Describe an image: container (raw, or qcow2 with its backing chain), partition\n"
 	"table and partitions, where the RedoxFS lies, its header (uuid, generation, size,\n"
-	"free space, encryption) and the boot files the bootloader looks for.\n\n"
+	"free space, encryption), the boot files the bootloader looks for, and who else\n"
+	"holds the image (QEMU, another rximg), if anyone does.\n\n"
 	"      --json  print a JSON object\n"
 	"  -h, --help  show this help\n";
+
+/* Who else holds the image, in words: "QEMU (process 12), for writing". */
+static int in_use(const struct rx_image *img, struct rx_lock_user *u, char *buf, size_t cap)
+{
+	int fd = rx_dev_lock_fd(img->container);
+	char who[128];
+	if (fd < 0 || !rx_lock_user(fd, u))
+		return 0;
+	rx_lock_user_name(u, who, sizeof(who));
+	if (u->writing)
+		snprintf(buf, cap, "%s, for writing", who);
+	else if (u->byte >= 0)
+		snprintf(buf, cap, "%s, reading (a QEMU lock on byte %d)", who, u->byte);
+	else
+		snprintf(buf, cap, "%s, read-only (rximg's shared lock)", who);
+	return 1;
+}
 
 /* Byte offset of the RedoxFS ring inside the container. */
 static uint64_t fs_offset(const struct rx_image *img)
@@ -64,6 +82,9 @@ int cmd_info(int argc, char **argv)
 	const struct rx_parttable *pt = &img->table;
 	struct json j;
 	int boot_err = 0;	/* a boot file could not be read (not just missing) */
+	struct rx_lock_user user;
+	char user_text[256];
+	int used = in_use(img, &user, user_text, sizeof(user_text));
 
 	if (json) {
 		json_init(&j, stdout);
@@ -72,6 +93,20 @@ int cmd_info(int argc, char **argv)
 		json_obj(&j, "container");
 		info_container_json(&j, img->container);
 		json_end_obj(&j);
+		if (used) {
+			json_obj(&j, "in_use");
+			json_str(&j, "by", user_text);
+			if (user.pid)
+				json_u64(&j, "pid", (uint64_t)user.pid);
+			else
+				json_null(&j, "pid");
+			json_str(&j, "process", user.name[0] ? user.name : NULL);
+			json_bool(&j, "writing", user.writing);
+			json_str(&j, "lock", user.byte >= 0 ? "qemu" : "rximg");
+			json_end_obj(&j);
+		} else {
+			json_null(&j, "in_use");
+		}
 		json_obj(&j, "partition_table");
 		json_str(&j, "type", pt->type[0] ? pt->type : NULL);
 		json_str(&j, "id", pt->id[0] ? pt->id : NULL);
@@ -142,6 +177,8 @@ int cmd_info(int argc, char **argv)
 	} else {
 		printf("Image:      %s\n", t.image);
 		info_container_text(img->container);
+		if (used)
+			printf("In use:     by %s\n", user_text);
 		if (pt->type[0]) {
 			printf("Partitions: %s%s%s\n", pt->type, pt->id[0] ? ", id " : "", pt->id);
 			for (int i = 0; i < pt->count; i++) {

@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,7 +59,7 @@ static int has_magic(const char *p)
 	if (fd < 0)
 		return 0;
 	ssize_t n = pread(fd, m, sizeof(m), 0);
-	close(fd);
+	rx_close_file(fd);
 	return n == 8 && !memcmp(m, "RedoxFtw", 8);
 }
 
@@ -162,8 +161,10 @@ static void arc_close(struct arc *x)
 	x->loaded = 0;
 	free(x->buf);
 	x->buf = NULL;
-	if (x->fd >= 0)
+	if (x->fd >= 0) {
+		rx_lock_release(x->fd);
 		close(x->fd);
+	}
 	x->fd = -1;
 	if (x->writing) {
 		if (x->w.tx)
@@ -244,7 +245,7 @@ static int arc_read(struct arc *x, enum ifs_layout force)
 		if (fd < 0)
 			return arc_fail(x->label, "%s", strerror(errno));
 		int r = read_host(x, fd);
-		close(fd);
+		rx_close_file(fd);
 		if (r)
 			return r;
 	} else {
@@ -265,10 +266,10 @@ static int arc_begin(struct arc *x, enum ifs_layout force, int missing_ok)
 		x->fd = open(x->host, O_RDONLY | O_CLOEXEC);
 		if (x->fd < 0)
 			return arc_fail(x->label, "%s", strerror(errno));
-		/* Two rximg runs editing one archive would lose one of the edits. */
-		if (flock(x->fd, LOCK_EX | LOCK_NB) != 0)
-			return arc_fail(x->label, "%s", errno == EWOULDBLOCK ? "in use by another rximg"
-								      : strerror(errno));
+		/* Two rximg runs editing one archive would lose one of the edits; so would QEMU's. */
+		struct rx_ctx lctx = { 0 };
+		if (rx_lock_image(&lctx, x->fd) != 0)
+			return arc_fail(x->label, "%s", lctx.msg);
 		/* Locked, but maybe an inode that another rximg has just renamed a new archive over. */
 		struct stat held, now;
 		if (fstat(x->fd, &held) != 0 || stat(x->host, &now) != 0 || held.st_ino != now.st_ino ||
@@ -1657,11 +1658,11 @@ static int slurp(const char *path, uint8_t **buf, size_t *len)
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		int e = errno;
 		if (fd >= 0)
-			close(fd);
+			rx_close_file(fd);
 		return arc_fail(path, "%s", strerror(e));
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size >= IFS_MAX_BYTES) {
-		close(fd);
+		rx_close_file(fd);
 		return arc_fail(path, "%s", S_ISREG(st.st_mode) ? "too large" : "not a regular file");
 	}
 	*len = (size_t)st.st_size;
@@ -1671,14 +1672,14 @@ static int slurp(const char *path, uint8_t **buf, size_t *len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			close(fd);
+			rx_close_file(fd);
 			free(*buf);
 			*buf = NULL;
 			return arc_fail(path, "read: %s", n < 0 ? strerror(errno) : "file shrank");
 		}
 		off += (size_t)n;
 	}
-	close(fd);
+	rx_close_file(fd);
 	return 0;
 }
 

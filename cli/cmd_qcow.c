@@ -533,6 +533,7 @@ int cmd_convert(int argc, char **argv)
 		rx_dev_close(src);
 		return EXIT_FAIL;
 	}
+	warn_if_written(src, src_path);
 	struct rx_outfile of;
 	rx_outfile_init(&of, dst_path);
 	int r = do_convert(&ctx, src, &of, qcow, cb, quiet);

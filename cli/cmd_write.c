@@ -404,13 +404,13 @@ int put_one(struct wsession *w, const char *src, const char *path, const struct 
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		int e = errno;
 		if (fd >= 0)
-			close(fd);
+			rx_close_file(fd);
 		return rx_fail(fs->ctx, e, "%s: %s", src, strerror(e));
 	}
 	int r;
 	if (S_ISDIR(st.st_mode)) {
 		if (!po->recursive) {
-			close(fd);
+			rx_close_file(fd);
 			return rx_fail(fs->ctx, EISDIR, "%s: is a directory (use -r)", src);
 		}
 		struct rfs_node dir;
@@ -444,7 +444,7 @@ int put_one(struct wsession *w, const char *src, const char *path, const struct 
 	} else {
 		r = rx_fail(fs->ctx, EINVAL, "%s: not a regular file or directory", src);
 	}
-	close(fd);
+	rx_close_file(fd);
 	return r;
 }
 

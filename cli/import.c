@@ -230,7 +230,7 @@ int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int h
 		}
 		if (r && ctx->msg[0] != '/')
 			rx_prefix(ctx, "%s", host_path);
-		close(fd);
+		rx_close_file(fd);
 	} else if (S_ISLNK(st.st_mode)) {
 		char target[4097];
 		ssize_t len = readlinkat(host_dirfd, host_name, target, sizeof(target) - 1);

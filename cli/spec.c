@@ -79,8 +79,10 @@ int open_target(const char *arg, struct opened *o)
 		return -1;
 	}
 	int r = rx_image_open(&ctx, o->t.image, o->t.partno, RX_DEV_RDONLY, &o->img);
-	if (r == 0)
+	if (r == 0) {
+		warn_if_written(o->img->container, o->t.image);
 		warn_probed_backing(o->img->container);
+	}
 	if (r == 0)
 		r = rx_image_redoxfs(o->img, &o->fs);
 	if (r == 0)
@@ -98,6 +100,17 @@ void report_image(struct rx_ctx *ctx, const struct target *t)
 	char *name = t->partno > 0 ? rx_xasprintf("%s:p%d", t->image, t->partno) : rx_xstrdup(t->image);
 	report(ctx, name, NULL);
 	free(name);
+}
+
+void warn_if_written(const struct rx_dev *container, const char *image)
+{
+	struct rx_lock_user u;
+	int fd = rx_dev_lock_fd(container);
+	char who[128];
+	if (fd < 0 || !rx_lock_user(fd, &u) || !u.writing || u.byte < 0)
+		return;
+	rx_lock_user_name(&u, who, sizeof(who));
+	warnx_("%s: %s has this image open for writing; what rximg reads may be inconsistent", image, who);
 }
 
 void close_target(struct opened *o)

@@ -138,6 +138,8 @@ void rx_image_close(struct rx_image *img)
 	rfs_close(img->fs);
 	if (img->fsdev != img->container)
 		rx_dev_close(img->fsdev);
+	if (img->container && rx_dev_lock_fd(img->container) >= 0)
+		rx_lock_release(rx_dev_lock_fd(img->container));
 	rx_dev_close(img->container);
 	rx_part_free(&img->table);
 	free(img->path);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "initfs.h"
+#include "lock.h"
 
 enum opkind { OP_BOOT, OP_TABLE, OP_DIR, OP_DATA, OP_LINK, OP_NAME };
 
@@ -306,7 +307,7 @@ static int write_host(struct wout *w, const struct ifs_node *n, uint64_t off)
 			free(buf);
 		}
 	}
-	close(fd);
+	rx_close_file(fd);	/* it may be the image being written */
 	return r;
 }
 

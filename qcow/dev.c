@@ -1,5 +1,6 @@
 #include "dev.h"
 #include "qcow2.h"
+#include "lock.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ static int raw_flush(struct rx_dev *dev)
 
 static void raw_close(struct rx_dev *dev)
 {
-	close(dev->fd);
+	rx_close_file(dev->fd);
 }
 
 static const struct rx_dev_ops raw_ops = { raw_pread, raw_pwrite, raw_flush, raw_close };
@@ -98,7 +99,7 @@ static int raw_open(struct rx_ctx *ctx, const char *path, int mode, struct rx_de
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
-		close(fd);
+		rx_close_file(fd);
 		return rx_fail(ctx, e, "%s", strerror(e));
 	}
 	uint64_t size;
@@ -110,11 +111,11 @@ static int raw_open(struct rx_ctx *ctx, const char *path, int mode, struct rx_de
 		kind = "block device";
 		if (rx_disk_size(fd, &size) < 0) {
 			int e = errno;
-			close(fd);
+			rx_close_file(fd);
 			return rx_fail(ctx, e, "cannot get device size: %s", strerror(e));
 		}
 	} else {
-		close(fd);
+		rx_close_file(fd);
 		return rx_fail(ctx, EINVAL, "not a regular file or block device");
 	}
 	struct raw_dev *r = rx_xcalloc(1, sizeof(*r));
