@@ -94,8 +94,10 @@ static int run_repair(const char *arg, struct opened *op, struct report_ctx *rc,
 	if (rc->json)
 		json_end_arr(rc->j);
 	if (r) {
-		if (rc->json)
+		if (rc->json) {
+			json_end_obj(rc->j);
 			json_done(rc->j);
+		}
 		report(op->fs->ctx, op->t.image, NULL);
 		close_target(op);
 		return CHECK_OPERROR;

@@ -956,6 +956,11 @@ class Reader:
         return self.problems
 
 
+def escape_path(text):
+    """Tab, newline and backslash as \\t, \\n, \\\\ (the manifest convention)."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
 def cmd_read(args):
     """Walk the whole image independently of rximg and print one line per path:
     PATH TYPE NODE-ID PERMISSIONS SIZE SHA256 (symlinks: -> TARGET). Problems go to
@@ -964,8 +969,8 @@ def cmd_read(args):
     r = Reader(img)
     problems = r.run()
     for path, kind, nid, perm, size, digest in r.rows:
-        line = "%s\t%s\t%d\t%04o\t%s\t%s" % (path.decode("utf-8", "backslashreplace"), kind, nid, perm, size, digest)
-        print(line.replace("\n", "\\n"))
+        print("%s\t%s\t%d\t%04o\t%s\t%s" % (escape_path(path.decode("utf-8", "backslashreplace")),
+                                           kind, nid, perm, size, escape_path(digest)))
     for p in problems:
         print("problem: " + p, file=sys.stderr)
     if problems:
@@ -1000,6 +1005,57 @@ def cmd_verify(args):
         sys.exit(1)
     print("%s: every checkable hash matches (generation %d in slot %d)" % (
         args.image, struct.unpack_from("<Q", img.hdr, 40)[0], img.slot))
+
+
+def read_listing(path):
+    rows = {}
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) >= 6:
+                rows[cols[0]] = (cols[1], int(cols[2]), cols[3], cols[4], "\t".join(cols[5:]))
+    return rows
+
+
+def cmd_compare_intact(args):
+    """Compare `read` listings before and after a repair (REPORT: `rximg check --repair --json`).
+
+    Every node kept must have the same type, permissions, size and contents, unless
+    the report names its path (or, for a node that moved to lost+found, its old
+    path); every node that disappeared must have its path or a parent directory
+    named in the report. Prints each difference; exit 1 if there is any.
+    """
+    import json
+    before, after = read_listing(args.before), read_listing(args.after)
+    with open(args.report, encoding="utf-8") as f:
+        named = {escape_path(r["where"]) for r in json.load(f).get("repairs", [])}
+    by_id = {v[1]: (k, v) for k, v in before.items()}
+    bad = []
+
+    def explained(path):
+        while True:
+            if path in named:
+                return True
+            if path == "/":
+                return False
+            path = path.rsplit("/", 1)[0] or "/"
+    seen = set()
+    for path, row in after.items():
+        old = by_id.get(row[1])
+        if old is None:
+            continue
+        seen.add(row[1])
+        opath, orow = old
+        if orow[0] != row[0] or (row[0] != "dir" and orow[2:] != row[2:]) or orow[2] != row[2]:
+            if path not in named and opath not in named:
+                bad.append("%s (was %s): changed but not reported: %r -> %r" % (path, opath, orow, row))
+    for opath, orow in before.items():
+        if orow[1] not in seen and not explained(opath):
+            bad.append("%s (node %d): lost but not reported" % (opath, orow[1]))
+    for line in bad:
+        print(line)
+    if bad:
+        sys.exit(1)
 
 
 def cmd_flip(args):
@@ -1318,6 +1374,11 @@ def build_parser():
     sp.add_argument("image")
     sp = add("read", cmd_read, "walk the whole image strictly, verify it, print every path (exit 1 on a problem)")
     sp.add_argument("image")
+    sp = add("compare-intact", cmd_compare_intact,
+             "compare `read` listings before/after a repair against its JSON report")
+    sp.add_argument("before")
+    sp.add_argument("after")
+    sp.add_argument("report")
     sp = add("where", cmd_where, "print a block index: node, dirlist[:N], htree, record:N, l0")
     sp.add_argument("image")
     sp.add_argument("path", help="/path, or 'tree' / 'alloc' for the header's pointers")
