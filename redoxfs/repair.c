@@ -513,7 +513,7 @@ static void pass_release(struct repairer *k)
 
 struct sentry {
 	uint32_t id, pos;
-	uint8_t len;
+	uint8_t len, dup;
 	char name[RFS_NAME_MAX + 1];
 };
 
@@ -585,6 +585,7 @@ static void parse_list(struct salvage *s, const uint8_t *b)
 			s->e = rx_xrealloc(s->e, (s->cap = s->cap * 2 + 32) * sizeof(*s->e));
 		struct sentry *e = &s->e[s->n];
 		e->id = id;
+		e->dup = 0;
 		e->pos = (uint32_t)s->n++;
 		e->len = (uint8_t)len;
 		memcpy(e->name, name, len);
@@ -791,14 +792,14 @@ static void process_dir(struct repairer *k, const char *path, struct rfs_node *d
 		qsort(s.e, s.n, sizeof(*s.e), by_name);
 		for (size_t i = 1; i < s.n; i++)
 			if (s.e[i].len == s.e[i - 1].len && memcmp(s.e[i].name, s.e[i - 1].name, s.e[i].len) == 0)
-				s.e[i].id = 0;	/* dropped below */
+				s.e[i].dup = 1;	/* dropped below */
 		qsort(s.e, s.n, sizeof(*s.e), by_pos);
 	}
 	size_t kept = 0;
 	for (size_t i = 0; i < s.n && !k->err; i++) {
 		char buf[1200];
-		const char *why = s.e[i].id ? entry_problem(k, &s.e[i], buf, sizeof(buf))
-					    : "the name is stored twice; the first one is kept";
+		const char *why = !s.e[i].dup ? entry_problem(k, &s.e[i], buf, sizeof(buf))
+					      : "the name is stored twice; the first one is kept";
 		char *child = rx_path_join(path, s.e[i].name, s.e[i].len);
 		if (why) {
 			note(k, child, "entry dropped (%s)", why);

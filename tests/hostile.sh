@@ -928,7 +928,7 @@ if begin symlink-absolute misc-tree.img && new_out &&
 		ok "$cn: nothing was written through the old symlink" not_created "$out/sentinel/abs_target"
 		ok "$cn: nothing written outside DESTDIR" outside_clean
 		unchanged
-		repair_nothing
+		repairs
 	else crafting_failed; fi
 else crafting_failed; fi
 
