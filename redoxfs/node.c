@@ -86,13 +86,13 @@ int rfs_node_of_entry(struct rfs *fs, uint32_t id, struct rfs_node *out)
 {
 	int r = rfs_node_get(fs, id, out);
 	if (r == -ENOENT)
-		r = rx_fail(fs->ctx, EUCLEAN, "names node %u, which does not exist", id);
+		r = rx_fail(fs->ctx, RX_ECORRUPT, "names node %u, which does not exist", id);
 	return r;
 }
 
 int rfs_is_damage(int r)
 {
-	return r == -EBADMSG || r == -EUCLEAN;
+	return r == -EBADMSG || r == -RX_ECORRUPT;
 }
 
 /* The five level-data ranges of a node: direct pointers and 1..4 indirections. */

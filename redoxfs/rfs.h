@@ -135,7 +135,7 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf);
 int rfs_ptr_check(struct rfs *fs, struct rfs_ptr ptr, int meta);
 
 int rfs_node_get(struct rfs *fs, uint32_t id, struct rfs_node *out);
-/* The node a directory entry names: one missing from the tree is damage (EUCLEAN), not ENOENT. */
+/* The node a directory entry names: one missing from the tree is damage (RX_ECORRUPT), not ENOENT. */
 int rfs_node_of_entry(struct rfs *fs, uint32_t id, struct rfs_node *out);
 /*
  * Does the error r (-errno) say that what was read is damaged: a checksum

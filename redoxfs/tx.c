@@ -89,20 +89,10 @@ const uint8_t *rfs_tx_dirty_buf(struct rfs_tx *tx, uint64_t index, size_t *len)
 
 /* ---- begin / abort ---- */
 
-int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out)
+static int tx_start(struct rfs *fs, uint8_t *free_map, struct rfs_tx **out)
 {
-	if (fs->tx)
-		return rx_fail(fs->ctx, EBUSY, "a transaction is already open");
-	if (!fs->dev->writable)
-		return rx_fail(fs->ctx, EROFS, "the image is open read-only");
-	if (fs->hdr.encrypted && !fs->crypt)
-		return rx_fail(fs->ctx, RX_ENOKEY, "the filesystem is encrypted: a password is needed");
 	struct rfs_tx *tx = rx_xcalloc(1, sizeof(*tx));
-	int r = rfs_alloc_replay(fs, &tx->free_map, NULL, NULL);
-	if (r) {
-		free(tx);
-		return r;
-	}
+	tx->free_map = free_map;
 	tx->fs = fs;
 	tx->saved = fs->hdr;
 	for (uint64_t i = 0; i < fs->nblocks / 8 + 1; i++)
@@ -117,6 +107,40 @@ int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out)
 	fs->tx = tx;
 	*out = tx;
 	return 0;
+}
+
+static int tx_can_begin(struct rfs *fs)
+{
+	if (fs->tx)
+		return rx_fail(fs->ctx, EBUSY, "a transaction is already open");
+	if (!fs->dev->writable)
+		return rx_fail(fs->ctx, EROFS, "the image is open read-only");
+	if (fs->hdr.encrypted && !fs->crypt)
+		return rx_fail(fs->ctx, RX_ENOKEY, "the filesystem is encrypted: a password is needed");
+	return 0;
+}
+
+int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out)
+{
+	uint8_t *free_map;
+	int r = tx_can_begin(fs);
+	if (r == 0)
+		r = rfs_alloc_replay(fs, &free_map, NULL, NULL);
+	return r ? r : tx_start(fs, free_map, out);
+}
+
+int rfs_tx_begin_rebuild(struct rfs *fs, const uint8_t *in_use, struct rfs_tx **out)
+{
+	int r = tx_can_begin(fs);
+	if (r)
+		return r;
+	uint8_t *free_map = rx_xcalloc((size_t)(fs->nblocks / 8 + 1), 1);
+	for (uint64_t b = RFS_FIRST_DATA_BLOCK; b < fs->nblocks; b++)
+		if (!bit(in_use, b))
+			set_bit(free_map, b);
+	r = tx_start(fs, free_map, out);
+	(*out)->rebuild = 1;
+	return r;
 }
 
 static void tx_free_all(struct rfs_tx *tx)
@@ -414,21 +438,32 @@ static int write_log(struct rfs_tx *tx)
 	uint64_t nb = fs->nblocks;
 	size_t mapsz = (size_t)(nb / 8 + 1);
 
-	/* The old chain is replaced wholesale: free its blocks at commit. */
-	struct rfs_ptr p = fs->hdr.alloc;
-	uint8_t buf[RFS_BLOCK];
-	for (uint64_t guard = 0; !rfs_ptr_is_null(p) && guard < nb; guard++) {
-		if (rfs_read_ptr(fs, p, 1, buf) != 0)
-			return -fs->ctx->err;
-		rfs_tx_free(tx, rfs_ptr_index(p), 0);
-		p = rfs_ptr_decode(buf);
-	}
-	/* Free after the commit = free now + freed by this transaction. */
 	uint8_t *after = rx_xmalloc(mapsz);
-	memcpy(after, tx->free_map, mapsz);
-	for (size_t i = 0; i < tx->ndeferred; i++)
-		for (uint64_t b = tx->deferred[i].index; b < tx->deferred[i].index + tx->deferred[i].count; b++)
-			set_bit(after, b);
+	if (tx->rebuild) {
+		/* Free after the commit = every data block the new state does not use. */
+		memset(after, 0, mapsz);
+		for (uint64_t b = RFS_FIRST_DATA_BLOCK; b < nb; b++)
+			if (!tx->live || !bit(tx->live, b))
+				set_bit(after, b);
+	} else {
+		/* The old chain is replaced wholesale: free its blocks at commit. */
+		struct rfs_ptr p = fs->hdr.alloc;
+		uint8_t buf[RFS_BLOCK];
+		for (uint64_t guard = 0; !rfs_ptr_is_null(p) && guard < nb; guard++) {
+			if (rfs_read_ptr(fs, p, 1, buf) != 0) {
+				free(after);
+				return -fs->ctx->err;
+			}
+			rfs_tx_free(tx, rfs_ptr_index(p), 0);
+			p = rfs_ptr_decode(buf);
+		}
+		/* Free after the commit = free now + freed by this transaction. */
+		memcpy(after, tx->free_map, mapsz);
+		for (size_t i = 0; i < tx->ndeferred; i++)
+			for (uint64_t b = tx->deferred[i].index;
+			     b < tx->deferred[i].index + tx->deferred[i].count; b++)
+				set_bit(after, b);
+	}
 
 	size_t k = 0, cap = 4;
 	uint64_t *blocks = rx_xmalloc(cap * sizeof(*blocks)), runs;
@@ -498,7 +533,7 @@ int rfs_tx_commit(struct rfs_tx *tx)
 	struct rfs *fs = tx->fs;
 	int r = 0;
 
-	if (tx->ndirty == 0 && tx->ndeferred == 0 && tx->records_written == 0 &&
+	if (!tx->rebuild && tx->ndirty == 0 && tx->ndeferred == 0 && tx->records_written == 0 &&
 	    memcmp(&fs->hdr, &tx->saved, sizeof(fs->hdr)) == 0) {
 		tx_free_all(tx);	/* nothing changed: no new generation */
 		return 0;

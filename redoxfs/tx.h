@@ -37,9 +37,22 @@ struct rfs_tx {
 	/* Optional: told the bytes of each source chunk rfs_op_write_fd has written (progress). */
 	void (*copied)(void *arg, uint64_t bytes);
 	void *copied_arg;
+	/*
+	 * Rebuild mode (repair): the old allocation log is not trusted. Set live
+	 * before commit: the log is then written from it alone (1 = in use after
+	 * the commit), and the commit always makes a new generation.
+	 */
+	int rebuild;
+	const uint8_t *live;
 };
 
 int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out);
+/*
+ * Begin without replaying the allocation log (repair): in_use (one bit per
+ * block) names every block the committed state may still reference; the
+ * transaction allocates only outside it. The caller sets tx->live before commit.
+ */
+int rfs_tx_begin_rebuild(struct rfs *fs, const uint8_t *in_use, struct rfs_tx **out);
 /* Bytes of data records a transaction may hold in memory until commit (0: write at once). */
 void rfs_tx_set_buffer(struct rfs_tx *tx, size_t bytes);
 /* Commit as one new generation; the transaction is finished either way. */

@@ -8,6 +8,12 @@
 # The images are crafted from the good test images by tests/tools/rxcraft.py,
 # which re-seals the checksums after a structural edit so that the corruption
 # gets past the hash checks and reaches the structure checks.
+#
+# Then `rximg check --repair` runs on a copy of every image: it must repair it
+# (exit 1, then a clean check, the image readable by rxcraft.py's independent
+# reader, every node it kept unchanged unless its report names it, a second run
+# changing nothing), or refuse without touching the image where nothing can be
+# repaired (exit 4: the node tree or root unreadable; exit 8: no filesystem).
 . "$top_srcdir/tests/lib.sh"
 
 LIMIT=${HOSTILE_TIMEOUT:-20}	# seconds any single rximg command may take
@@ -32,6 +38,7 @@ begin() {
 	cn=$1
 	img=$WORK/$1.img
 	out=$WORK/out-$1
+	source_name=$2
 	src=$(copy_image "$2") && mv "$src" "$img"
 }
 
@@ -221,6 +228,59 @@ cat_stays_inside() {  # cat_stays_inside REGEX IMAGE:/path
 
 NOENT='[Nn]o such file|not found|does not exist'
 
+# ---- repair --------------------------------------------------------------------
+
+# The independent reader's listing of a pristine source image (made once).
+pristine_list() {
+	local list=$WORK/pristine-$1.list
+	[ -s "$list" ] || craft read "$(test_image "$1")" >"$list" || return 1
+	echo "$list"
+}
+
+# run_repair IMAGE: check --repair --json, status in $rrc; a sanitizer report fails.
+run_repair() {
+	rx check --repair --json "$1" >"$WORK/.rp.json" 2>"$WORK/.rp.err"
+	rrc=$?
+	if grep -q -E 'Sanitizer|runtime error' "$WORK/.rp.err"; then
+		head -20 "$WORK/.rp.err"
+		return 1
+	fi
+}
+
+repair_fixes() {
+	local rimg=$WORK/$cn.repaired.img list sum
+	cp --sparse=always "$img" "$rimg"
+	run_repair "$rimg" || return 1
+	if [ $rrc -ne 1 ]; then
+		echo "check --repair exited $rrc, expected 1:"
+		head -c 2000 "$WORK/.rp.json"; cat "$WORK/.rp.err"
+		return 1
+	fi
+	rx check "$rimg" >"$WORK/.rp.ck" 2>&1 || { echo "not clean after repair:"; head "$WORK/.rp.ck"; return 1; }
+	craft read "$rimg" >"$WORK/.rp.list" 2>"$WORK/.rp.read" ||
+		{ echo "the independent reader rejects the repaired image:"; head "$WORK/.rp.read"; return 1; }
+	list=$(pristine_list "$source_name") || { echo "cannot list the pristine $source_name"; return 1; }
+	craft compare-intact "$list" "$WORK/.rp.list" "$WORK/.rp.json" || return 1
+	sum=$(sha "$rimg")
+	run_repair "$rimg" || return 1
+	[ $rrc -eq 0 ] || { echo "a second repair exited $rrc"; head -c 2000 "$WORK/.rp.json"; return 1; }
+	[ "$(sha "$rimg")" = "$sum" ] || { echo "a second repair changed the image"; return 1; }
+}
+
+# repair_refuses STATUS: check --repair exits STATUS and leaves the image as it was.
+repair_refuses_with() {
+	local rimg=$WORK/$cn.repaired.img
+	cp --sparse=always "$img" "$rimg"
+	run_repair "$rimg" || return 1
+	[ $rrc -eq "$1" ] || { echo "check --repair exited $rrc, expected $1"; head -c 2000 "$WORK/.rp.json"; return 1; }
+	cmp -s "$img" "$rimg" || { echo "the image was changed"; return 1; }
+}
+
+repairs() { ok "$cn: check --repair repairs it (exit 1, then clean, independently readable, intact nodes unchanged, idempotent)" repair_fixes; }
+repair_refuses() { ok "$cn: check --repair exits 4 and leaves the image unchanged" repair_refuses_with 4; }
+repair_cannot() { ok "$cn: check --repair exits 8 and leaves the image unchanged" repair_refuses_with 8; }
+repair_nothing() { ok "$cn: check --repair changes nothing (exit 0)" repair_refuses_with 0; }
+
 # ---- baseline: the pristine sources ------------------------------------------
 
 for src in misc-tree bigdir large-files; do
@@ -241,6 +301,7 @@ if begin flip-node misc-tree.img && blk=$(craft where "$img" /hello.txt node) &&
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin flip-dirlist misc-tree.img && blk=$(craft where "$img" /names dirlist) &&
@@ -252,6 +313,7 @@ if begin flip-dirlist misc-tree.img && blk=$(craft where "$img" /names dirlist) 
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin flip-tree misc-tree.img && blk=$(craft where "$img" tree) && step flip "$img" "$blk" 16; then
@@ -261,6 +323,7 @@ if begin flip-tree misc-tree.img && blk=$(craft where "$img" tree) && step flip 
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repair_refuses
 else crafting_failed; fi
 
 if begin flip-symlink-record misc-tree.img &&
@@ -271,6 +334,7 @@ if begin flip-symlink-record misc-tree.img &&
 	extract_rejects "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin flip-file-record large-files.img &&
@@ -283,6 +347,7 @@ if begin flip-file-record large-files.img &&
 	extract_rejects "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- images that cannot be opened --------------------------------------------
@@ -298,6 +363,7 @@ if begin zero-ring misc-tree.img && step zero-ring "$img"; then
 	extract_rejects "$re"
 	check_cannot "$re"
 	unchanged
+	repair_cannot
 else crafting_failed; fi
 
 if begin truncate-half misc-tree.img && step truncate "$img" 4194304; then
@@ -309,6 +375,7 @@ if begin truncate-half misc-tree.img && step truncate "$img" 4194304; then
 	extract_rejects "$re"
 	check_cannot "$re"
 	unchanged
+	repair_cannot
 else crafting_failed; fi
 
 if begin truncate-in-ring misc-tree.img && step truncate "$img" 12388; then
@@ -318,6 +385,7 @@ if begin truncate-in-ring misc-tree.img && step truncate "$img" 12388; then
 	rejects "$re" manifest "$img"
 	check_cannot "$re"
 	unchanged
+	repair_cannot
 else crafting_failed; fi
 
 if begin truncate-empty misc-tree.img && step truncate "$img" 0; then
@@ -326,6 +394,7 @@ if begin truncate-empty misc-tree.img && step truncate "$img" 0; then
 	rejects "$re" ls "$img"
 	check_cannot "$re"
 	unchanged
+	repair_cannot
 else crafting_failed; fi
 
 if begin header-size-huge misc-tree.img && step set-header "$img" size=0x10000000000; then
@@ -334,6 +403,7 @@ if begin header-size-huge misc-tree.img && step set-header "$img" size=0x1000000
 	rejects "$re" ls -R "$img"
 	check_cannot "$re"
 	unchanged
+	repair_cannot
 else crafting_failed; fi
 
 if begin header-size-tiny misc-tree.img && step set-header "$img" size=40960; then
@@ -342,6 +412,7 @@ if begin header-size-tiny misc-tree.img && step set-header "$img" size=40960; th
 	rejects "$re" ls -R "$img"
 	check_cannot "$re"
 	unchanged
+	repair_cannot
 else crafting_failed; fi
 
 # Generation 6 written into slot 5: still readable, but the ring is inconsistent.
@@ -350,6 +421,7 @@ if begin header-wrong-slot misc-tree.img && step set-header "$img" generation=6;
 	ok "$cn: ls -R does not crash" no_crash rx ls -R "$img"
 	check_finds 'slot'
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin tree-out-of-range misc-tree.img && step set-ptr --index 0x100000 "$img" / tree; then
@@ -360,12 +432,14 @@ if begin tree-out-of-range misc-tree.img && step set-ptr --index 0x100000 "$img"
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repair_refuses
 else crafting_failed; fi
 
 if begin release-out-of-range misc-tree.img && step set-ptr --index 0x100000 "$img" / release; then
 	sealed
 	check_finds 'release.*outside|outside.*release'
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- hostile names (re-sealed) -----------------------------------------------
@@ -378,6 +452,7 @@ if begin name-slash misc-tree.img && step rename "$img" /names ../escape; then
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin name-dotdot misc-tree.img && step rename "$img" /names ..; then
@@ -387,6 +462,7 @@ if begin name-dotdot misc-tree.img && step rename "$img" /names ..; then
 	extract_rejects "$re" --force
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin name-dot misc-tree.img && step rename "$img" /names .; then
@@ -395,6 +471,7 @@ if begin name-dot misc-tree.img && step rename "$img" /names .; then
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin name-empty misc-tree.img && step rename "$img" /hello.txt ''; then
@@ -403,6 +480,7 @@ if begin name-empty misc-tree.img && step rename "$img" /hello.txt ''; then
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin name-nul misc-tree.img && step rename "$img" /hello.txt 'hello\x00.txt'; then
@@ -411,6 +489,7 @@ if begin name-nul misc-tree.img && step rename "$img" /hello.txt 'hello\x00.txt'
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin name-too-long misc-tree.img &&
@@ -420,6 +499,7 @@ if begin name-too-long misc-tree.img &&
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- directory loops and bad node ids (re-sealed) ------------------------------
@@ -431,6 +511,7 @@ if begin loop-self misc-tree.img && step retarget "$img" /deep/level00/level01 /
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # level02 inside /deep/level00/level01 names /deep/level00, the parent of its directory.
@@ -441,6 +522,7 @@ if begin loop-parent misc-tree.img &&
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin loop-root misc-tree.img && step retarget "$img" /deep/level00/level01/level02 /; then
@@ -450,6 +532,7 @@ if begin loop-root misc-tree.img && step retarget "$img" /deep/level00/level01/l
 	rejects "$re" ls -R "$img:/deep"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin entry-id-invalid misc-tree.img && step set-entry-id "$img" /hello.txt 0xFEFEFEFE; then
@@ -459,6 +542,7 @@ if begin entry-id-invalid misc-tree.img && step set-entry-id "$img" /hello.txt 0
 	rejects "$re" cat "$img:/hello.txt"
 	check_finds '4278124286'
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin entry-id-zero misc-tree.img && step set-entry-id "$img" /hello.txt 0; then
@@ -468,6 +552,7 @@ if begin entry-id-zero misc-tree.img && step set-entry-id "$img" /hello.txt 0; t
 	rejects "$re" cat "$img:/hello.txt"
 	check_finds 'node (id )?0[^0-9]'
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin entry-id-missing misc-tree.img && step set-entry-id "$img" /hello.txt 5000; then
@@ -477,6 +562,7 @@ if begin entry-id-missing misc-tree.img && step set-entry-id "$img" /hello.txt 5
 	rejects "$re" cat "$img:/hello.txt"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- a duplicate name: symlink to the host first, then a directory -----------
@@ -500,6 +586,7 @@ if begin dup-symlink-dir misc-tree.img && new_out &&
 	ok "$cn: get wrote nothing outside DEST" outside_clean
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- pointers out of range (re-sealed; the hash is valid whenever the target is in the file)
@@ -512,6 +599,7 @@ if begin ptr-out-of-range misc-tree.img && step set-ptr --index 0x100000 "$img" 
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # index * 4096 overflows 64 bits: a reader must not wrap around into the image.
@@ -523,6 +611,7 @@ if begin ptr-index-overflow misc-tree.img &&
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # The node pointer names block 5, the current header slot (its hash cannot be
@@ -535,6 +624,7 @@ if begin ptr-ring-node misc-tree.img && step set-ptr --index 5 "$img" /hello.txt
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin ptr-ring-dirlist misc-tree.img && step set-ptr --index 3 "$img" /names dir; then
@@ -545,6 +635,7 @@ if begin ptr-ring-dirlist misc-tree.img && step set-ptr --index 3 "$img" /names 
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin ptr-meta-level misc-tree.img && step set-ptr --level 1 "$img" /hello.txt node; then
@@ -554,6 +645,7 @@ if begin ptr-meta-level misc-tree.img && step set-ptr --level 1 "$img" /hello.tx
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 F=/random_1040KiB.bin
@@ -567,6 +659,7 @@ if begin record-level9 large-files.img && step set-ptr --level 9 "$img" $F recor
 	check_finds "$re"
 	check_spares "$INNOCENT"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin record-decomp9 large-files.img && step set-ptr --decomp 9 "$img" $F record:0; then
@@ -577,6 +670,7 @@ if begin record-decomp9 large-files.img && step set-ptr --decomp 9 "$img" $F rec
 	extract_rejects "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin record-out-of-range large-files.img && step set-ptr --index 0x100000 "$img" $F record:1; then
@@ -587,6 +681,7 @@ if begin record-out-of-range large-files.img && step set-ptr --index 0x100000 "$
 	extract_rejects "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # A level-5 record at block 256 (aligned) starts in the never-used block 256; its
@@ -599,6 +694,7 @@ if begin record-in-hole large-files.img && step set-ptr --index 256 "$img" $F re
 	check_finds "$re"
 	check_spares "$INNOCENT"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin record-unaligned large-files.img && step set-ptr --index 449 "$img" $F record:0; then
@@ -608,6 +704,7 @@ if begin record-unaligned large-files.img && step set-ptr --index 449 "$img" $F 
 	rejects "$re" manifest "$img"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- compressed records (re-sealed) -------------------------------------------
@@ -621,6 +718,7 @@ if begin comp-len-zero large-files.img && step set-comp-len "$img" $T zero; then
 	extract_rejects "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin comp-len-big large-files.img && step set-comp-len "$img" $T big; then
@@ -631,6 +729,7 @@ if begin comp-len-big large-files.img && step set-comp-len "$img" $T big; then
 	extract_rejects "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin comp-garbage large-files.img && step scramble-record "$img" $T; then
@@ -641,6 +740,7 @@ if begin comp-garbage large-files.img && step scramble-record "$img" $T; then
 	extract_rejects "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- hashed directories (bigdir.img, re-sealed) --------------------------------
@@ -653,6 +753,7 @@ if begin htree-depth15 bigdir.img && step set-marker "$img" /many 15; then
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin htree-null-child bigdir.img && step set-ptr --addr 0 --hash 0 "$img" /many htree:0; then
@@ -662,6 +763,7 @@ if begin htree-null-child bigdir.img && step set-ptr --addr 0 --hash 0 "$img" /m
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin htree-out-of-range bigdir.img && step set-ptr --index 0x100000 "$img" /many htree:1; then
@@ -671,6 +773,7 @@ if begin htree-out-of-range bigdir.img && step set-ptr --index 0x100000 "$img" /
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- DirList header words (re-sealed) ---------------------------------------------
@@ -682,6 +785,7 @@ if begin dirlist-used-big misc-tree.img && step dirlist-header --used 5000 "$img
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin dirlist-count-big misc-tree.img && step dirlist-header --count 60000 "$img" /names; then
@@ -691,6 +795,7 @@ if begin dirlist-count-big misc-tree.img && step dirlist-header --count 60000 "$
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- node fields (re-sealed) ------------------------------------------------------
@@ -703,6 +808,7 @@ if begin node-unknown-type misc-tree.img && step set-node "$img" /hello.txt type
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # 4096 << 40 bytes per record: a reader that trusts it allocates 4 PiB per record.
@@ -714,6 +820,7 @@ if begin node-record-level40 large-files.img && step set-node "$img" $F record_l
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin dir-inline misc-tree.img && step set-node "$img" /names flags=1; then
@@ -723,6 +830,7 @@ if begin dir-inline misc-tree.img && step set-node "$img" /names flags=1; then
 	walkers_reject "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # 2^63 bytes, all holes: beyond the largest possible file (about 4 PiB with
@@ -737,6 +845,7 @@ if begin size-2p63 misc-tree.img &&
 	extract_rejects "$re"
 	check_finds "$re"
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- allocation log (re-sealed) ----------------------------------------------------
@@ -746,6 +855,7 @@ if begin alloc-out-of-range misc-tree.img && step alloc-entry "$img" 0 0x100000 
 	ok "$cn: info does not crash" no_crash rx info "$img"
 	check_finds 'allocation log.*(outside|range)|(outside|range).*allocation log'
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin alloc-wraps misc-tree.img && step alloc-entry "$img" 0 0xFFFFFFFFFFFFFFF0 0x20; then
@@ -753,6 +863,7 @@ if begin alloc-wraps misc-tree.img && step alloc-entry "$img" 0 0xFFFFFFFFFFFFFF
 	ok "$cn: info does not crash" no_crash rx info "$img"
 	check_finds 'allocation log.*(outside|range)|(outside|range).*allocation log'
 	unchanged
+	repairs
 else crafting_failed; fi
 
 if begin alloc-negative-past-end misc-tree.img && step alloc-entry "$img" 0 2040 -100; then
@@ -760,6 +871,7 @@ if begin alloc-negative-past-end misc-tree.img && step alloc-entry "$img" 0 2040
 	ok "$cn: info does not crash" no_crash rx info "$img"
 	check_finds 'allocation log.*(outside|range)|(outside|range).*allocation log'
 	unchanged
+	repairs
 else crafting_failed; fi
 
 # ---- symlinks that point outside: legal content, never followed on the host ------
@@ -782,6 +894,7 @@ if begin symlink-dotdot misc-tree.img &&
 	ok "$cn: manifest succeeds" runs_ok rx manifest "$img"
 	ok "$cn: manifest shows the target" grep -q -F '../../../../etc/passwd' "$WORK/.ro.out"
 	unchanged
+	repair_nothing
 else crafting_failed; fi
 
 # An absolute target inside the sentinel directory: it must never be created.
@@ -801,6 +914,7 @@ if begin symlink-absolute misc-tree.img && new_out &&
 	ok "$cn: the symlink's target was never created" not_created "$out/sentinel/abs_target"
 	ok "$cn: nothing written outside DESTDIR" outside_clean
 	unchanged
+	repair_nothing
 	# A second image where the same name is a regular file: extracting it with
 	# --force over the first tree must replace the symlink, not write through it.
 	first=$img
@@ -814,6 +928,7 @@ if begin symlink-absolute misc-tree.img && new_out &&
 		ok "$cn: nothing was written through the old symlink" not_created "$out/sentinel/abs_target"
 		ok "$cn: nothing written outside DESTDIR" outside_clean
 		unchanged
+		repairs
 	else crafting_failed; fi
 else crafting_failed; fi
 
@@ -831,6 +946,7 @@ if begin destdir-symlink misc-tree.img; then
 		sh -c '[ -d "$1" ] && [ ! -L "$1" ] && [ -L "$1/abs_etc_passwd" ]' - "$out/dest/links"
 	ok "$cn: nothing written through the symlink (--force)" outside_clean
 	unchanged
+	repair_nothing
 else crafting_failed; fi
 
 if begin symlink-self-loop misc-tree.img && step set-symlink "$img" /links/dangling dangling; then
@@ -839,6 +955,7 @@ if begin symlink-self-loop misc-tree.img && step set-symlink "$img" /links/dangl
 	rejects 'symbolic links|loop' cat "$img:/links/dangling"
 	rejects 'symbolic links|loop' stat -L "$img:/links/dangling"
 	unchanged
+	repair_nothing
 else crafting_failed; fi
 
 done_testing

@@ -16,6 +16,7 @@ allocation log 11. Python 3 standard library only.
 """
 
 import argparse
+import hashlib
 import os
 import re
 import struct
@@ -561,6 +562,421 @@ def verify(img, out=sys.stdout):
     return bad
 
 
+# ---------------------------------------------------------------- an independent reader
+
+def lz4_block_decode(src, out_size):
+    """Decode one raw LZ4 block (spec 9.5, 9.6) into exactly out_size bytes (zero-padded)."""
+    out = bytearray()
+    i, n = 0, len(src)
+    while i < n:
+        token = src[i]
+        i += 1
+        lit = token >> 4
+        if lit == 15:
+            while True:
+                if i >= n:
+                    raise CraftError("LZ4: literal length runs past the input")
+                b = src[i]
+                i += 1
+                lit += b
+                if b != 255:
+                    break
+        if i + lit > n:
+            raise CraftError("LZ4: literals run past the input")
+        out += src[i:i + lit]
+        i += lit
+        if i == n:
+            break
+        if i + 2 > n:
+            raise CraftError("LZ4: truncated match offset")
+        off = src[i] | src[i + 1] << 8
+        i += 2
+        if off == 0 or off > len(out):
+            raise CraftError("LZ4: match offset %d outside the output" % off)
+        ml = token & 15
+        if ml == 15:
+            while True:
+                if i >= n:
+                    raise CraftError("LZ4: match length runs past the input")
+                b = src[i]
+                i += 1
+                ml += b
+                if b != 255:
+                    break
+        ml += 4
+        start = len(out) - off
+        for k in range(ml):
+            out.append(out[start + k])
+        if len(out) > out_size:
+            raise CraftError("LZ4: output larger than the record")
+    if len(out) > out_size:
+        raise CraftError("LZ4: output larger than the record")
+    return bytes(out) + bytes(out_size - len(out))
+
+
+class Reader:
+    """Walk a whole image from its newest header, strictly, written from the spec alone.
+
+    Every block reached is read through its pointer and its SeaHash compared;
+    directories are parsed and every name looked up again through the h-tree;
+    files are read record by record (LZ4 decoded); the allocation log is replayed
+    and no block may be reachable twice or be reachable and free. Encrypted
+    images are not supported (no AES in the standard library).
+    """
+
+    def __init__(self, img):
+        self.img = img
+        self.problems = []
+        self.owner = {}       # block -> what uses it
+        self.links = {}       # node id -> entries naming it
+        self.rows = []
+        self.lookup_cache = {}
+
+    def problem(self, msg):
+        self.problems.append(msg)
+
+    def claim(self, index, level, what):
+        for b in range(index, index + (1 << level)):
+            if b in self.owner:
+                self.problem("%s: block %d is also used by %s" % (what, b, self.owner[b]))
+            self.owner[b] = what
+
+    def fetch(self, addr, h, what, meta=True):
+        """The bytes a pointer names (None on a problem, which is recorded)."""
+        idx, lvl, dec = addr_index(addr), addr_level(addr), addr_decomp(addr)
+        if is_marker(addr, h) or is_null(addr, h):
+            self.problem("%s: unexpected %s pointer" % (what, "marker" if is_marker(addr, h) else "null"))
+            return None
+        if meta and (lvl or dec):
+            self.problem("%s: metadata pointer with level %d/%d" % (what, lvl, dec))
+            return None
+        if lvl > 5 or dec > 5 or idx < FIRST_DATA or idx + (1 << lvl) > self.img.nblocks or idx % (1 << lvl):
+            self.problem("%s: pointer to block %d level %d is out of range or unaligned" % (what, idx, lvl))
+            return None
+        data = self.img.read(idx, lvl)
+        if seahash(data) != h:
+            self.problem("%s: hash mismatch in block %d" % (what, idx))
+            return None
+        self.claim(idx, lvl, what)
+        return data
+
+    def node(self, nid, what):
+        idx = [(nid >> s) & 0xFF for s in (24, 16, 8, 0)]
+        if nid == 0 or max(idx) >= TREE_ENTRIES:
+            self.problem("%s: invalid node id %d" % (what, nid))
+            return None
+        addr, h = struct.unpack_from("<QQ", self.img.hdr, 48)
+        for i in idx:
+            if is_null(addr, h):
+                self.problem("%s: node %d is not in the tree" % (what, nid))
+                return None
+            b = self.tree_cache.get(addr_index(addr))
+            if b is None:
+                self.problem("%s: node %d lies under an unreadable tree list" % (what, nid))
+                return None
+            addr, h = struct.unpack_from("<QQ", b, 16 * i)
+        if is_null(addr, h):
+            self.problem("%s: node %d is not in the tree" % (what, nid))
+            return None
+        raw = self.nodes.get(nid)
+        if raw is None:
+            self.problem("%s: node %d is unreadable" % (what, nid))
+        return raw
+
+    def walk_tree(self, addr, h, level, prefix):
+        b = self.fetch(addr, h, "node tree level %d" % level)
+        if b is None:
+            return
+        self.tree_cache[addr_index(addr)] = b
+        for i in range(TREE_ENTRIES):
+            a, hh = struct.unpack_from("<QQ", b, 16 * i)
+            nid = prefix | i << (8 * level)
+            if is_null(a, hh):
+                continue
+            if level:
+                self.walk_tree(a, hh, level - 1, nid)
+            elif nid == 0:
+                self.problem("node tree: the reserved id 0 is used")
+            else:
+                raw = self.fetch(a, hh, "node %d" % nid)
+                if raw is not None:
+                    self.nodes[nid] = raw
+
+    def dir_entries(self, raw, path):
+        addr, h = struct.unpack_from("<QQ", raw, INLINE_OFF)
+        if any(struct.unpack_from("<QQ", raw, INLINE_OFF + 16 * s) != (0, 0) for s in range(2, 248)):
+            self.problem("%s: directory with data pointers" % path)
+        if is_null(addr, h):
+            return [], 0
+        if not is_marker(addr, h) or addr & 0xF > 8:
+            self.problem("%s: bad h-tree marker" % path)
+            return [], 0
+        depth = addr & 0xF
+        out, blocks = [], [0]
+
+        def walk(a, hh, levels):
+            b = self.fetch(a, hh, path)
+            if b is None:
+                return
+            blocks[0] += 1
+            if levels == 0:
+                count, used = struct.unpack_from("<HH", b, DIRLIST_BYTES)
+                pos = 0
+                for _ in range(count):
+                    if pos + 5 > used or used > DIRLIST_BYTES:
+                        self.problem("%s: directory list overrun" % path)
+                        return
+                    nid, ln = struct.unpack_from("<IB", b, pos)
+                    name = bytes(b[pos + 5:pos + 5 + ln])
+                    if pos + 5 + ln > used:
+                        self.problem("%s: directory list overrun" % path)
+                        return
+                    out.append((nid, name))
+                    pos += 5 + ln
+                if pos != used:
+                    self.problem("%s: directory list length mismatch" % path)
+                return
+            seen_empty = False
+            for k in range(HTREE_ENTRIES):
+                mh, ca, ch = struct.unpack_from("<IQQ", b, 20 * k)
+                if mh == HTREE_EMPTY and is_null(ca, ch):
+                    seen_empty = True
+                    continue
+                if seen_empty:
+                    self.problem("%s: gap in an h-tree index" % path)
+                walk(ca, ch, levels - 1)
+        ra, rh = struct.unpack_from("<QQ", raw, INLINE_OFF + 16)
+        walk(ra, rh, depth)
+        return out, blocks[0]
+
+    def block(self, index):
+        if index not in self.lookup_cache:
+            self.lookup_cache[index] = self.img.read(index)
+        return self.lookup_cache[index]
+
+    def lookup(self, raw, name):
+        """Spec 10.5: the node id the h-tree finds for name, or None."""
+        addr, h = struct.unpack_from("<QQ", raw, INLINE_OFF)
+        if not is_marker(addr, h):
+            return None
+        d = addr & 0xF
+        hn = name_hash(name)
+        ra, rh = struct.unpack_from("<QQ", raw, INLINE_OFF + 16)
+        entries = [(0xFFFFFFFE, ra, rh)] if d == 0 else None
+
+        def search(entries, levels):
+            taking, prev = False, None
+            for mh, a, hh in entries:
+                if mh == HTREE_EMPTY and is_null(a, hh):
+                    break
+                if taking and prev != hn:
+                    break
+                if not taking and mh < hn:
+                    continue
+                taking, prev = True, mh
+                b = self.block(addr_index(a))
+                if levels == 1:
+                    count, used = struct.unpack_from("<HH", b, DIRLIST_BYTES)
+                    pos = 0
+                    for _ in range(count):
+                        nid, ln = struct.unpack_from("<IB", b, pos)
+                        if bytes(b[pos + 5:pos + 5 + ln]) == name:
+                            return nid
+                        pos += 5 + ln
+                else:
+                    r = search(index_entries(b), levels - 1)
+                    if r is not None:
+                        return r
+            return None
+
+        def index_entries(b):
+            return [struct.unpack_from("<IQQ", b, 20 * k) for k in range(HTREE_ENTRIES)]
+        if entries is None:
+            entries = index_entries(self.block(addr_index(ra)))
+        return search(entries, max(d, 1))
+
+    def file_data(self, raw, nid, path):
+        mode, size, flags, level = (struct.unpack_from("<H", raw, 0)[0], struct.unpack_from("<Q", raw, 14)[0],
+                                    struct.unpack_from("<I", raw, 70)[0], struct.unpack_from("<I", raw, 66)[0])
+        if flags & FLAG_INLINE:
+            data = bytes(raw[INLINE_OFF:INLINE_OFF + min(size, INLINE_MAX)])
+            return data + bytes(size - len(data)) if size < (1 << 30) else None
+        if level > 5:
+            self.problem("%s: record level %d" % (path, level))
+            return None
+        recsize = BLOCK << level
+        nrec = -(-size // recsize)
+        if size > (1 << 34):
+            self.problem("%s: size %d too large for this reader" % (path, size))
+            return None
+        out = bytearray(size)
+        for first, slots, base, depth in RANGES:
+            for sl in range(slots):
+                a, h = struct.unpack_from("<QQ", raw, INLINE_OFF + 16 * (base + sl))
+                self.records(a, h, depth, first + sl * 256 ** depth, nrec, recsize, out, path)
+        return bytes(out)
+
+    def records(self, a, h, depth, first, nrec, recsize, out, path):
+        if is_null(a, h) or first >= nrec:
+            return
+        if depth:
+            b = self.fetch(a, h, path)
+            if b is None:
+                return
+            for i in range(256):
+                ca, ch = struct.unpack_from("<QQ", b, 16 * i)
+                self.records(ca, ch, depth - 1, first + i * 256 ** (depth - 1), nrec, recsize, out, path)
+            return
+        data = self.fetch(a, h, "%s record %d" % (path, first), meta=False)
+        if data is None:
+            return
+        lvl, dec = addr_level(a), addr_decomp(a)
+        if dec:
+            clen = struct.unpack_from("<H", data, 0)[0]
+            if clen == 0 or clen + 2 > len(data) or lvl >= dec or (BLOCK << dec) > recsize:
+                self.problem("%s record %d: bad compressed record" % (path, first))
+                return
+            try:
+                data = lz4_block_decode(bytes(data[2:2 + clen]), BLOCK << dec)
+            except CraftError as e:
+                self.problem("%s record %d: %s" % (path, first, e))
+                return
+        elif (BLOCK << lvl) > recsize:
+            self.problem("%s record %d: larger than the record size" % (path, first))
+            return
+        off = first * recsize
+        n = min(len(data), len(out) - off)
+        out[off:off + n] = data[:n]
+
+    def run(self):
+        img = self.img
+        self.tree_cache, self.nodes = {}, {}
+        ta, th = struct.unpack_from("<QQ", img.hdr, 48)
+        self.walk_tree(ta, th, 3, 0)
+        reached = set()
+        queue = [(b"/", 1)]
+        root = self.node(1, "/")
+        if root is None or struct.unpack_from("<H", root, 0)[0] & MODE_TYPE != MODE_DIR:
+            self.problem("/: the root directory is missing or not a directory")
+            queue = []
+        reached.add(1)
+        while queue:
+            path, nid = queue.pop(0)
+            raw = self.node(nid, path.decode("utf-8", "replace"))
+            if raw is None:
+                continue
+            f = {name: struct.unpack_from(fmt, raw, off)[0] for name, (off, fmt) in NODE_FIELDS.items()}
+            typ = f["mode"] & MODE_TYPE
+            p = path.decode("utf-8", "replace")
+            if typ == MODE_DIR:
+                ents, nblk = self.dir_entries(raw, p)
+                if f["size"] != nblk * BLOCK:
+                    self.problem("%s: directory size %d for %d blocks" % (p, f["size"], nblk))
+                names = set()
+                for cid, name in ents:
+                    child = path.rstrip(b"/") + b"/" + name
+                    cp = child.decode("utf-8", "replace")
+                    if (not name or len(name) > 252 or b"/" in name or b"\0" in name
+                            or name in (b".", b"..")):
+                        self.problem("%s: bad name %r" % (p, name))
+                        continue
+                    if name in names:
+                        self.problem("%s: duplicate name" % cp)
+                    names.add(name)
+                    if self.lookup(raw, name) != cid:
+                        self.problem("%s: not found through the h-tree" % cp)
+                    self.links[cid] = self.links.get(cid, 0) + 1
+                    craw = self.node(cid, cp)
+                    if craw is None:
+                        continue
+                    if cid in reached:
+                        if struct.unpack_from("<H", craw, 0)[0] & MODE_TYPE == MODE_DIR:
+                            self.problem("%s: directory reached twice" % cp)
+                        continue
+                    reached.add(cid)
+                    queue.append((child, cid))
+                self.rows.append((path, "dir", nid, f["mode"] & 0o7777, "-", "-"))
+            elif typ in (MODE_FILE, MODE_SYMLINK, MODE_SOCK):
+                data = self.file_data(raw, nid, p)
+                kind = {MODE_FILE: "file", MODE_SYMLINK: "symlink", MODE_SOCK: "sock"}[typ]
+                digest = "-" if data is None else hashlib.sha256(data).hexdigest()
+                if typ == MODE_SYMLINK and data is not None:
+                    digest = "-> " + data.decode("utf-8", "backslashreplace")
+                self.rows.append((path, kind, nid, f["mode"] & 0o7777, f["size"], digest))
+            else:
+                self.problem("%s: unknown node type %o" % (p, f["mode"]))
+            for t in ("ctime_nsec", "mtime_nsec", "atime_nsec"):
+                if f[t] >= 10 ** 9:
+                    self.problem("%s: %s out of range" % (p, t))
+        for nid, raw in self.nodes.items():
+            if nid == 1:
+                continue
+            links = struct.unpack_from("<I", raw, 10)[0]
+            if nid not in reached:
+                self.problem("node %d: in the tree but in no directory" % nid)
+            elif links != self.links.get(nid, 0):
+                self.problem("node %d: links %d but %d entries" % (nid, links, self.links.get(nid, 0)))
+        # Release list and allocation log (spec 11).
+        ra, rh = struct.unpack_from("<QQ", img.hdr, 3152)
+        while not is_null(ra, rh):
+            b = self.fetch(ra, rh, "release list")
+            if b is None:
+                break
+            ra, rh = struct.unpack_from("<QQ", b, 0)
+        chain = []
+        aa, ah = struct.unpack_from("<QQ", img.hdr, 64)
+        while not is_null(aa, ah):
+            b = self.fetch(aa, ah, "allocation log")
+            if b is None or len(chain) > img.nblocks:
+                break
+            chain.append(b)
+            aa, ah = struct.unpack_from("<QQ", b, 0)
+        free = bytearray(img.nblocks)
+        for b in reversed(chain):
+            for k in range(ALLOC_ENTRIES):
+                idx, cnt = struct.unpack_from("<Qq", b, 16 + 16 * k)
+                if cnt == 0:
+                    continue
+                if idx >= img.nblocks or abs(cnt) > img.nblocks - idx:
+                    self.problem("allocation log: entry (%d, %d) out of range" % (idx, cnt))
+                    continue
+                for x in range(idx, idx + abs(cnt)):
+                    if cnt < 0 and not free[x]:
+                        self.problem("allocation log: block %d allocated while not free" % x)
+                    if cnt > 0 and free[x]:
+                        self.problem("allocation log: block %d freed twice" % x)
+                    free[x] = 1 if cnt > 0 else 0
+        for x in range(FIRST_DATA):
+            if free[x]:
+                self.problem("allocation log: ring block %d is free" % x)
+        for x, what in self.owner.items():
+            if free[x]:
+                self.problem("%s: block %d is in use but free in the allocation log" % (what, x))
+        self.rows.sort()
+        return self.problems
+
+
+def escape_path(text):
+    """Tab, newline and backslash as \\t, \\n, \\\\ (the manifest convention)."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def cmd_read(args):
+    """Walk the whole image independently of rximg and print one line per path:
+    PATH TYPE NODE-ID PERMISSIONS SIZE SHA256 (symlinks: -> TARGET). Problems go to
+    standard error and make the exit status 1."""
+    img = Image(args.image, writable=False)
+    r = Reader(img)
+    problems = r.run()
+    for path, kind, nid, perm, size, digest in r.rows:
+        print("%s\t%s\t%d\t%04o\t%s\t%s" % (escape_path(path.decode("utf-8", "backslashreplace")),
+                                           kind, nid, perm, size, escape_path(digest)))
+    for p in problems:
+        print("problem: " + p, file=sys.stderr)
+    if problems:
+        sys.exit(1)
+
+
 # ---------------------------------------------------------------- subcommands
 
 def parse_int(text):
@@ -589,6 +1005,57 @@ def cmd_verify(args):
         sys.exit(1)
     print("%s: every checkable hash matches (generation %d in slot %d)" % (
         args.image, struct.unpack_from("<Q", img.hdr, 40)[0], img.slot))
+
+
+def read_listing(path):
+    rows = {}
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) >= 6:
+                rows[cols[0]] = (cols[1], int(cols[2]), cols[3], cols[4], "\t".join(cols[5:]))
+    return rows
+
+
+def cmd_compare_intact(args):
+    """Compare `read` listings before and after a repair (REPORT: `rximg check --repair --json`).
+
+    Every node kept must have the same type, permissions, size and contents, unless
+    the report names its path (or, for a node that moved to lost+found, its old
+    path); every node that disappeared must have its path or a parent directory
+    named in the report. Prints each difference; exit 1 if there is any.
+    """
+    import json
+    before, after = read_listing(args.before), read_listing(args.after)
+    with open(args.report, encoding="utf-8") as f:
+        named = {escape_path(r["where"]) for r in json.load(f).get("repairs", [])}
+    by_id = {v[1]: (k, v) for k, v in before.items()}
+    bad = []
+
+    def explained(path):
+        while True:
+            if path in named:
+                return True
+            if path == "/":
+                return False
+            path = path.rsplit("/", 1)[0] or "/"
+    seen = set()
+    for path, row in after.items():
+        old = by_id.get(row[1])
+        if old is None:
+            continue
+        seen.add(row[1])
+        opath, orow = old
+        if orow[0] != row[0] or (row[0] != "dir" and orow[2:] != row[2:]) or orow[2] != row[2]:
+            if path not in named and opath not in named:
+                bad.append("%s (was %s): changed but not reported: %r -> %r" % (path, opath, orow, row))
+    for opath, orow in before.items():
+        if orow[1] not in seen and not explained(opath):
+            bad.append("%s (node %d): lost but not reported" % (opath, orow[1]))
+    for line in bad:
+        print(line)
+    if bad:
+        sys.exit(1)
 
 
 def cmd_flip(args):
@@ -905,6 +1372,13 @@ def build_parser():
     add("selftest", cmd_selftest, "check SeaHash against the spec's test vectors")
     sp = add("verify", cmd_verify, "check every hash that can be checked (exit 1 on a mismatch)")
     sp.add_argument("image")
+    sp = add("read", cmd_read, "walk the whole image strictly, verify it, print every path (exit 1 on a problem)")
+    sp.add_argument("image")
+    sp = add("compare-intact", cmd_compare_intact,
+             "compare `read` listings before/after a repair against its JSON report")
+    sp.add_argument("before")
+    sp.add_argument("after")
+    sp.add_argument("report")
     sp = add("where", cmd_where, "print a block index: node, dirlist[:N], htree, record:N, l0")
     sp.add_argument("image")
     sp.add_argument("path", help="/path, or 'tree' / 'alloc' for the header's pointers")
