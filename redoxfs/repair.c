@@ -298,20 +298,6 @@ static void pass_old(struct repairer *k)
 
 /* ---- pass 1: the node tree ---- */
 
-static int flag_get(const uint8_t *b, unsigned i)
-{
-	return (b[4064 + (i / 128) * 16 + (i % 128) / 8] >> (i % 8)) & 1;
-}
-
-static void flag_set(uint8_t *b, unsigned i, int v)
-{
-	uint8_t *p = &b[4064 + (i / 128) * 16 + (i % 128) / 8];
-	if (v)
-		*p |= (uint8_t)(1u << (i % 8));
-	else
-		*p &= (uint8_t)~(1u << (i % 8));
-}
-
 static const enum rfs_btype tree_type[4] = { BT_TREE0, BT_TREE1, BT_TREE2, BT_TREE3 };
 
 static void lose_range(struct repairer *k, uint32_t prefix, int level)
@@ -385,16 +371,16 @@ static int fix_tree(struct repairer *k, uint8_t *slot, int level, uint32_t prefi
 			child_full = fix_tree(k, cs, level - 1, id);
 		}
 		any |= !rfs_ptr_is_null(rfs_ptr_decode(cs));
-		if (flag_get(b, i) != child_full) {
+		if (rfs_tree_flag_get(b, i) != child_full) {
 			must |= level == 0;	/* a wrong leaf flag is an error; above, cosmetic */
-			flag_set(b, i, child_full);
+			rfs_tree_flag_set(b, i, child_full);
 		}
 		full &= child_full;
 	}
 	for (unsigned i = RFS_TREE_ENTRIES; i < 256; i++)
-		if (flag_get(b, i)) {
+		if (rfs_tree_flag_get(b, i)) {
 			must = 1;
-			flag_set(b, i, 0);
+			rfs_tree_flag_set(b, i, 0);
 		}
 	if (k->rep->gave_up || k->err)
 		return 0;

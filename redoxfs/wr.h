@@ -19,6 +19,9 @@ int rfs_node_remove(struct rfs_tx *tx, uint32_t id);
  * reclaims the leaked blocks).
  */
 int rfs_node_detach(struct rfs_tx *tx, uint32_t id);
+/* The "full" flag of entry i in a node-tree list block (a 4096-byte block). */
+int rfs_tree_flag_get(const uint8_t *b, unsigned i);
+void rfs_tree_flag_set(uint8_t *b, unsigned i, int v);
 
 struct rfs_time {
 	uint64_t sec;

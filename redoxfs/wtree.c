@@ -5,12 +5,12 @@
 #include "tx.h"
 #include "wr.h"
 
-static int flag_get(const uint8_t *b, unsigned i)
+int rfs_tree_flag_get(const uint8_t *b, unsigned i)
 {
 	return (b[4064 + (i / 128) * 16 + (i % 128) / 8] >> (i % 8)) & 1;
 }
 
-static void flag_set(uint8_t *b, unsigned i, int v)
+void rfs_tree_flag_set(uint8_t *b, unsigned i, int v)
 {
 	uint8_t *p = &b[4064 + (i / 128) * 16 + (i % 128) / 8];
 	if (v)
@@ -22,7 +22,7 @@ static void flag_set(uint8_t *b, unsigned i, int v)
 static int list_full(const uint8_t *b)
 {
 	for (unsigned i = 0; i < RFS_TREE_ENTRIES; i++)
-		if (!flag_get(b, i))
+		if (!rfs_tree_flag_get(b, i))
 			return 0;
 	return 1;
 }
@@ -40,7 +40,7 @@ static int find_free(struct rfs *fs, struct rfs_ptr ptr, int level, uint32_t pre
 		return r;
 	for (unsigned i = 0; i < RFS_TREE_ENTRIES; i++) {
 		uint32_t sub = prefix | (uint32_t)i << (8 * level);
-		if (flag_get(buf, i) || (level == 0 && sub == 0))
+		if (rfs_tree_flag_get(buf, i) || (level == 0 && sub == 0))
 			continue;
 		struct rfs_ptr child = rfs_ptr_decode(buf + 16 * i);
 		if (level == 0) {
@@ -80,7 +80,7 @@ static uint8_t *tree_path(struct rfs_tx *tx, uint32_t id, uint8_t *lists[4])
 		lists[level - 1] = b;
 	}
 	if ((id >> 8) == 0)
-		flag_set(lists[0], 0, 1);	/* the first leaf keeps id 0 reserved */
+		rfs_tree_flag_set(lists[0], 0, 1);	/* the first leaf keeps id 0 reserved */
 	return lists[0];
 }
 
@@ -88,7 +88,7 @@ static void update_flags(uint8_t *lists[4], uint32_t id)
 {
 	for (int level = 1; level < 4; level++) {
 		unsigned i = (id >> (8 * level)) & 0xFF;
-		flag_set(lists[level], i, list_full(lists[level - 1]));
+		rfs_tree_flag_set(lists[level], i, list_full(lists[level - 1]));
 	}
 }
 
@@ -117,7 +117,7 @@ int rfs_node_put(struct rfs_tx *tx, struct rfs_node *n)
 		return -tx->fs->ctx->err;
 	memcpy(nb, n->raw, RFS_BLOCK);
 	n->block = rfs_ptr_index(rfs_ptr_decode(leaf + 16 * i));
-	flag_set(leaf, i, 1);
+	rfs_tree_flag_set(leaf, i, 1);
 	update_flags(lists, n->id);
 	return 0;
 }
@@ -141,9 +141,9 @@ static int tree_clear(struct rfs_tx *tx, uint32_t id, int free_node_block)
 	if (!rfs_ptr_is_null(p) && free_node_block)
 		rfs_tx_free(tx, rfs_ptr_index(p), 0);
 	memset(leaf + 16 * i, 0, 16);
-	flag_set(leaf, i, 0);
+	rfs_tree_flag_set(leaf, i, 0);
 	if ((id >> 8) == 0)
-		flag_set(leaf, 0, 1);
+		rfs_tree_flag_set(leaf, 0, 1);
 	/* Free lists left without pointers, and clear "full" up the path. */
 	for (int level = 0; level < 3; level++) {
 		unsigned pi = (id >> (8 * (level + 1))) & 0xFF;
@@ -153,7 +153,7 @@ static int tree_clear(struct rfs_tx *tx, uint32_t id, int free_node_block)
 			rfs_tx_free(tx, rfs_ptr_index(cp), 0);
 			memset(parent + 16 * pi, 0, 16);
 		}
-		flag_set(parent, pi, 0);
+		rfs_tree_flag_set(parent, pi, 0);
 	}
 	return 0;
 }
