@@ -8,7 +8,7 @@
 R=$RXIMG
 craft() { ${PYTHON3:-python3} "$top_srcdir/tests/tools/rxcraft.py" "$@"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-gen() { "$R" info --json "$1" | sed -n 's/.*"generation":\([0-9]*\).*/\1/p'; }
+gen() { "$R" info --json "$1" | sed -n 's/.*"generation":"\{0,1\}\([0-9]*\).*/\1/p'; }
 
 if ! craft selftest >/dev/null 2>&1; then
 	echo "1..0 # SKIP rxcraft.py does not run (${PYTHON3:-python3} missing?)"
