@@ -121,6 +121,9 @@ int cmd_info(int argc, char **argv)
 			json_str(&j, "uuid", p->uuid);
 			json_u64_str(&j, "start", p->start);
 			json_u64_str(&j, "size", p->size);
+			char fsname[32];
+			json_str(&j, "filesystem", rx_part_fs_name(img->container, p, fsname, sizeof(fsname))
+							  ? fsname : NULL);
 			json_end_obj(&j);
 		}
 		json_end_arr(&j);
@@ -185,10 +188,13 @@ int cmd_info(int argc, char **argv)
 				const struct rx_part *p = &pt->parts[i];
 				const char *tn = rx_part_type_name(p->type);
 				rx_human_size(p->size, h1, sizeof(h1));
-				printf("  p%-2d %-10s bytes %llu..%llu (%s), type %s%s%s%s\n", p->partno,
+				char fsname[32];
+				int named = rx_part_fs_name(img->container, p, fsname, sizeof(fsname));
+				printf("  p%-2d %-10s bytes %llu..%llu (%s), type %s%s%s%s%s%s\n", p->partno,
 				       p->name[0] ? p->name : "-", (unsigned long long)p->start,
 				       (unsigned long long)(p->start + p->size), h1, tn ? tn : p->type,
-				       tn ? " (" : "", tn ? p->type : "", tn ? ")" : "");
+				       tn ? " (" : "", tn ? p->type : "", tn ? ")" : "",
+				       named ? ", filesystem " : "", named ? fsname : "");
 			}
 		} else {
 			printf("Partitions: none\n");

@@ -327,3 +327,35 @@ const char *rx_part_type_name(const char *type)
 			return known[i].name;
 	return NULL;
 }
+
+#if HAVE_BLKID
+#include <blkid.h>
+
+int rx_part_fs_name(const struct rx_dev *dev, const struct rx_part *p, char *out, size_t cap)
+{
+	out[0] = 0;
+	/* libblkid reads a descriptor: only plain files and disks have one (not qcow2). */
+	if (dev->fd < 0 || p->size == 0 || p->start > (uint64_t)INT64_MAX || p->size > (uint64_t)INT64_MAX)
+		return 0;
+	blkid_probe pr = blkid_new_probe();
+	const char *type = NULL;
+	if (pr && blkid_probe_set_device(pr, dev->fd, (blkid_loff_t)p->start, (blkid_loff_t)p->size) == 0) {
+		blkid_probe_enable_superblocks(pr, 1);
+		blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+		if (blkid_do_safeprobe(pr) == 0 && blkid_probe_lookup_value(pr, "TYPE", &type, NULL) == 0)
+			copy_str(out, cap, type);
+	}
+	if (pr)
+		blkid_free_probe(pr);
+	return out[0] != 0;
+}
+#else
+int rx_part_fs_name(const struct rx_dev *dev, const struct rx_part *p, char *out, size_t cap)
+{
+	(void)dev;
+	(void)p;
+	if (cap)
+		out[0] = 0;
+	return 0;	/* without libblkid, other filesystems go unnamed */
+}
+#endif

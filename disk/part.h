@@ -23,6 +23,11 @@ struct rx_parttable {
 
 int rx_part_probe(struct rx_dev *dev, struct rx_parttable *out);
 void rx_part_free(struct rx_parttable *t);
+/*
+ * The filesystem libblkid recognises inside partition p of dev ("vfat",
+ * "ext4"...): 1 with out filled, 0 when unknown or built without libblkid.
+ */
+int rx_part_fs_name(const struct rx_dev *dev, const struct rx_part *p, char *out, size_t cap);
 /* Human name of a well-known partition type GUID, or NULL. */
 const char *rx_part_type_name(const char *type);
 

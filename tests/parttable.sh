@@ -93,4 +93,18 @@ else
 	skip "a qcow2 shows the GPT of its disk" "qemu-img is not installed"
 fi
 
+# libblkid, when built in, only adds the names of other filesystems in info.
+truncate -s 8M "$WORK/esp.img"
+sgdisk -o -n 1:2048:6143 -t 1:EF00 "$WORK/esp.img" >/dev/null 2>&1
+mkfs.fat --offset 2048 "$WORK/esp.img" 2048 >/dev/null 2>&1
+if grep -q '^#define HAVE_BLKID 1' "$top_builddir/config.h"; then
+	ok "with libblkid, info names the FAT filesystem of the ESP" sh -c \
+		"'$R' info '$WORK/esp.img' | grep -q '^  p1 .*type EFI system .*, filesystem vfat\$' &&
+		 '$R' info --json '$WORK/esp.img' | $PY -c \"import json,sys; assert json.load(sys.stdin)['partition_table']['partitions'][0]['filesystem'] == 'vfat'\""
+else
+	ok "without libblkid, info lists the ESP with no filesystem name" sh -c \
+		"'$R' info '$WORK/esp.img' | grep -q '^  p1 .*type EFI system' && ! '$R' info '$WORK/esp.img' | grep -q filesystem &&
+		 '$R' info --json '$WORK/esp.img' | $PY -c \"import json,sys; assert json.load(sys.stdin)['partition_table']['partitions'][0]['filesystem'] is None\""
+fi
+
 done_testing
