@@ -867,12 +867,19 @@ MP2=$(new_mp lock2)
 echo hello >"$WORK/hello"
 mount_img "$MP" "$LI"
 echo data >"$MP/file"
+# The error names the mount's process where the build can look processes up
+# (HOLDER_LOOKUP_*); a build without it can only say that another rximg may hold it.
+if grep -q '^#define HOLDER_LOOKUP' "$top_builddir/config.h"; then
+	HELD_BY='rximg mount|process [0-9]+'
+else
+	HELD_BY='in use by another program \(perhaps a running rximg command or mount\)'
+fi
 ok "a mounted image cannot be mounted again read-write (the error names the mount)" \
-	fails_cleanly 'rximg mount|process [0-9]+' mount_img "$MP2" "$LI"
+	fails_cleanly "$HELD_BY" mount_img "$MP2" "$LI"
 ok "nor read-only while mounted read-write" fails_cleanly 'rximg|mount|process [0-9]+' mount_img "$MP2" -o ro "$LI"
 ok "rximg put is refused while mounted (the error names the mount)" \
-	fails_cleanly 'rximg mount|process [0-9]+' "$R" put "$WORK/hello" "$LI:/hello"
-ok "rximg mkdir is refused while mounted" fails_cleanly 'rximg mount|process [0-9]+' "$R" mkdir "$LI:/newdir"
+	fails_cleanly "$HELD_BY" "$R" put "$WORK/hello" "$LI:/hello"
+ok "rximg mkdir is refused while mounted" fails_cleanly "$HELD_BY" "$R" mkdir "$LI:/newdir"
 ok "the refused mount left nothing mounted on the second mountpoint" not_mounted "$MP2"
 ok "the first mount still works" test "$(cat "$MP/file")" = data
 ok "rximg umount" "$R" umount "$MP"
@@ -887,7 +894,7 @@ if mount_img "$MP" -o ro "$LI" && mount_img "$MP2" -o ro "$LI"; then
 	ok "a read-write mount is refused while read-only mounts exist" \
 		fails_cleanly 'rximg|mount|process [0-9]+' mount_img "$MP3" "$LI"
 	ok "rximg put is refused while mounted read-only" \
-		fails_cleanly 'rximg mount|process [0-9]+|read-only' "$R" put "$WORK/hello" "$LI:/hello2"
+		fails_cleanly "$HELD_BY|read-only" "$R" put "$WORK/hello" "$LI:/hello2"
 	ok "rximg umount of one of two read-only mounts returns at once, status 0" timeout 8 "$R" umount "$MP2"
 	is_mounted "$MP2" && lazy_unmount "$MP2"
 	ok "rximg umount of the other one" "$R" umount "$MP"
