@@ -8,6 +8,7 @@
 #include "json.h"
 #include "lock.h"
 #include "ops.h"
+#include "progress.h"
 #include "rfs.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -65,6 +66,8 @@ int wsession_open(const char *arg, struct wsession *w);
 int wsession_same(struct wsession *w, const char *verb, const struct target *t);
 /* Commit (or report) and close; returns the exit status. */
 int wsession_commit(struct wsession *w);
+/* Commit, then finish the bar: 100% only when the commit landed. */
+int wsession_commit_progress(struct wsession *w, struct progress *bar);
 /* Report the recorded failure for path, drop every change, close; returns EXIT_FAIL. */
 int wsession_fail(struct wsession *w, const char *path);
 /*

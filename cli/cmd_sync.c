@@ -291,10 +291,5 @@ int cmd_sync(int argc, char **argv)
 		fprintf(stderr, "rximg: %s: %llu entr%s changed\n", w.o.t.image,
 			(unsigned long long)io.changed, io.changed == 1 ? "y" : "ies");
 	}
-	int status = wsession_commit(&w);
-	if (status == EXIT_OK)
-		progress_done(&bar);
-	else
-		progress_stop(&bar);
-	return status;
+	return wsession_commit_progress(&w, &bar);
 }

@@ -560,12 +560,7 @@ int cmd_put(int argc, char **argv)
 		}
 		free(path);
 	}
-	int status = wsession_commit(&w);
-	if (status == EXIT_OK)
-		progress_done(&bar);
-	else
-		progress_stop(&bar);
-	return status;
+	return wsession_commit_progress(&w, &bar);
 }
 
 static const char mkdir_help[] =

@@ -214,3 +214,13 @@ int wsession_finish(struct wsession *w, char **paths, int r, const char *path)
 	free_paths(paths);
 	return s;
 }
+
+int wsession_commit_progress(struct wsession *w, struct progress *bar)
+{
+	int status = wsession_commit(w);
+	if (status == EXIT_OK)
+		progress_done(bar);
+	else
+		progress_stop(bar);
+	return status;
+}

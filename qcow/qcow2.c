@@ -669,6 +669,19 @@ static void add_free(struct qcow2 *q, uint64_t c)
 	q->meta_dirty = 1;
 }
 
+/* Queue the clusters an L2 entry points to (a data cluster, or a compressed span) for freeing. */
+static void free_entry_clusters(struct qcow2 *q, uint64_t e)
+{
+	if (e & COMPRESSED) {
+		uint64_t a, b;
+		compressed_span(q, e, &a, &b);
+		for (uint64_t c = a; c <= b; c++)
+			add_free(q, c);
+	} else if (e & OFF_MASK) {
+		add_free(q, (e & OFF_MASK) >> q->cb);
+	}
+}
+
 /* ---- flush: the safe order ---- */
 
 static int write_header_sector(struct qcow2 *q)
@@ -945,15 +958,7 @@ static int q_pwrite_locked(struct rx_dev *dev, const void *vbuf, size_t len, uin
 				return r;
 		}
 		for (uint64_t j = 0; j < n; j++) {
-			uint64_t old = t->e[k0 + j];
-			if (old & COMPRESSED) {
-				uint64_t a, b;
-				compressed_span(q, old, &a, &b);
-				for (uint64_t c = a; c <= b; c++)
-					add_free(q, c);
-			} else if (old & OFF_MASK) {
-				add_free(q, (old & OFF_MASK) >> q->cb);
-			}
+			free_entry_clusters(q, t->e[k0 + j]);
 			t->e[k0 + j] = (h0 + (j << q->cb)) | COPIED;
 		}
 		t->dirty = 1;
@@ -1043,15 +1048,7 @@ static int make_empty_locked(struct qcow2 *q)
 		if (l2off && (r = l2_load(q, i, &t)) != 0)
 			return r;
 		for (uint64_t k = 0; t && k < q->l2_n; k++) {
-			uint64_t old = t->e[k];
-			if (old & COMPRESSED) {
-				uint64_t a, b;
-				compressed_span(q, old, &a, &b);
-				for (uint64_t c = a; c <= b; c++)
-					add_free(q, c);
-			} else if (old & OFF_MASK) {
-				add_free(q, (old & OFF_MASK) >> q->cb);
-			}
+			free_entry_clusters(q, t->e[k]);
 		}
 		if (t) {
 			add_free(q, l2off >> q->cb);
