@@ -9,6 +9,7 @@
 #include "lock.h"
 #include "ops.h"
 #include "progress.h"
+#include "resolve.h"
 #include "rfs.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -56,6 +57,37 @@ int bad_option(const char *verb, char **argv);
 /* rximg __complete (cli/complete.c): a verb's options from its --help; entries of IMAGE:/dir. */
 int complete_options(int (*run)(int argc, char **argv), const char *verb);
 int complete_path(const char *word);
+
+/*
+ * A path opened through every level it names (cli/place.c): the innermost
+ * filesystem as a vfs, the path inside it, and what messages call it.
+ */
+struct place {
+	struct rx_ctx ctx;
+	const char *arg;
+	struct rx_res *res;
+	struct vfs *v;
+	const char *path;
+	const char *label;
+};
+void place_opts(struct rx_res_opts *o, int write);
+/* Open arg (for writing: locked, in one pending change); prints the error. */
+int place_open(const char *arg, int write, struct place *p);
+int place_open_with(const char *arg, const struct rx_res_opts *opts, struct place *p);
+/* "rximg: LABEL[: PATH]: message" from the recorded failure. */
+void place_report(struct place *p, const char *path);
+/* Land every change (all levels, one commit) and close; returns the exit status. */
+int place_commit(struct place *p);
+void place_close(struct place *p);
+/*
+ * Open argv[0] for writing; every argument must name a path in the same
+ * filesystem (*paths, NULL-terminated). EXIT_OK, or the status to exit with.
+ */
+int place_begin(const char *verb, int argc, char **argv, struct place *p, char ***paths);
+/* Commit (r == 0) or report r for path and drop everything; frees paths. */
+int place_finish(struct place *p, char **paths, int r, const char *path);
+/* A damaged entry a write took out unread (fs->dropped). */
+void tell_dropped(void *image, const char *path, const char *why);
 
 /* Writing: one invocation = one transaction = one commit. */
 struct wsession {

@@ -26,27 +26,27 @@ int cmd_mv(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "nh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'n': flags |= RFS_RENAME_NOREPLACE; break;
-		case 'x': flags |= RFS_RENAME_EXCHANGE; break;
+		case 'n': flags |= VFS_NOREPLACE; break;
+		case 'x': flags |= VFS_EXCHANGE; break;
 		case 'h': fputs(mv_help, stdout); return EXIT_OK;
 		default: return bad_option("mv", argv);
 		}
 	}
 	if (argc - optind < 2)
 		return usage_error("mv", "expected IMAGE:/from IMAGE:/to");
-	struct wsession w;
+	struct place w;
 	char **paths;
-	int s = wsession_begin("mv", argc - optind, argv + optind, &w, &paths);
+	int s = place_begin("mv", argc - optind, argv + optind, &w, &paths);
 	if (s)
 		return s;
 	int n = argc - optind, r = 0;
 	const char *dest = paths[n - 1];
-	struct rfs_node dn;
-	int into = !(flags & RFS_RENAME_EXCHANGE) && rfs_lookup(w.o.fs, dest, 1, &dn) == 0 && rfs_is_dir(&dn);
-	rx_clear(w.o.fs->ctx);
+	struct vfs_attr da;
+	int into = !(flags & VFS_EXCHANGE) && vfs_stat(w.v, dest, 1, &da) == 0 && vfs_is_dir(&da);
+	rx_clear(w.v->ctx);
 	if (n > 2 && !into) {
-		rx_fail(w.o.fs->ctx, ENOTDIR, "moving several paths needs a directory to move them into");
-		return wsession_finish(&w, paths, -1, dest);
+		rx_fail(w.v->ctx, ENOTDIR, "moving several paths needs a directory to move them into");
+		return place_finish(&w, paths, -1, dest);
 	}
 	for (int i = 0; i < n - 1 && r == 0; i++) {
 		char *to;
@@ -57,17 +57,17 @@ int cmd_mv(int argc, char **argv)
 		} else {
 			to = rx_xstrdup(dest);
 		}
-		r = rfs_op_rename(w.tx, paths[i], to, flags);
+		r = vfs_rename(w.v, paths[i], to, flags);
 		if (r) {
 			char *both = rx_xasprintf("%s -> %s", paths[i], to);
-			s = wsession_finish(&w, paths, r, both);
+			s = place_finish(&w, paths, r, both);
 			free(both);
 			free(to);
 			return s;
 		}
 		free(to);
 	}
-	return wsession_finish(&w, paths, 0, NULL);
+	return place_finish(&w, paths, 0, NULL);
 }
 
 static const char ln_help[] =
@@ -103,105 +103,108 @@ int cmd_ln(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return usage_error("ln", "expected TARGET IMAGE:/link");
-	struct wsession w;
+	struct place w;
 	char **paths;
 	/* For -s the target is free text: only the link names the image. */
-	int s = symbolic ? wsession_begin("ln", 1, argv + optind + 1, &w, &paths)
-			 : wsession_begin("ln", 2, argv + optind, &w, &paths);
+	int s = symbolic ? place_begin("ln", 1, argv + optind + 1, &w, &paths)
+			 : place_begin("ln", 2, argv + optind, &w, &paths);
 	if (s)
 		return s;
 	const char *link = symbolic ? paths[0] : paths[1];
 	int r = 0;
 	if (force) {
-		r = rfs_op_remove(w.tx, link, 0, 0);
+		r = vfs_remove(w.v, link, 0, 0);
 		if (r == -ENOENT) {
-			rx_clear(w.o.fs->ctx);
+			rx_clear(w.v->ctx);
 			r = 0;
 		}
 	}
 	if (r == 0)
-		r = symbolic ? rfs_op_symlink(w.tx, argv[optind], link, ownp, now_time())
-			     : rfs_op_link(w.tx, paths[0], link);
-	return wsession_finish(&w, paths, r, link);
+		r = symbolic ? vfs_symlink(w.v, argv[optind], link) : vfs_link(w.v, paths[0], link);
+	if (r == 0 && ownp) {
+		struct vfs_attr a = { .uid = ownp->uid, .gid = ownp->gid };
+		r = vfs_setattr(w.v, link, VFS_SET_UID | VFS_SET_GID, &a, 1);
+	}
+	return place_finish(&w, paths, r, link);
 }
 
 /* ---- attribute changes: chmod, chown, touch ---- */
 
 struct attr_change {
-	int set_mode, set_owner, set_atime, set_mtime, recursive, keep_uid, keep_gid;
-	uint16_t mode;
-	struct rfs_owner owner;
-	struct rfs_time atime, mtime;
+	unsigned what;		/* VFS_SET_* */
+	int recursive;
+	struct vfs_attr to;
 };
 
-static int apply_attr(struct rfs_tx *tx, struct rfs_node *n, const struct attr_change *a, unsigned depth)
+struct names {
+	char **v;
+	size_t n;
+};
+
+static int collect(void *arg, const char *name, size_t len, const struct vfs_attr *a)
 {
-	if (a->set_mode)
-		n->mode = (uint16_t)((n->mode & RFS_MODE_TYPE) | a->mode);
-	if (a->set_owner) {
-		if (!a->keep_uid)
-			n->uid = a->owner.uid;
-		if (!a->keep_gid)
-			n->gid = a->owner.gid;
-	}
-	if (a->set_atime) {
-		n->atime = a->atime.sec;
-		n->atime_nsec = a->atime.nsec;
-	}
-	if (a->set_mtime) {
-		n->mtime = a->mtime.sec;
-		n->mtime_nsec = a->mtime.nsec;
-	}
-	int r = rfs_node_put(tx, n);
-	if (r || !a->recursive || !rfs_is_dir(n))
+	struct names *ns = arg;
+	(void)a;
+	ns->v = rx_xrealloc(ns->v, (ns->n + 1) * sizeof(*ns->v));
+	ns->v[ns->n] = strndup(name, len);
+	if (!ns->v[ns->n])
+		abort();
+	ns->n++;
+	return 0;
+}
+
+static int apply_attr(struct vfs *v, const char *path, int nofollow, const struct attr_change *a, unsigned depth)
+{
+	struct vfs_attr st;
+	int r = vfs_stat(v, path, !nofollow, &st);
+	/* As chmod -R does: links met on the way are left alone (their mode means nothing). */
+	if (r == 0 && !(nofollow && vfs_is_link(&st) && (a->what & VFS_SET_MODE)))
+		r = vfs_setattr(v, path, a->what, &a->to, nofollow);
+	if (r || !a->recursive || !vfs_is_dir(&st))
 		return r;
 	if (depth > 4096)
-		return rx_fail(tx->fs->ctx, ELOOP, "directories nest too deeply (a loop?)");
-	struct rfs_dirent *ents;
-	size_t count;
-	r = rfs_dir_list(tx->fs, n, &ents, &count);
-	for (size_t i = 0; i < count && r == 0; i++) {
-		struct rfs_node child;
-		r = rfs_node_get(tx->fs, ents[i].id, &child);
-		/* As chmod -R does: links met on the way are left alone (their mode means nothing). */
-		if (r == 0 && !(a->set_mode && rfs_is_symlink(&child)))
-			r = apply_attr(tx, &child, a, depth + 1);
+		return rx_fail(v->ctx, ELOOP, "directories nest too deeply (a loop?)");
+	struct names ns = { 0 };
+	r = vfs_readdir(v, path, 0, collect, &ns);
+	for (size_t i = 0; i < ns.n; i++) {
+		if (r == 0) {
+			char *child = rx_path_join(path, ns.v[i], strlen(ns.v[i]));
+			r = apply_attr(v, child, 1, a, depth + 1);
+			free(child);
+		}
+		free(ns.v[i]);
 	}
-	free(ents);
+	free(ns.v);
 	return r;
 }
 
-static int change_attrs(const char *verb, int argc, char **argv, const struct attr_change *a,
-			int create_missing)
+/* create_missing: 1 creates empty files, -1 skips missing ones (touch -c), 0 fails. */
+static int change_attrs(const char *verb, int argc, char **argv, struct attr_change *a, int create_missing)
 {
-	struct wsession w;
+	struct place w;
 	char **paths;
-	int s = wsession_begin(verb, argc, argv, &w, &paths);
+	int s = place_begin(verb, argc, argv, &w, &paths);
 	if (s)
 		return s;
 	for (int i = 0; paths[i]; i++) {
-		struct rfs_node n;
-		int r = rfs_lookup(w.o.fs, paths[i], 1, &n);
-		if (r == -ENOENT && create_missing < 0) {	/* touch -c: missing is fine */
-			rx_clear(w.o.fs->ctx);
+		struct vfs_attr st;
+		int r = vfs_stat(w.v, paths[i], 1, &st), created = 0;
+		if (r == -ENOENT && create_missing < 0) {
+			rx_clear(w.v->ctx);
 			continue;
 		}
 		if (r == -ENOENT && create_missing > 0) {
-			struct rfs_node dir;
-			char *name;
-			rx_clear(w.o.fs->ctx);
-			r = rfs_lookup_parent(w.o.fs, paths[i], &dir, &name);
-			if (r == 0) {
-				r = rfs_op_create(w.tx, &dir, name, RFS_MODE_FILE | 0644, NULL, now_time(), &n);
-				free(name);
-			}
+			rx_clear(w.v->ctx);
+			r = vfs_write_buf(w.v, paths[i], "", 0, 0644);
+			created = 1;
 		}
-		if (r == 0)
-			r = apply_attr(w.tx, &n, a, 0);
+		/* A new empty file where the format keeps no times is all touch can do. */
+		if (r == 0 && !(created && !(w.v->has & VFS_HAS_TIMES)))
+			r = apply_attr(w.v, paths[i], 0, a, 0);
 		if (r)
-			return wsession_finish(&w, paths, r, paths[i]);
+			return place_finish(&w, paths, r, paths[i]);
 	}
-	return wsession_finish(&w, paths, 0, NULL);
+	return place_finish(&w, paths, 0, NULL);
 }
 
 static const char chmod_help[] =
@@ -215,7 +218,7 @@ int cmd_chmod(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "recursive", no_argument, 0, 'R' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
-	struct attr_change a = { .set_mode = 1 };
+	struct attr_change a = { .what = VFS_SET_MODE };
 	int c;
 	while ((c = getopt_long(argc, argv, "Rh", opts, NULL)) != -1) {
 		switch (c) {
@@ -226,7 +229,7 @@ int cmd_chmod(int argc, char **argv)
 	}
 	if (argc - optind < 2)
 		return usage_error("chmod", "expected MODE IMAGE:/path");
-	if (parse_mode(argv[optind], &a.mode))
+	if (parse_mode(argv[optind], &a.to.mode))
 		return usage_error("chmod", "bad mode '%s' (want octal, e.g. 0755)", argv[optind]);
 	return change_attrs("chmod", argc - optind - 1, argv + optind + 1, &a, 0);
 }
@@ -242,7 +245,8 @@ int cmd_chown(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "recursive", no_argument, 0, 'R' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
-	struct attr_change a = { .set_owner = 1 };
+	struct attr_change a = { 0 };
+	struct rfs_owner owner;
 	int keep_gid = 0, keep_uid = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "Rh", opts, NULL)) != -1) {
@@ -258,15 +262,16 @@ int cmd_chown(int argc, char **argv)
 	/* As chown(1): "U" keeps the group, ":G" keeps the owner. */
 	if (spec[0] == ':') {
 		keep_uid = 1;
-		if (parse_owner(spec + 1, &a.owner))
+		if (parse_owner(spec + 1, &owner))
 			return usage_error("chown", "bad group '%s'", spec);
-	} else if (parse_owner(spec, &a.owner)) {
+	} else if (parse_owner(spec, &owner)) {
 		return usage_error("chown", "bad owner '%s' (want numeric UID[:GID])", spec);
 	} else {
 		keep_gid = !strchr(spec, ':') && !strchr(spec, '.');
 	}
-	a.keep_uid = keep_uid;
-	a.keep_gid = keep_gid;
+	a.to.uid = owner.uid;
+	a.to.gid = owner.gid;
+	a.what = (keep_uid ? 0u : VFS_SET_UID) | (keep_gid ? 0u : VFS_SET_GID);
 	return change_attrs("chown", argc - optind - 1, argv + optind + 1, &a, 0);
 }
 
@@ -325,9 +330,8 @@ int cmd_touch(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("touch", "expected IMAGE:/path");
-	a.set_atime = !only_m || only_a;
-	a.set_mtime = !only_a || only_m;
-	a.atime = a.mtime = t;
+	a.what = (!only_m || only_a ? VFS_SET_ATIME : 0u) | (!only_a || only_m ? VFS_SET_MTIME : 0u);
+	a.to.atime = a.to.mtime = (struct vfs_time){ t.sec, t.nsec };
 	return change_attrs("touch", argc - optind, argv + optind, &a, create ? 1 : -1);
 }
 
@@ -357,69 +361,31 @@ int cmd_truncate(int argc, char **argv)
 	}
 	if (!have || optind >= argc)
 		return usage_error("truncate", "expected -s SIZE IMAGE:/file");
-	struct wsession w;
+	struct place w;
 	char **paths;
-	int s = wsession_begin("truncate", argc - optind, argv + optind, &w, &paths);
+	int s = place_begin("truncate", argc - optind, argv + optind, &w, &paths);
 	if (s)
 		return s;
 	for (int i = 0; paths[i]; i++) {
-		struct rfs_node n;
-		int r = rfs_lookup(w.o.fs, paths[i], 1, &n);
-		if (r == 0 && !rfs_is_file(&n))
-			r = rx_fail(w.o.fs->ctx, EINVAL, "not a regular file");
-		if (r == 0 && n.size != size) {
-			r = rfs_file_truncate(w.tx, &n, size);
-			if (r == 0) {
-				struct rfs_time t = now_time();
-				n.mtime = t.sec;
-				n.mtime_nsec = t.nsec;
-				r = rfs_node_put(w.tx, &n);
-			}
-		}
+		int r = vfs_truncate(w.v, paths[i], size);
 		if (r)
-			return wsession_finish(&w, paths, r, paths[i]);
+			return place_finish(&w, paths, r, paths[i]);
 	}
-	return wsession_finish(&w, paths, 0, NULL);
+	return place_finish(&w, paths, 0, NULL);
 }
 
-/* Replace (or create) the file at path with what fd holds. */
-static int write_from_fd(struct wsession *w, const char *path, int fd, const struct rfs_owner *own,
+/* Replace (or create) the file at path with what fd holds; then the mode and owner asked for. */
+static int write_from_fd(struct vfs *v, const char *path, int fd, const struct rfs_owner *own,
 			 int have_mode, uint16_t mode)
 {
-	struct rfs *fs = w->o.fs;
-	struct rfs_node n, dir;
-	char *name = NULL;
-	uint16_t new_mode = RFS_MODE_FILE | (have_mode ? mode : 0644);
-	int r = rfs_lookup(fs, path, 1, &n);
-	if (r == 0 && !rfs_is_file(&n))
-		r = rx_fail(fs->ctx, rfs_is_dir(&n) ? EISDIR : EINVAL, "not a regular file");
-	if (r == 0)
-		r = rfs_op_write_fd(w->tx, &n, fd, NULL);
-	if (r == -ENOENT || rfs_is_damage(r)) {
-		/* New, or replacing a damaged file (node or index; fd is not read yet), never read. */
-		int damaged = r != -ENOENT;
-		if (!damaged)
-			rx_clear(fs->ctx);
-		r = rfs_lookup_parent(fs, path, &dir, &name);
-		if (r == 0 && damaged)
-			r = rfs_op_drop_damaged(w->tx, &dir, name, path);
-		if (r == 0)
-			r = rfs_op_create(w->tx, &dir, name, new_mode, own, now_time(), &n);
-		if (r == 0)
-			r = rfs_op_write_fd(w->tx, &n, fd, NULL);
-		free(name);
-	}
-	if (r == 0) {
-		struct rfs_time t = now_time();
-		n.mtime = t.sec;
-		n.mtime_nsec = t.nsec;
-		if (have_mode)
-			n.mode = (uint16_t)(RFS_MODE_FILE | mode);
-		if (own) {
-			n.uid = own->uid;
-			n.gid = own->gid;
-		}
-		r = rfs_node_put(w->tx, &n);
+	int r = vfs_write_fd(v, path, fd, have_mode ? mode : 0644);
+	struct vfs_attr a = { .mode = mode };
+	if (r == 0 && have_mode)
+		r = vfs_setattr(v, path, VFS_SET_MODE, &a, 0);
+	if (r == 0 && own) {
+		a.uid = own->uid;
+		a.gid = own->gid;
+		r = vfs_setattr(v, path, VFS_SET_UID | VFS_SET_GID, &a, 0);
 	}
 	return r;
 }
@@ -458,13 +424,13 @@ int cmd_write(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return usage_error("write", "expected IMAGE:/path");
-	struct wsession w;
+	struct place w;
 	char **paths;
-	int s = wsession_begin("write", 1, argv + optind, &w, &paths);
+	int s = place_begin("write", 1, argv + optind, &w, &paths);
 	if (s)
 		return s;
-	int r = write_from_fd(&w, paths[0], STDIN_FILENO, ownp, have_mode, mode);
-	return wsession_finish(&w, paths, r, paths[0]);
+	int r = write_from_fd(w.v, paths[0], STDIN_FILENO, ownp, have_mode, mode);
+	return place_finish(&w, paths, r, paths[0]);
 }
 
 int edit_tempfile(struct rx_ctx *ctx, const char *name, char **path)
@@ -503,6 +469,26 @@ int run_editor(struct rx_ctx *ctx, const char *path)
 	return r;
 }
 
+struct fd_out {
+	int fd;
+	struct rx_ctx *ctx;
+};
+
+static int fd_out_put(void *arg, const uint8_t *buf, size_t len)
+{
+	struct fd_out *o = arg;
+	while (len) {
+		ssize_t n = write(o->fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return rx_fail(o->ctx, errno, "write: %s", strerror(errno));
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static const char edit_help[] =
 	"Usage: rximg edit IMAGE:/path\n"
 	"Open a copy of a file in $VISUAL or $EDITOR (default vi) and write it back into the\n"
@@ -522,46 +508,36 @@ int cmd_edit(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return usage_error("edit", "expected IMAGE:/path");
-	struct wsession w;
+	struct place w;
 	char **paths;
-	int s = wsession_begin("edit", 1, argv + optind, &w, &paths);
+	int s = place_begin("edit", 1, argv + optind, &w, &paths);
 	if (s)
 		return s;
-	struct rfs *fs = w.o.fs;
-	struct rfs_node n;
+	struct vfs *v = w.v;
+	struct vfs_attr st;
+	struct fd_out out = { -1, v->ctx };
 	char *tmp;
-	int fd = edit_tempfile(fs->ctx, paths[0], &tmp);
+	int fd = edit_tempfile(v->ctx, paths[0], &tmp);
 	int r = fd < 0 ? fd : 0;
 	int existed = 0;
 	if (r == 0) {
-		r = rfs_lookup(fs, paths[0], 1, &n);
-		if (r == 0 && !rfs_is_file(&n))
-			r = rx_fail(fs->ctx, EINVAL, "not a regular file");
+		r = vfs_stat(v, paths[0], 1, &st);
+		if (r == 0 && !vfs_is_file(&st))
+			r = rx_fail(v->ctx, EINVAL, "not a regular file");
 		if (r == 0) {
 			existed = 1;
-			/* Copy out through the same code as cat. */
-			uint8_t *buf = rx_xmalloc(1 << 17);
-			for (uint64_t off = 0; r == 0 && off < n.size;) {
-				int64_t got = rfs_read(fs, &n, off, buf, 1 << 17);
-				if (got <= 0) {
-					r = got < 0 ? (int)got : rx_fail(fs->ctx, EIO, "short read");
-					break;
-				}
-				if (write(fd, buf, (size_t)got) != got)
-					r = rx_fail(fs->ctx, errno, "%s: %s", tmp, strerror(errno));
-				off += (uint64_t)got;
-			}
-			free(buf);
+			out.fd = fd;
+			r = vfs_read_seq(v, paths[0], fd_out_put, &out);
 		} else if (r == -ENOENT) {
-			rx_clear(fs->ctx);
+			rx_clear(v->ctx);
 			r = 0;
 		}
 	}
 	struct stat before, after;
 	if (r == 0 && fstat(fd, &before) != 0)
-		r = rx_fail(fs->ctx, errno, "%s", strerror(errno));
+		r = rx_fail(v->ctx, errno, "%s", strerror(errno));
 	if (r == 0)
-		r = run_editor(fs->ctx, tmp);
+		r = run_editor(v->ctx, tmp);
 	int changed = 0;
 	if (r == 0 && stat(tmp, &after) == 0)
 		changed = (!existed && after.st_size > 0) || after.st_size != before.st_size ||
@@ -569,8 +545,8 @@ int cmd_edit(int argc, char **argv)
 			  rx_stat_mtime(&after).tv_nsec != rx_stat_mtime(&before).tv_nsec;
 	if (r == 0 && changed) {
 		int in = open(tmp, O_RDONLY | O_CLOEXEC);
-		r = in < 0 ? rx_fail(fs->ctx, errno, "%s: %s", tmp, strerror(errno))
-			   : write_from_fd(&w, paths[0], in, NULL, 0, 0);
+		r = in < 0 ? rx_fail(v->ctx, errno, "%s: %s", tmp, strerror(errno))
+			   : write_from_fd(v, paths[0], in, NULL, 0, 0);
 		if (in >= 0)
 			close(in);
 	}
@@ -581,6 +557,6 @@ int cmd_edit(int argc, char **argv)
 	}
 	free(tmp);
 	if (r == 0 && !changed)
-		fprintf(stderr, "rximg: %s: %s: unchanged\n", w.o.t.image, paths[0]);
-	return wsession_finish(&w, paths, r, paths[0]);
+		fprintf(stderr, "rximg: %s: %s: unchanged\n", w.label, paths[0]);
+	return place_finish(&w, paths, r, paths[0]);
 }

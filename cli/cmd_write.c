@@ -563,6 +563,37 @@ int cmd_put(int argc, char **argv)
 	return wsession_commit_progress(&w, &bar);
 }
 
+/* mkdir, then the owner asked for on every directory it made (not on those that were there). */
+static int mkdir_owned(struct vfs *v, const char *path, uint16_t mode, int parents, const struct rfs_owner *own)
+{
+	char **made = NULL;
+	size_t nmade = 0;
+	for (size_t i = 1, len = strlen(path); own && i <= len; i++) {
+		struct vfs_attr a;
+		if ((path[i] != '/' && path[i] != 0) || path[i - 1] == '/')
+			continue;
+		char *prefix = strndup(path, i);
+		if (!prefix)
+			abort();
+		if (vfs_stat(v, prefix, 1, &a) == -ENOENT) {
+			made = rx_xrealloc(made, (nmade + 1) * sizeof(*made));
+			made[nmade++] = prefix;
+		} else {
+			free(prefix);
+		}
+		rx_clear(v->ctx);
+	}
+	int r = vfs_mkdir(v, path, mode, parents);
+	struct vfs_attr a = { .uid = own ? own->uid : 0, .gid = own ? own->gid : 0 };
+	for (size_t i = 0; i < nmade; i++) {
+		if (r == 0)
+			r = vfs_setattr(v, made[i], VFS_SET_UID | VFS_SET_GID, &a, 1);
+		free(made[i]);
+	}
+	free(made);
+	return r;
+}
+
 static const char mkdir_help[] =
 	"Usage: rximg mkdir [OPTIONS] IMAGE:/dir...\n"
 	"Create directories inside an image (all in one commit).\n\n"
@@ -599,17 +630,17 @@ int cmd_mkdir(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("mkdir", "expected IMAGE:/dir");
-	struct wsession w;
+	struct place w;
 	char **paths;
-	int s = wsession_begin("mkdir", argc - optind, argv + optind, &w, &paths);
+	int s = place_begin("mkdir", argc - optind, argv + optind, &w, &paths);
 	if (s)
 		return s;
 	for (int i = 0; paths[i]; i++) {
-		int r = rfs_op_mkdir(w.tx, paths[i], mode, parents, ownp, now_time());
+		int r = mkdir_owned(w.v, paths[i], mode, parents, ownp);
 		if (r)
-			return wsession_finish(&w, paths, r, paths[i]);
+			return place_finish(&w, paths, r, paths[i]);
 	}
-	return wsession_finish(&w, paths, 0, NULL);
+	return place_finish(&w, paths, 0, NULL);
 }
 
 static const char rm_help[] =
@@ -641,19 +672,19 @@ int cmd_rm(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("rm", "expected IMAGE:/path");
-	struct wsession w;
+	struct place w;
 	char **paths;
-	int s = wsession_begin("rm", argc - optind, argv + optind, &w, &paths);
+	int s = place_begin("rm", argc - optind, argv + optind, &w, &paths);
 	if (s)
 		return s;
 	for (int i = 0; paths[i]; i++) {
-		int r = rfs_op_remove(w.tx, paths[i], recursive, dir_ok);
+		int r = vfs_remove(w.v, paths[i], recursive, dir_ok);
 		if (r == -ENOENT && force) {
-			rx_clear(w.o.fs->ctx);
+			rx_clear(w.v->ctx);
 			r = 0;
 		}
 		if (r)
-			return wsession_finish(&w, paths, r, paths[i]);
+			return place_finish(&w, paths, r, paths[i]);
 	}
-	return wsession_finish(&w, paths, 0, NULL);
+	return place_finish(&w, paths, 0, NULL);
 }

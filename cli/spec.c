@@ -3,64 +3,30 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-
-static int is_image(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
-}
-
-/* Parse what follows the image name: [pN:|redoxfs:][/path] */
-static int parse_rest(struct rx_ctx *ctx, const char *arg, const char *rest, struct target *t)
-{
-	if (rest[0] == 'p' && rest[1] >= '0' && rest[1] <= '9') {
-		char *end;
-		long n = strtol(rest + 1, &end, 10);
-		if ((*end == 0 || *end == ':') && n > 0 && n < 1000) {
-			t->partno = (int)n;
-			rest = *end ? end + 1 : end;
-		}
-	} else if (!strncmp(rest, "redoxfs", 7) && (rest[7] == 0 || rest[7] == ':')) {
-		rest += rest[7] ? 8 : 7;
-	}
-	if (*rest == 0)
-		return 0;
-	if (*rest != '/')
-		return rx_fail(ctx, EINVAL, "%s: expected IMAGE[:pN][:/path], got '%s' after the image name",
-			       arg, rest);
-	t->path = rx_xstrdup(rest);
-	return 0;
-}
+#include "resolve.h"
 
 int target_parse(struct rx_ctx *ctx, const char *arg, struct target *t)
 {
+	struct rx_pathspec s;
 	memset(t, 0, sizeof(*t));
-	t->partno = RX_PART_AUTO;
-	if (is_image(arg)) {
-		t->image = rx_xstrdup(arg);
-		return 0;
+	int r = rx_pathspec_parse(ctx, arg, &s);
+	if (r)
+		return r;
+	if (s.nseg > 1) {
+		r = rx_fail(ctx, ENOTSUP, "%s: a path inside an archive; this verb works on the filesystem "
+			    "itself (ls, stat, cat, cp, write, edit, rm, mkdir, mv, ln, chmod, touch and truncate "
+			    "reach inside archives)", arg);
+		rx_pathspec_free(&s);
+		return r;
 	}
-	/* The image name is the shortest prefix before a ':' that names an existing file. */
-	for (const char *c = strchr(arg, ':'); c; c = strchr(c + 1, ':')) {
-		char *prefix = strndup(arg, (size_t)(c - arg));
-		if (!prefix)
-			abort();
-		if (is_image(prefix)) {
-			t->image = prefix;
-			int r = parse_rest(ctx, arg, c + 1, t);
-			if (r)
-				target_free(t);
-			return r;
-		}
-		free(prefix);
-	}
-	const char *c = strchr(arg, ':');
-	char *name = c ? strndup(arg, (size_t)(c - arg)) : rx_xstrdup(arg);
-	struct stat st;
-	int r = stat(name, &st) == 0 ? rx_fail(ctx, EINVAL, "%s: not a regular file or block device", name)
-				      : rx_fail(ctx, errno, "%s: %s", name, strerror(errno));
-	free(name);
-	return r;
+	t->image = s.image;
+	t->partno = s.partno;
+	t->path = s.nseg ? s.seg[0] : NULL;
+	s.image = NULL;
+	if (s.nseg)
+		s.seg[0] = NULL;
+	rx_pathspec_free(&s);
+	return 0;
 }
 
 void target_free(struct target *t)

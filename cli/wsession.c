@@ -92,7 +92,7 @@ int parse_size(const char *s, uint64_t *v)
 }
 
 /* A damaged entry a write took out unread (rm, or put/write/mv replacing it). */
-static void tell_dropped(void *image, const char *path, const char *why)
+void tell_dropped(void *image, const char *path, const char *why)
 {
 	fprintf(stderr, "rximg: warning: %s: %s: damaged (%s): removed without reading it; the blocks "
 		"it held are left for 'rximg check --repair'\n", (const char *)image, path, why);
