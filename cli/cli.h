@@ -199,6 +199,7 @@ int cmd_manifest(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_mkfs(int argc, char **argv);
 int cmd_put(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
 int cmd_mkdir(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_mv(int argc, char **argv);

@@ -8,44 +8,105 @@
 struct ls_opts {
 	int longfmt, recursive, unsorted, json, directory;
 	struct json j;
-	struct idmap visited;	/* directories listed: a second visit means a loop */
+	struct idmap visited;	/* RedoxFS directories listed: a second visit means a loop */
+	struct place *p;
+	struct rfs *fs;		/* the RedoxFS the paths are in, for what only it stores; or NULL */
+	int status;
 };
 
-static void print_long(struct rfs *fs, const char *name, size_t len, const struct rfs_node *n,
-		       const struct node_facts *f)
+/* What RedoxFS stores besides the common attributes, for path (not followed). */
+static int rfs_extras(struct ls_opts *o, const char *path, struct rfs_node *n, struct node_facts *f)
 {
-	char mode[11], when[64];
-	mode_string(n->mode, mode);
-	format_time(n->mtime, n->mtime_nsec, 0, when, sizeof(when));
-	printf("%s %3u %5u %5u %10llu %s ", mode, n->links, n->uid, n->gid,
-	       (unsigned long long)n->size, when);
-	fwrite(name, 1, len, stdout);
-	if (f->target)
-		printf(" -> %s", f->target);
-	putchar('\n');
-	(void)fs;
+	memset(f, 0, sizeof(*f));
+	f->htree_depth = -1;
+	int r = rfs_lookup(o->fs, path, 0, n);
+	return r ? r : node_facts(o->fs, n, f);
 }
 
-static int show_entry(struct ls_opts *o, struct rfs *fs, const char *path, const char *name,
-		      size_t len, const struct rfs_node *n)
+static void print_long(const char *name, size_t len, const struct vfs_attr *a, const char *target)
 {
-	struct node_facts f = { .htree_depth = -1 };
-	int r = 0;
-	if (o->json || o->longfmt) {
-		r = node_facts(fs, n, &f);
-		if (r)
-			return r;
+	char mode[11], when[64];
+	mode_string(a->mode, mode);
+	format_time(a->mtime.sec, a->mtime.nsec, 0, when, sizeof(when));
+	printf("%s %3u %5u %5u %10llu %s ", mode, a->nlink, a->uid, a->gid, (unsigned long long)a->size, when);
+	fwrite(name, 1, len, stdout);
+	if (target)
+		printf(" -> %s", target);
+	putchar('\n');
+}
+
+/* One entry as JSON: the common attributes, then what the filesystem alone stores. */
+static void json_entry(struct json *j, struct vfs *v, struct rfs *fs, const char *path, const char *name,
+		       const struct vfs_attr *a, const char *target, const struct rfs_node *n,
+		       const struct node_facts *f)
+{
+	char buf[8];
+	json_obj(j, NULL);
+	json_str(j, "path", path);
+	if (name)
+		json_str(j, "name", name);
+	json_str(j, "type", node_type_name(a->mode));
+	snprintf(buf, sizeof(buf), "%04o", a->mode & 07777);
+	json_str(j, "mode", buf);
+	json_u64(j, "uid", a->uid);
+	json_u64(j, "gid", a->gid);
+	json_u64(j, "size", a->size);
+	json_u64(j, "nlink", a->nlink);
+	if (fs) {
+		json_u64(j, "node", n->id);
+		json_u64_str(j, "blocks", n->blocks);	/* as stored: nothing bounds it */
 	}
-	if (o->json)
-		json_node(&o->j, fs, path, name, n, &f);
-	else if (o->longfmt)
-		print_long(fs, name, len, n, &f);
-	else {
-		fwrite(name, 1, len, stdout);
-		putchar('\n');
+	if (v->has & VFS_HAS_TIMES) {
+		json_time(j, "mtime", a->mtime.sec, a->mtime.nsec);
+		json_time(j, "ctime", a->ctime.sec, a->ctime.nsec);
+		json_time(j, "atime", a->atime.sec, a->atime.nsec);
+	}
+	if (target)
+		json_str(j, "target", target);
+	if (fs && rfs_is_dir(n)) {
+		json_str(j, "storage", f->htree_depth < 0 ? "empty" : f->htree_depth == 0 ? "list" : "htree");
+		if (f->htree_depth > 0)
+			json_u64(j, "htree_depth", (uint64_t)f->htree_depth);
+	} else if (fs) {
+		json_str(j, "storage", rfs_is_inline(n) ? "inline" : "records");
+		if (!rfs_is_inline(n)) {
+			json_u64(j, "records", f->records);
+			json_u64(j, "compressed_records", f->compressed);
+		}
+	}
+	json_end_obj(j);
+}
+
+static int show_entry(struct ls_opts *o, const char *path, const char *name, size_t len,
+		      const struct vfs_attr *a)
+{
+	struct vfs *v = o->p->v;
+	struct rfs_node n;
+	struct node_facts f = { .htree_depth = -1 };
+	char *target = NULL;
+	int r = 0;
+	if (o->json && o->fs)
+		r = rfs_extras(o, path, &n, &f);
+	if (r == 0 && (o->json || o->longfmt) && vfs_is_link(a))
+		r = f.target ? 0 : vfs_readlink(v, path, &target);
+	const char *t = f.target ? f.target : target;
+	if (r == 0) {
+		if (o->json) {
+			char *nm = strndup(name, len);
+			if (!nm)
+				abort();
+			json_entry(&o->j, v, o->fs, path, nm, a, t, &n, &f);
+			free(nm);
+		} else if (o->longfmt) {
+			print_long(name, len, a, t);
+		} else {
+			fwrite(name, 1, len, stdout);
+			putchar('\n');
+		}
 	}
 	node_facts_free(&f);
-	return 0;
+	free(target);
+	return r;
 }
 
 /*
@@ -53,82 +114,108 @@ static int show_entry(struct ls_opts *o, struct rfs *fs, const char *path, const
  * still listed ("?" for what is unknown; in JSON an "error" in place of the
  * attributes) and the problem is reported on stderr.
  */
-static void show_damaged(struct ls_opts *o, struct opened *op, const char *path, const char *name)
+static void show_damaged(struct ls_opts *o, const char *path, const char *name, size_t len)
 {
-	struct rx_ctx *ctx = op->fs->ctx;
+	struct rx_ctx *ctx = o->p->v->ctx;
+	char *nm = strndup(name, len);
+	if (!nm)
+		abort();
 	if (o->json) {
 		json_obj(&o->j, NULL);
 		json_str(&o->j, "path", path);
-		json_str(&o->j, "name", name);
+		json_str(&o->j, "name", nm);
 		json_str(&o->j, "error", ctx->msg);
 		json_end_obj(&o->j);
 	} else {
 		if (o->longfmt)
 			printf("?????????? %3s %5s %5s %10s %16s ", "?", "?", "?", "?", "?");
-		puts(name);
+		puts(nm);
 	}
+	free(nm);
 	fflush(stdout);	/* the listing and the report stay in order on a terminal */
-	report(ctx, op->t.image, path);
+	place_report(o->p, path);
 	rx_clear(ctx);
+	o->status = -1;
+}
+
+struct listing {
+	struct ls_opts *o;
+	const char *dir;
+	char **subdirs;		/* -R: directories to descend into, after the listing */
+	uint64_t *ids;
+	size_t nsub;
+};
+
+static int list_one(void *arg, const char *name, size_t len, const struct vfs_attr *a)
+{
+	struct listing *l = arg;
+	char *child = rx_path_join(l->dir, name, len);
+	if (!a || show_entry(l->o, child, name, len, a) != 0) {
+		show_damaged(l->o, child, name, len);
+		free(child);
+		return 0;
+	}
+	if (l->o->recursive && vfs_is_dir(a)) {
+		l->subdirs = rx_xrealloc(l->subdirs, (l->nsub + 1) * sizeof(*l->subdirs));
+		l->ids = rx_xrealloc(l->ids, (l->nsub + 1) * sizeof(*l->ids));
+		l->subdirs[l->nsub] = child;
+		l->ids[l->nsub++] = a->ino;
+		return 0;
+	}
+	free(child);
+	return 0;
 }
 
 /*
- * List dir; with -R, descend. visited guards against directory loops. A
- * damaged entry or directory is reported and the listing goes on; the result
- * is then nonzero.
+ * List dir; with -R, descend. A damaged entry or directory is reported and the
+ * listing goes on; the result is then nonzero.
  */
-static int list_dir(struct ls_opts *o, struct opened *op, const char *path,
-		    const struct rfs_node *dir, int depth)
+static int list_dir(struct ls_opts *o, const char *path, int depth)
 {
-	struct rfs *fs = op->fs;
-	struct rfs_dirent *ents = NULL;
-	size_t count;
-	int r = rfs_dir_list(fs, dir, &ents, &count), status = 0;
-	if (r == 0 && !o->unsorted)
-		r = rfs_dirents_sort(fs, ents, count);
-	if (r) {
-		report(fs->ctx, op->t.image, path);
-		rx_clear(fs->ctx);
-		free(ents);
-		return r;
-	}
+	struct vfs *v = o->p->v;
 	if (o->recursive && !o->json)
 		printf("%s%s:\n", depth ? "\n" : "", path);
-	for (size_t i = 0; i < count; i++) {
-		struct rfs_node n;
-		char *child = rx_path_join(path, ents[i].name, ents[i].len);
-		r = rfs_node_of_entry(fs, ents[i].id, &n);
-		if (r == 0)
-			r = show_entry(o, fs, child, ents[i].name, ents[i].len, &n);
-		if (r) {
-			show_damaged(o, op, child, ents[i].name);
-			status = r;
-		}
-		free(child);
+	struct listing l = { o, path, NULL, NULL, 0 };
+	int r = vfs_readdir(v, path, !o->unsorted, list_one, &l);
+	if (r) {
+		fflush(stdout);
+		place_report(o->p, path);
+		rx_clear(v->ctx);
+		o->status = -1;
 	}
-	for (size_t i = 0; o->recursive && i < count; i++) {
-		struct rfs_node n;
-		if (rfs_node_of_entry(fs, ents[i].id, &n) != 0 || !rfs_is_dir(&n)) {
-			rx_clear(fs->ctx);	/* reported above */
-			continue;
-		}
-		char *child = rx_path_join(path, ents[i].name, ents[i].len);
-		void **seen = idmap_slot(&o->visited, n.id, 1);
-		if (*seen) {
-			r = rx_fail(fs->ctx, ELOOP, "directory node %u is reached a second time "
-				    "(a directory loop or hard-linked directory)", n.id);
-			report(fs->ctx, op->t.image, child);
-			rx_clear(fs->ctx);
-		} else {
+	for (size_t i = 0; i < l.nsub; i++) {
+		if (o->fs) {
+			void **seen = idmap_slot(&o->visited, (uint32_t)l.ids[i], 1);
+			if (*seen) {
+				rx_fail(v->ctx, ELOOP, "directory node %u is reached a second time "
+					"(a directory loop or hard-linked directory)", (unsigned)l.ids[i]);
+				place_report(o->p, l.subdirs[i]);
+				rx_clear(v->ctx);
+				o->status = -1;
+				free(l.subdirs[i]);
+				continue;
+			}
 			*seen = (void *)1;
-			r = list_dir(o, op, child, &n, depth + 1);
 		}
-		if (r)
-			status = r;
-		free(child);
+		if (depth > 4096) {
+			rx_fail(v->ctx, ELOOP, "directories nest too deeply");
+			place_report(o->p, l.subdirs[i]);
+			o->status = -1;
+		} else {
+			list_dir(o, l.subdirs[i], depth + 1);
+		}
+		free(l.subdirs[i]);
 	}
-	free(ents);
-	return status;
+	free(l.subdirs);
+	free(l.ids);
+	return o->status;
+}
+
+/* The RedoxFS behind a place, when the path is in one (not inside an archive). */
+static struct rfs *place_rfs(struct place *p)
+{
+	struct rx_level *lv = rx_res_inner(p->res);
+	return lv->kind == RX_LV_REDOXFS ? lv->fs : NULL;
 }
 
 static const char ls_help[] =
@@ -171,16 +258,18 @@ int cmd_ls(int argc, char **argv)
 		json_arr(&o.j, NULL);
 	}
 	for (int i = optind; i < argc; i++) {
-		struct opened op;
-		struct rfs_node n;
-		if (open_target(argv[i], &op)) {
+		struct place p;
+		struct vfs_attr a;
+		if (place_open(argv[i], 0, &p)) {
 			status = EXIT_FAIL;
 			continue;
 		}
-		const char *path = op.t.path ? op.t.path : "/";
-		if (lookup_target(&op, 0, &n) == 0) {
-			int r;
-			if (rfs_is_dir(&n) && !o.directory) {
+		o.p = &p;
+		o.fs = place_rfs(&p);
+		o.status = 0;
+		const char *path = p.path;
+		if (vfs_stat(p.v, path, 0, &a) == 0) {
+			if (vfs_is_dir(&a) && !o.directory) {
 				/* Several operands: each listing under its name, as ls(1) does (-R names its own). */
 				if (argc - optind > 1 && !o.json && shown)
 					putchar('\n');
@@ -188,8 +277,9 @@ int cmd_ls(int argc, char **argv)
 					printf("%s:\n", argv[i]);
 				shown = after_listing = 1;
 				idmap_init(&o.visited);
-				*idmap_slot(&o.visited, n.id, 1) = (void *)1;
-				r = list_dir(&o, &op, path, &n, 0);
+				if (o.fs)
+					*idmap_slot(&o.visited, (uint32_t)a.ino, 1) = (void *)1;
+				list_dir(&o, path, 0);
 				idmap_free(&o.visited);
 			} else {
 				if (after_listing && !o.json)
@@ -198,16 +288,18 @@ int cmd_ls(int argc, char **argv)
 				after_listing = 0;
 				const char *base = strrchr(path, '/');
 				base = base && base[1] ? base + 1 : path;
-				r = show_entry(&o, op.fs, path, base, strlen(base), &n);
-				if (r)
-					report(op.fs->ctx, op.t.image, path);
+				if (show_entry(&o, path, base, strlen(base), &a)) {
+					place_report(&p, path);
+					o.status = -1;
+				}
 			}
-			if (r)
+			if (o.status)
 				status = EXIT_FAIL;
 		} else {
+			place_report(&p, path);
 			status = EXIT_FAIL;
 		}
-		close_target(&op);
+		place_close(&p);
 	}
 	if (o.json) {
 		json_end_arr(&o.j);
@@ -216,19 +308,25 @@ int cmd_ls(int argc, char **argv)
 	return status;
 }
 
-static void stat_text(struct rfs *fs, const char *path, const struct rfs_node *n,
-		      const struct node_facts *f)
+static void stat_text(struct vfs *v, const char *path, const struct vfs_attr *a, const char *target,
+		      struct rfs *fs, const struct rfs_node *n, const struct node_facts *f)
 {
 	char mode[11], t[3][80];
-	mode_string(n->mode, mode);
-	format_time(n->atime, n->atime_nsec, 1, t[0], sizeof(t[0]));
-	format_time(n->mtime, n->mtime_nsec, 1, t[1], sizeof(t[1]));
-	format_time(n->ctime, n->ctime_nsec, 1, t[2], sizeof(t[2]));
+	mode_string(a->mode, mode);
+	format_time(a->atime.sec, a->atime.nsec, 1, t[0], sizeof(t[0]));
+	format_time(a->mtime.sec, a->mtime.nsec, 1, t[1], sizeof(t[1]));
+	format_time(a->ctime.sec, a->ctime.nsec, 1, t[2], sizeof(t[2]));
 	printf("  Path: %s", path);
-	if (f->target)
-		printf(" -> %s", f->target);
-	printf("\n  Type: %s\n  Mode: %04o (%s)  Uid: %u  Gid: %u\n", node_type_name(n->mode),
-	       n->mode & RFS_MODE_PERM, mode, n->uid, n->gid);
+	if (target)
+		printf(" -> %s", target);
+	printf("\n  Type: %s\n  Mode: %04o (%s)  Uid: %u  Gid: %u\n", node_type_name(a->mode),
+	       a->mode & 07777, mode, a->uid, a->gid);
+	if (!fs) {
+		printf("  Size: %llu  Links: %u\n  Storage: in %s\n", (unsigned long long)a->size, a->nlink, v->kind);
+		if (v->has & VFS_HAS_TIMES)
+			printf("Access: %s\nModify: %s\nCreate: %s\n", t[0], t[1], t[2]);
+		return;
+	}
 	printf("  Size: %llu  Blocks: %llu (4 KiB, incl. the node)  Links: %u\n",
 	       (unsigned long long)n->size, (unsigned long long)n->blocks, n->links);
 	printf("  Node: %u  Node block: %llu\n", n->id, (unsigned long long)n->block);
@@ -249,7 +347,6 @@ static void stat_text(struct rfs *fs, const char *path, const struct rfs_node *n
 		       (unsigned long long)f->stored_blocks);
 	}
 	printf("Access: %s\nModify: %s\nCreate: %s\n", t[0], t[1], t[2]);
-	(void)fs;
 }
 
 static const char stat_help[] =
@@ -283,27 +380,34 @@ int cmd_stat(int argc, char **argv)
 		json_arr(&j, NULL);
 	}
 	for (int i = optind; i < argc; i++) {
-		struct opened op;
+		struct place p;
+		struct vfs_attr a;
 		struct rfs_node n;
-		struct node_facts f;
-		if (open_target(argv[i], &op)) {
+		struct node_facts f = { .htree_depth = -1 };
+		char *target = NULL;
+		if (place_open(argv[i], 0, &p)) {
 			status = EXIT_FAIL;
 			continue;
 		}
-		const char *path = op.t.path ? op.t.path : "/";
-		if (lookup_target(&op, follow, &n) != 0) {
-			status = EXIT_FAIL;
-		} else if (node_facts(op.fs, &n, &f) != 0) {
-			report(op.fs->ctx, op.t.image, path);
+		struct rfs *fs = place_rfs(&p);
+		int r = vfs_stat(p.v, p.path, follow, &a);
+		if (r == 0 && fs)
+			r = rfs_lookup(fs, p.path, follow, &n) || node_facts(fs, &n, &f) ? -1 : 0;
+		if (r == 0 && vfs_is_link(&a) && !f.target)
+			r = vfs_readlink(p.v, p.path, &target);
+		if (r) {
+			place_report(&p, p.path);
 			status = EXIT_FAIL;
 		} else {
+			const char *t = f.target ? f.target : target;
 			if (json)
-				json_node(&j, op.fs, path, NULL, &n, &f);
+				json_entry(&j, p.v, fs, p.path, NULL, &a, t, &n, &f);
 			else
-				stat_text(op.fs, path, &n, &f);
-			node_facts_free(&f);
+				stat_text(p.v, p.path, &a, t, fs, &n, &f);
 		}
-		close_target(&op);
+		node_facts_free(&f);
+		free(target);
+		place_close(&p);
 	}
 	if (json) {
 		json_end_arr(&j);

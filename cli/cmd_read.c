@@ -88,24 +88,17 @@ int cmd_cat(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("cat", "missing IMAGE:/file");
 	for (int i = optind; i < argc; i++) {
-		struct opened op;
-		struct rfs_node n;
-		if (open_target(argv[i], &op)) {
+		struct place p;
+		if (place_open(argv[i], 0, &p)) {
 			status = EXIT_FAIL;
 			continue;
 		}
-		if (lookup_target(&op, 1, &n) == 0) {
-			struct fd_sink sink = { STDOUT_FILENO, op.fs->ctx };
-			int r = rfs_is_dir(&n) ? rx_fail(op.fs->ctx, EISDIR, "is a directory")
-					       : stream_sequential(op.fs, &n, put_fd, &sink);
-			if (r) {
-				report(op.fs->ctx, op.t.image, op.t.path ? op.t.path : "/");
-				status = EXIT_FAIL;
-			}
-		} else {
+		struct fd_sink sink = { STDOUT_FILENO, p.v->ctx };
+		if (vfs_read_seq(p.v, p.path, put_fd, &sink)) {
+			place_report(&p, p.path);
 			status = EXIT_FAIL;
 		}
-		close_target(&op);
+		place_close(&p);
 	}
 	return status;
 }

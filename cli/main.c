@@ -21,6 +21,7 @@ static const struct verb {
 	{ "manifest", cmd_manifest, "print a manifest of every path with its SHA-256" },
 	{ "diff", cmd_diff, "compare two images, manifests or directories path by path" },
 	{ "mkfs", cmd_mkfs, "create a RedoxFS, empty or filled from a host directory" },
+	{ "cp", cmd_cp, "copy between the host and images, between images, or inside one" },
 	{ "put", cmd_put, "copy host files and directories into an image" },
 	{ "mkdir", cmd_mkdir, "create directories inside an image" },
 	{ "rm", cmd_rm, "remove files and directories inside an image" },
