@@ -22,28 +22,20 @@ static struct rx_ctx ictx;	/* messages of the initfs library */
 #define MAX_DEPTH 1024u		/* directory nesting rximg follows when printing or extracting */
 #define EXIT_UNBOOTABLE 3	/* info --check: read fine, but something keeps it from booting */
 
-/* ---- naming an archive: FILE[:/member] or IMAGE[:pN]:/path[:/member] ---- */
+/* ---- naming an archive: FILE[:/member] or IMAGE[:pN]:/path[:/member], through the resolver ---- */
 
 struct arc {
 	const char *arg;
-	char *host;		/* a host file holding the archive */
-	char *image;		/* or IMAGE[:pN]:/path of a file inside a RedoxFS */
+	char *spec;		/* the archive alone: arg without the member */
 	char *member;		/* a path inside the archive, or NULL */
 	const char *label;	/* what messages name */
-	uint8_t *buf;
-	uint64_t len;
-	struct ifs_archive a;
+	struct place p;		/* the archive, opened as the innermost level */
+	int opened;
+	const struct ifs_archive *a;	/* its header and tree (p's level owns them) */
+	struct ifs_node *root;	/* the tree edits change */
 	int loaded;
-	int undecodable;	/* read, but not a valid archive */
-	int fd;			/* host: held (and locked) while editing */
-	mode_t mode;		/* host: the file's permission bits and owner */
-	uid_t uid;
-	gid_t gid;
-	int exists;		/* outputs: there is an archive to replace */
-	int writing;		/* image: w is an open write session */
-	struct opened op;	/* image, read-only */
-	struct wsession w;	/* image, writing */
-	struct rfs_node node;	/* image: the archive file */
+	int undecodable;	/* found, but not a valid archive */
+	char *host;		/* repack -o: a new host file */
 };
 
 static int host_file(const char *p)
@@ -82,297 +74,123 @@ static int arc_fail(const char *label, const char *fmt, ...)
 }
 
 /*
- * Split arg. output: the archive need not exist yet (repack -o).
- * A host file that starts with "RedoxFtw" is an archive; any other host file
- * before a ':' is a disk image, and the archive is a file inside it.
+ * Split arg into the archive and a member. A host file that starts with
+ * "RedoxFtw" is an archive; any other host file is a disk image, and the
+ * archive is a file inside it (IMAGE[:pN]:/path). A further ':/path' is the
+ * member (archives nest: the last path is the member, the rest the archive).
+ * output: the archive need not exist yet (repack -o).
  */
 static int arc_parse(const char *arg, int member_ok, int output, struct arc *x)
 {
 	memset(x, 0, sizeof(*x));
-	x->fd = -1;
 	x->arg = x->label = arg;
-	if (host_file(arg)) {
-		if (!has_magic(arg) && !(output && empty_file(arg)))
-			return arc_fail(arg, "%s", output ? "exists and is not an initfs archive (remove it "
-				       "first, or name a file inside a disk image as IMAGE:/path)"
-				       : "not an initfs archive (no RedoxFtw magic); an archive inside a "
-				       "disk image is named IMAGE:/path");
-		x->host = rx_xstrdup(arg);
-		x->exists = 1;
+	struct rx_ctx ctx = { { 0 }, 0 };
+	struct rx_pathspec s;
+	if (output && host_file(arg) && !empty_file(arg)) {
+		if (!has_magic(arg))
+			return arc_fail(arg, "exists and is not an initfs archive (remove it first, or name a "
+					"file inside a disk image as IMAGE:/path)");
+		x->spec = rx_xstrdup(arg);	/* an archive to replace */
 		return 0;
 	}
-	for (const char *c = strchr(arg, ':'); c; c = strchr(c + 1, ':')) {
-		char *prefix = strndup(arg, (size_t)(c - arg));
-		if (!prefix)
-			abort();
-		if (!host_file(prefix)) {
-			free(prefix);
-			continue;
-		}
-		const char *rest = c + 1;
-		if (has_magic(prefix)) {
-			x->host = prefix;
-			x->label = x->host;
-			x->exists = 1;
-			x->member = rx_xstrdup(rest);
-		} else {
-			/* IMAGE[:pN|:redoxfs]:/path[:/member]: RedoxFS names never hold ':'. */
-			if (rest[0] == 'p' && rest[1] >= '0' && rest[1] <= '9') {
-				const char *e = rest + 1;
-				while (*e >= '0' && *e <= '9')
-					e++;
-				if (*e == ':')
-					rest = e + 1;
-			} else if (!strncmp(rest, "redoxfs:", 8)) {
-				rest += 8;
-			}
-			free(prefix);
-			if (rest[0] != '/')
-				return arc_fail(arg, "name the archive file inside the image: "
-						"IMAGE[:pN]:/path (e.g. disk.img:/boot/initfs)");
-			const char *sep = strchr(rest, ':');
-			x->image = sep ? strndup(arg, (size_t)(sep - arg)) : rx_xstrdup(arg);
-			if (!x->image)
-				abort();
-			x->label = x->image;
-			if (sep)
-				x->member = rx_xstrdup(sep + 1);
-		}
-		if (x->member && !member_ok)
-			return arc_fail(arg, "a path inside the archive (:%s) is not expected here", x->member);
-		if (x->member && x->member[0] != '/')
-			return arc_fail(arg, "a path inside the archive must start with '/', not '%s'", x->member);
-		return 0;
-	}
-	if (output) {
+	if (output && (host_file(arg) || !strchr(arg, ':') || rx_pathspec_parse(&ctx, arg, &s) != 0)) {
 		x->host = rx_xstrdup(arg);	/* a new host file */
 		return 0;
 	}
-	struct stat st;
-	if (stat(arg, &st) == 0)
-		return arc_fail(arg, "not a regular file or block device");
-	return arc_fail(arg, "%s", strerror(errno));
+	if (!output && rx_pathspec_parse(&ctx, arg, &s) != 0) {
+		report(&ctx, NULL, NULL);
+		return -1;
+	}
+	int in_image = !(s.partno == RX_PART_AUTO && has_magic(s.image));
+	if (in_image && s.nseg == 0) {
+		rx_pathspec_free(&s);
+		if (!has_magic(arg) && host_file(arg))
+			return arc_fail(arg, "not an initfs archive (no RedoxFtw magic); an archive inside a "
+					"disk image is named IMAGE:/path");
+		return arc_fail(arg, "name the archive file inside the image: IMAGE[:pN]:/path (e.g. "
+				"disk.img:/boot/initfs)");
+	}
+	if (s.nseg > in_image) {
+		const char *last = s.seg[s.nseg - 1];
+		x->member = rx_xstrdup(last);
+		x->spec = strndup(arg, strlen(arg) - strlen(last) - 1);
+		if (!x->spec)
+			abort();
+	} else {
+		x->spec = rx_xstrdup(arg);
+	}
+	rx_pathspec_free(&s);
+	x->label = x->spec;
+	if (x->member && !member_ok)
+		return arc_fail(arg, "a path inside the archive (:%s) is not expected here", x->member);
+	return 0;
 }
 
 static void arc_close(struct arc *x)
 {
-	if (x->loaded)
-		ifs_archive_free(&x->a);
-	x->loaded = 0;
-	free(x->buf);
-	x->buf = NULL;
-	if (x->fd >= 0) {
-		rx_lock_release(x->fd);
-		close(x->fd);
-	}
-	x->fd = -1;
-	if (x->writing) {
-		if (x->w.tx)
-			rfs_tx_abort(x->w.tx);
-		x->w.tx = NULL;
-		close_target(&x->w.o);
-		x->writing = 0;
-	}
-	if (x->op.img)
-		close_target(&x->op);
-	free(x->host);
-	free(x->image);
+	if (x->opened)
+		place_close(&x->p);
+	x->opened = 0;
+	free(x->spec);
 	free(x->member);
-	x->host = x->image = x->member = NULL;
+	free(x->host);
+	x->spec = x->member = x->host = NULL;
 }
 
-static int read_host(struct arc *x, int fd)
+/*
+ * Open the archive through the resolver (locked, as one pending change, when
+ * writing). missing_ok: it may not exist yet; then x->loaded is 0 and the
+ * tree is empty.
+ */
+static int arc_open(struct arc *x, enum ifs_layout force, int write, int missing_ok, uint64_t max)
 {
-	struct stat st;
-	if (fstat(fd, &st) != 0)
-		return arc_fail(x->label, "%s", strerror(errno));
-	x->mode = st.st_mode & 07777;
-	off_t end = S_ISBLK(st.st_mode) ? lseek(fd, 0, SEEK_END) : st.st_size;
-	if (end < 0)
-		return arc_fail(x->label, "%s", strerror(errno));
-	if ((uint64_t)end > IFS_MAX_BYTES)
-		return arc_fail(x->label, "4 GiB or more: an initfs must be smaller than 4 GiB");
-	x->len = (uint64_t)end;
-	x->buf = rx_xmalloc((size_t)x->len);
-	for (uint64_t off = 0; off < x->len;) {
-		ssize_t n = pread(fd, x->buf + off, (size_t)(x->len - off), (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return arc_fail(x->label, "read: %s", n < 0 ? strerror(errno) : "unexpected end of file");
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int read_node(struct arc *x, struct rfs *fs)
-{
-	if (!rfs_is_file(&x->node))
-		return arc_fail(x->label, "%s", rfs_is_dir(&x->node) ? "is a directory" : "not a regular file");
-	if (x->node.size > IFS_MAX_BYTES)
-		return arc_fail(x->label, "4 GiB or more: an initfs must be smaller than 4 GiB");
-	x->len = x->node.size;
-	x->buf = rx_xmalloc((size_t)x->len);
-	for (uint64_t off = 0; off < x->len;) {
-		int64_t n = rfs_read(fs, &x->node, off, x->buf + off, (size_t)RX_MIN(x->len - off, 1u << 24));
-		if (n <= 0) {
-			if (n == 0)
-				rx_fail(fs->ctx, EIO, "unexpected end of file");
-			report(fs->ctx, x->label, NULL);
-			return -1;
-		}
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int arc_decode(struct arc *x, enum ifs_layout force)
-{
-	if (ifs_load(&ictx, x->buf, x->len, force, &x->a) != 0) {
-		report(&ictx, x->label, NULL);
-		x->undecodable = 1;
+	struct rx_res_opts o;
+	place_opts(&o, write);
+	o.enter_last = 1;
+	o.archive_missing_ok = missing_ok;
+	o.layout = force;
+	o.max_size = max;
+	if (place_open_with(x->spec, &o, &x->p) != 0) {
+		/* Found but not decodable: repack may still replace it. */
+		x->undecodable = missing_ok && x->p.ctx.err != ENOENT && strstr(x->p.ctx.msg, "magic") == NULL;
 		return -1;
 	}
-	x->loaded = 1;
+	x->opened = 1;
+	struct rx_level *lv = rx_res_inner(x->p.res);
+	x->loaded = lv->loaded;
+	x->a = lv->loaded ? &lv->a : NULL;
+	x->root = lv->root;
+	x->label = lv->label;
 	return 0;
 }
 
-/* Open and decode for reading. */
 static int arc_read(struct arc *x, enum ifs_layout force)
 {
-	if (x->host) {
-		int fd = open(x->host, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return arc_fail(x->label, "%s", strerror(errno));
-		int r = read_host(x, fd);
-		rx_close_file(fd);
-		if (r)
-			return r;
-	} else {
-		if (open_target(x->image, &x->op))
-			return -1;
-		if (lookup_target(&x->op, 1, &x->node) || read_node(x, x->op.fs))
-			return -1;
-	}
-	return arc_decode(x, force);
+	return arc_open(x, force, 0, 0, 0);
 }
 
-/* Open for writing: lock, read, decode. missing_ok: the archive may not exist yet (x->exists). */
-static int arc_begin(struct arc *x, enum ifs_layout force, int missing_ok)
-{
-	if (x->host) {
-		if (!x->exists)
-			return 0;
-		x->fd = open(x->host, O_RDONLY | O_CLOEXEC);
-		if (x->fd < 0)
-			return arc_fail(x->label, "%s", strerror(errno));
-		/* Two rximg runs editing one archive would lose one of the edits; so would QEMU's. */
-		struct rx_ctx lctx = { 0 };
-		if (rx_lock_image(&lctx, x->fd) != 0)
-			return arc_fail(x->label, "%s", lctx.msg);
-		/* Locked, but maybe an inode that another rximg has just renamed a new archive over. */
-		struct stat held, now;
-		if (fstat(x->fd, &held) != 0 || stat(x->host, &now) != 0 || held.st_ino != now.st_ino ||
-		    held.st_dev != now.st_dev)
-			return arc_fail(x->label, "replaced by another program while being opened; try again");
-		if (!S_ISREG(held.st_mode))
-			return arc_fail(x->label, "only an archive in a regular file can be rewritten "
-					"(write it to a file and copy it to the device)");
-		x->uid = held.st_uid;
-		x->gid = held.st_gid;
-		if (read_host(x, x->fd))
-			return -1;
-	} else {
-		if (wsession_open(x->image, &x->w))
-			return -1;
-		x->writing = 1;
-		struct rfs *fs = x->w.o.fs;
-		int r = rfs_lookup(fs, x->w.o.t.path, 1, &x->node);
-		if (r == -ENOENT && missing_ok) {
-			rx_clear(fs->ctx);
-			return 0;
-		}
-		if (r) {
-			report(fs->ctx, x->w.o.t.image, x->w.o.t.path);
-			return -1;
-		}
-		x->exists = 1;
-		if (read_node(x, fs))
-			return -1;
-	}
-	return arc_decode(x, force);
-}
-
-/* Write the archive to NAME.partial and rename it over NAME. */
-static int commit_host(struct arc *x, struct ifs_node *root, const struct ifs_write_opts *o)
-{
-	struct rx_outfile of;
-	rx_outfile_init(&of, x->host);
-	int fd = rx_outfile_create(&ictx, &of, O_WRONLY, 0666);
-	int r = fd < 0 ? fd : 0;
-	if (r == 0 && x->exists && fchmod(fd, x->mode) != 0)
-		r = rx_fail(&ictx, errno, "%s: %s", of.partial, strerror(errno));
-	/* root rewriting someone's archive leaves it theirs (best effort). */
-	if (r == 0 && x->exists && geteuid() == 0 && (x->uid || x->gid) && fchown(fd, x->uid, x->gid) == 0)
-		fchmod(fd, x->mode);
-	if (r == 0 && (r = ifs_write(&ictx, root, o, fd, NULL)) != 0)
-		rx_prefix(&ictx, "%s", x->label);
-	if ((r = rx_outfile_finish(&ictx, &of, fd, r)) != 0)
-		report(&ictx, NULL, NULL);
-	return r;
-}
-
-/* Replace (or create) the file inside the image in the session's one transaction. */
-static int commit_image(struct arc *x, struct ifs_node *root, const struct ifs_write_opts *o)
-{
-	struct rfs *fs = x->w.o.fs;
-	const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	char *tmp = rx_xasprintf("%s/rximg-initfs-XXXXXX", tmpdir);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		arc_fail(tmp, "%s", strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	unlink(tmp);
-	free(tmp);
-	if (ifs_write(&ictx, root, o, fd, NULL) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
-		if (!ictx.msg[0])
-			rx_fail(&ictx, errno, "%s", strerror(errno));
-		report(&ictx, x->label, NULL);
-		close(fd);
-		return -1;
-	}
-	int r = 0;
-	if (!x->exists) {
-		struct rfs_node dir;
-		char *name;
-		r = rfs_lookup_parent(fs, x->w.o.t.path, &dir, &name);
-		if (r == 0) {
-			r = rfs_op_create(x->w.tx, &dir, name, RFS_MODE_FILE | 0644, NULL, now_time(), &x->node);
-			free(name);
-		}
-	}
-	if (r == 0)
-		r = rfs_op_write_fd(x->w.tx, &x->node, fd, NULL);
-	close(fd);
-	if (r == 0) {
-		struct rfs_time t = now_time();
-		x->node.mtime = t.sec;
-		x->node.mtime_nsec = t.nsec;
-		r = rfs_node_put(x->w.tx, &x->node);
-	}
-	if (r) {
-		report(fs->ctx, x->w.o.t.image, x->w.o.t.path);
-		return -1;
-	}
-	x->writing = 0;
-	return wsession_commit(&x->w) == EXIT_OK ? 0 : -1;
-}
-
+/* A whole new archive written with o (repack): into its place in the image, or as a host file. */
 static int arc_commit(struct arc *x, struct ifs_node *root, const struct ifs_write_opts *o)
 {
-	return x->host ? commit_host(x, root, o) : commit_image(x, root, o);
+	if (x->host) {
+		struct rx_outfile of;
+		rx_outfile_init(&of, x->host);
+		int fd = rx_outfile_create(&ictx, &of, O_WRONLY, 0666);
+		int r = fd < 0 ? fd : 0;
+		if (r == 0 && (r = ifs_write(&ictx, root, o, fd, NULL)) != 0)
+			rx_prefix(&ictx, "%s", x->label);
+		if ((r = rx_outfile_finish(&ictx, &of, fd, r)) != 0)
+			report(&ictx, NULL, NULL);
+		return r;
+	}
+	if (rx_res_set_archive(x->p.res, root, o) != 0 || place_commit(&x->p) != EXIT_OK) {
+		if (x->p.res)
+			place_report(&x->p, NULL);
+		x->opened = x->p.res != NULL;
+		return -1;
+	}
+	x->opened = 0;
+	return 0;
 }
 
 /* ---- small shared pieces ---- */
@@ -428,7 +246,7 @@ static int write_fd_all(int fd, const void *buf, size_t len)
 static int find_member(struct arc *x, int follow, struct ifs_node **n)
 {
 	const char *path = x->member ? x->member : "/";
-	if (ifs_resolve(&ictx, x->a.root, path, follow, n) != 0) {
+	if (ifs_resolve(&ictx, x->a->root, path, follow, n) != 0) {
 		report(&ictx, x->label, path);
 		return -1;
 	}
@@ -471,7 +289,7 @@ static const char *link_form_name(enum ifs_layout l)
 
 static int info_one(struct arc *x, int json, uint64_t max)
 {
-	struct ifs_archive *a = &x->a;
+	const struct ifs_archive *a = x->a;
 	struct ifs_elf elf;
 	struct rx_ctx ectx = { { 0 }, 0 };
 	int have_elf = a->boot_elf && ifs_elf_parse(&ectx, ifs_bootstrap(a), a->boot_len, &elf) == 0;
@@ -619,7 +437,7 @@ static int initfs_info(int argc, char **argv)
 		r = arc_read(&x, force);
 	if (r == 0)
 		r = info_one(&x, json, max);
-	int unbootable = r == 0 && x.a.nblocking;
+	int unbootable = r == 0 && x.a->nblocking;
 	arc_close(&x);
 	return r ? EXIT_FAIL : check && unbootable ? EXIT_UNBOOTABLE : EXIT_OK;
 }
@@ -959,11 +777,11 @@ static void xt_init(struct xt *x, const struct arc *a, int force)
 	x->force = force;
 	uint64_t epoch;
 	/* Every file gets the archive's creation time (what the bootstrap serves as mtime). */
-	if (a->a.has_time) {
+	if (a->a->has_time) {
 		x->set_time = 1;
 		x->times[0].tv_sec = x->times[1].tv_sec =
-			a->a.time_sec > (uint64_t)INT64_MAX ? (time_t)INT64_MAX : (time_t)a->a.time_sec;
-		x->times[0].tv_nsec = x->times[1].tv_nsec = a->a.time_nsec < 1000000000u ? a->a.time_nsec : 0;
+			a->a->time_sec > (uint64_t)INT64_MAX ? (time_t)INT64_MAX : (time_t)a->a->time_sec;
+		x->times[0].tv_nsec = x->times[1].tv_nsec = a->a->time_nsec < 1000000000u ? a->a->time_nsec : 0;
 	} else if (reproducible_epoch(&epoch)) {
 		x->set_time = 1;
 		x->times[0].tv_sec = x->times[1].tv_sec = (time_t)RX_MIN(epoch, (uint64_t)INT64_MAX);
@@ -1093,7 +911,7 @@ static int meta_walk(FILE *f, const struct ifs_node *d, const char *apath, unsig
 static int meta_write(const struct arc *x, const char *path, const char *boot_ref, const char *modes,
 		      size_t modes_len)
 {
-	const struct ifs_archive *a = &x->a;
+	const struct ifs_archive *a = x->a;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -1220,7 +1038,7 @@ static int initfs_extract(int argc, char **argv)
 		r = find_member(&x, 1, &n);
 	/* The bootstrap and the record describe the whole archive, not one of its folders. */
 	int whole = r == 0 && (!x.member || !rel(x.member)[0]);
-	if (r == 0 && x.a.boot_len && (boot_out || whole))
+	if (r == 0 && x.a->boot_len && (boot_out || whole))
 		r = side_path(boot_out, dest, BOOT_SUFFIX, "the bootstrap", "-B", &boot_path);
 	if (r == 0 && whole)
 		r = side_path(meta_out, dest, META_SUFFIX, "the record", "--meta-out", &meta_path);
@@ -1233,8 +1051,8 @@ static int initfs_extract(int argc, char **argv)
 	if (mf && fclose(mf) != 0 && r == 0)
 		r = arc_fail(meta_path, "%s", strerror(errno));
 	if (r == 0 && boot_path)
-		r = write_file_atomic(boot_path, ifs_bootstrap(&x.a), x.a.boot_len, 0755);
-	else if (r == 0 && boot_out && strcmp(boot_out, "-") && !x.a.boot_len)
+		r = write_file_atomic(boot_path, ifs_bootstrap(x.a), x.a->boot_len, 0755);
+	else if (r == 0 && boot_out && strcmp(boot_out, "-") && !x.a->boot_len)
 		warnx_("%s: the archive has no bootstrap; %s not written", x.label, boot_out);
 	if (r == 0 && meta_path) {
 		/* The record names the bootstrap relative to its own folder when they sit together. */
@@ -1357,7 +1175,7 @@ static void default_time(struct ifs_write_opts *o)
 /* The largest of the reference's default and what the archive already needs. */
 static uint64_t default_max(const struct arc *old)
 {
-	uint64_t need = old && old->loaded ? ifs_needed(old->a.layout, old->a.size) : 0;
+	uint64_t need = old && old->loaded ? ifs_needed(old->a->layout, old->a->size) : 0;
 	return RX_MAX(IFS_DEFAULT_MAX_SIZE, need);
 }
 
@@ -1746,10 +1564,9 @@ static int initfs_repack(int argc, char **argv)
 	uint8_t *boot = NULL;
 	struct ifs_node *root = NULL;
 	int r = arc_parse(out, 0, 1, &x);
-	like.fd = -1;
-	if (r == 0) {
+	if (r == 0 && !x.host) {
 		/* The archive being replaced supplies the defaults; a broken one supplies none. */
-		r = arc_begin(&x, IFS_LAYOUT_NONE, 1);
+		r = arc_open(&x, IFS_LAYOUT_NONE, 1, 1, 0);
 		if (r && x.undecodable) {
 			warnx_("%s: not reusing its layout, order or bootstrap", x.label);
 			r = 0;
@@ -1761,10 +1578,10 @@ static int initfs_repack(int argc, char **argv)
 		r = -1;
 	/* Defaults, strongest first: --like, the tree's record, the archive being replaced. */
 	const char *from = like_arg ? like.label : m.loaded ? m.path : x.loaded ? x.label : NULL;
-	const struct ifs_node *order = like_arg ? like.a.root : m.loaded ? m.order : x.loaded ? x.a.root : NULL;
+	const struct ifs_node *order = like_arg ? like.a->root : m.loaded ? m.order : x.loaded ? x.a->root : NULL;
 	if (r == 0) {
-		o.layout = layout ? layout : like_arg ? like.a.layout : m.loaded ? m.layout
-			 : x.loaded ? x.a.layout : IFS_V4;
+		o.layout = layout ? layout : like_arg ? like.a->layout : m.loaded ? m.layout
+			 : x.loaded ? x.a->layout : IFS_V4;
 		if (!ifs_layout_writable(o.layout))
 			r = arc_fail(from, "layout %s is read-only; name the layout to write with --layout",
 				     ifs_layout_name(o.layout));
@@ -1784,18 +1601,18 @@ static int initfs_repack(int argc, char **argv)
 			o.entry = m.entry;
 		boot_chosen = 1;
 	} else if (r == 0 && !no_boot && m.loaded && m.boot == MB_NONE) {
-		if (x.loaded && x.a.boot_len)
+		if (x.loaded && x.a->boot_len)
 			r = arc_fail(x.label, "has a bootstrap, the archive %s was extracted from had none: give "
 				     "--bootstrap or --no-bootstrap", dir);
 		boot_chosen = 1;
-	} else if (r == 0 && !no_boot && x.loaded && x.a.boot_len) {
+	} else if (r == 0 && !no_boot && x.loaded && x.a->boot_len) {
 		/* Keep the replaced archive's bootstrap: it only reads its own layout (spec 6.4). */
-		if (x.a.layout != o.layout)
+		if (x.a->layout != o.layout)
 			r = arc_fail(x.label, "its bootstrap reads layout %s, not %s: give --bootstrap or "
-				     "--no-bootstrap", ifs_layout_name(x.a.layout), ifs_layout_name(o.layout));
-		o.boot = ifs_bootstrap(&x.a);
-		o.boot_len = x.a.boot_len;
-		o.entry = x.a.has_entry ? x.a.entry : IFS_NO_ENTRY;
+				     "--no-bootstrap", ifs_layout_name(x.a->layout), ifs_layout_name(o.layout));
+		o.boot = ifs_bootstrap(x.a);
+		o.boot_len = x.a->boot_len;
+		o.entry = x.a->has_entry ? x.a->entry : IFS_NO_ENTRY;
 		boot_chosen = 1;
 	}
 	if (!o.boot)
@@ -1857,37 +1674,23 @@ static int edit_begin(const char *arg, const struct editopt *e, struct arc *x, i
 		return -1;
 	if (member && !x->member)
 		return arc_fail(arg, "name a file inside the archive: ARCHIVE:/path");
-	if (arc_begin(x, e->force, 0))
+	if (arc_open(x, e->force, 1, 0, e->max))
 		return -1;
-	if (!ifs_layout_writable(x->a.layout))
+	if (!ifs_layout_writable(x->a->layout))
 		return arc_fail(x->label, "layout %s is read-only; convert the archive with 'rximg initfs "
-				"extract' and 'rximg initfs repack --layout'", ifs_layout_name(x->a.layout));
+				"extract' and 'rximg initfs repack --layout'", ifs_layout_name(x->a->layout));
 	return 0;
 }
 
-/* Same layout, same bootstrap bytes and entry; a fresh creation time. */
-static int edit_commit(struct arc *x, const struct editopt *e)
-{
-	struct ifs_write_opts o = { 0 };
-	o.layout = x->a.layout;
-	o.boot = ifs_bootstrap(&x->a);
-	o.boot_len = x->a.boot_len;
-	o.entry = x->a.has_entry ? x->a.entry : IFS_NO_ENTRY;
-	uint64_t elf_entry;
-	struct rx_ctx ectx = { { 0 }, 0 };
-	if (o.boot && x->a.boot_elf && x->a.has_entry &&
-	    ifs_entry_of(&ectx, o.boot, o.boot_len, &elf_entry) == 0 && elf_entry != o.entry)
-		warnx_("%s: bootstrap_entry 0x%llx differs from the bootstrap's e_entry 0x%llx; keeping "
-		       "bootstrap_entry", x->label, (unsigned long long)o.entry, (unsigned long long)elf_entry);
-	default_time(&o);
-	o.max_size = e->max ? e->max : default_max(x);
-	return arc_commit(x, x->a.root, &o);
-}
-
+/* Same layout, same bootstrap bytes and entry, a fresh creation time: what the resolver writes back. */
 static int edit_end(struct arc *x, const struct editopt *e, int r)
 {
-	if (r == 0)
-		r = edit_commit(x, e);
+	(void)e;
+	if (r == 0) {
+		rx_res_touch(x->p.res);
+		x->opened = 0;
+		r = place_commit(&x->p) == EXIT_OK ? 0 : -1;
+	}
 	arc_close(x);
 	return r ? EXIT_FAIL : EXIT_OK;
 }
@@ -1940,7 +1743,7 @@ static int initfs_put(int argc, char **argv)
 		char *src = strndup(argv[i], (size_t)(sep - argv[i]));
 		if (!src)
 			abort();
-		if (ifs_put(&ictx, x.a.root, src, sep + 1, &po) != 0) {
+		if (ifs_put(&ictx, x.a->root, src, sep + 1, &po) != 0) {
 			report(&ictx, x.label, sep + 1);
 			r = -1;
 		}
@@ -2015,7 +1818,7 @@ static int initfs_write(int argc, char **argv)
 		return EXIT_FAIL;
 	struct arc x;
 	int r = edit_begin(argv[optind], &e, &x, 1);
-	if (r == 0 && ifs_set_file(&ictx, x.a.root, x.member, data, len, have_mode, mode) != 0) {
+	if (r == 0 && ifs_set_file(&ictx, x.a->root, x.member, data, len, have_mode, mode) != 0) {
 		report(&ictx, x.label, x.member);
 		r = -1;
 	}
@@ -2054,7 +1857,7 @@ static int initfs_edit(int argc, char **argv)
 	size_t now_len = 0;
 	int fd = -1, changed = 0, edited = 0, editor_failed = 0;
 	int r = edit_begin(argv[optind], &e, &x, 1);
-	if (r == 0 && ifs_resolve(&ictx, x.a.root, x.member, 1, &n) != 0) {
+	if (r == 0 && ifs_resolve(&ictx, x.a->root, x.member, 1, &n) != 0) {
 		if (ictx.err != ENOENT) {
 			report(&ictx, x.label, x.member);
 			r = -1;
@@ -2083,7 +1886,7 @@ static int initfs_edit(int argc, char **argv)
 		r = slurp(tmp, &now, &now_len);
 	if (r == 0)
 		changed = n ? now_len != n->size || (now_len && memcmp(now, n->data, now_len)) : now_len > 0;
-	if (r == 0 && changed && ifs_set_file(&ictx, x.a.root, x.member, now, now_len, 0, 0) != 0) {
+	if (r == 0 && changed && ifs_set_file(&ictx, x.a->root, x.member, now, now_len, 0, 0) != 0) {
 		report(&ictx, x.label, x.member);
 		r = -1;
 	}
@@ -2134,7 +1937,7 @@ static int initfs_rm(int argc, char **argv)
 	struct arc x;
 	int r = edit_begin(argv[optind], &e, &x, 0);
 	for (int i = optind + 1; i < argc && r == 0; i++) {
-		if (ifs_remove(&ictx, x.a.root, argv[i], recursive, force) != 0) {
+		if (ifs_remove(&ictx, x.a->root, argv[i], recursive, force) != 0) {
 			report(&ictx, x.label, argv[i]);
 			r = -1;
 		}
@@ -2175,7 +1978,7 @@ static int initfs_mkdir(int argc, char **argv)
 	struct arc x;
 	int r = edit_begin(argv[optind], &e, &x, 0);
 	for (int i = optind + 1; i < argc && r == 0; i++) {
-		if (ifs_mkdir(&ictx, x.a.root, argv[i], mode, parents) != 0) {
+		if (ifs_mkdir(&ictx, x.a->root, argv[i], mode, parents) != 0) {
 			report(&ictx, x.label, argv[i]);
 			r = -1;
 		}
@@ -2216,9 +2019,9 @@ static int initfs_ln(int argc, char **argv)
 		return usage_error("initfs ln", "the target is empty");
 	struct arc x;
 	int r = edit_begin(argv[optind], &e, &x, 0);
-	if (r == 0 && ifs_layout_link_form(x.a.layout) == IFS_LINK_NONE)
-		r = arc_fail(x.label, "layout %s has no symbolic links", ifs_layout_name(x.a.layout));
-	if (r == 0 && ifs_symlink(&ictx, x.a.root, target, link, force) != 0) {
+	if (r == 0 && ifs_layout_link_form(x.a->layout) == IFS_LINK_NONE)
+		r = arc_fail(x.label, "layout %s has no symbolic links", ifs_layout_name(x.a->layout));
+	if (r == 0 && ifs_symlink(&ictx, x.a->root, target, link, force) != 0) {
 		report(&ictx, x.label, link);
 		r = -1;
 	}
@@ -2253,12 +2056,12 @@ static int initfs_chmod(int argc, char **argv)
 		return usage_error("initfs chmod", "bad mode '%s' (want octal, e.g. 0755)", argv[optind + 1]);
 	struct arc x;
 	int r = edit_begin(argv[optind], &e, &x, 0);
-	if (r == 0 && !ifs_layout_has_modes(x.a.layout))
+	if (r == 0 && !ifs_layout_has_modes(x.a->layout))
 		warnx_("%s: layout %s keeps only the owner execute bit of files", x.label,
-		       ifs_layout_name(x.a.layout));
+		       ifs_layout_name(x.a->layout));
 	for (int i = optind + 2; i < argc && r == 0; i++) {
 		struct ifs_node *n;
-		if (ifs_lookup_nofollow(&ictx, x.a.root, argv[i], &n) != 0) {
+		if (ifs_lookup_nofollow(&ictx, x.a->root, argv[i], &n) != 0) {
 			report(&ictx, x.label, argv[i]);
 			r = -1;
 		} else {

@@ -260,7 +260,7 @@ static int enter_archive(struct rx_res *res, const char *path, int missing_ok)
 	}
 	if (!vfs_is_file(&a)) {
 		r = rx_fail(ctx, ENOTDIR, "%s: %s, not a container (a further ':/path' goes inside an "
-			    "initfs archive)", label, vfs_is_dir(&a) ? "a directory" : "not a regular file");
+			    "initfs archive)", label, vfs_is_dir(&a) ? "is a directory" : "is not a regular file");
 		free(label);
 		return r;
 	}
@@ -282,7 +282,7 @@ static int enter_archive(struct rx_res *res, const char *path, int missing_ok)
 		return 0;
 	}
 	if (r == 0 && (g.len < 8 || memcmp(g.buf, ifs_magic, 8)))
-		r = rx_fail(ctx, ENOTDIR, "a regular file, not a container (not an initfs archive: no "
+		r = rx_fail(ctx, ENOTDIR, "is a regular file, not a container (not an initfs archive: no "
 			    "RedoxFtw magic)");
 	if (r) {
 		rx_prefix(ctx, "%s", label);
@@ -371,6 +371,12 @@ int rx_res_same(struct rx_res *res, const struct rx_pathspec *s)
 /* The archive of lv laid out again (same layout, bootstrap and entry) into a new unlinked temporary file. */
 static int layout_archive(struct rx_res *res, struct rx_level *lv, int fd)
 {
+	if (lv->have_out) {
+		int r = ifs_write(res->ctx, lv->out_root, &lv->out_opts, fd, NULL);
+		if (r)
+			rx_prefix(res->ctx, "%s", lv->label);
+		return r;
+	}
 	struct ifs_write_opts o = { 0 };
 	o.layout = lv->loaded ? lv->a.layout : IFS_V6;
 	if (!ifs_layout_writable(o.layout))
@@ -434,6 +440,18 @@ static int commit_host(struct rx_res *res, struct rx_level *lv)
 	if (r == 0)
 		r = layout_archive(res, lv, fd);
 	return rx_outfile_finish(ctx, &of, fd, r);
+}
+
+int rx_res_set_archive(struct rx_res *res, struct ifs_node *root, const struct ifs_write_opts *o)
+{
+	struct rx_level *lv = rx_res_inner(res);
+	if (lv->kind != RX_LV_INITFS || !res->opts.write)
+		return rx_fail(res->ctx, EINVAL, "%s: not an archive opened for writing", lv->label);
+	lv->out_root = root;
+	lv->out_opts = *o;
+	lv->have_out = 1;
+	lv->vfs.dirty = 1;
+	return 0;
 }
 
 int rx_res_commit(struct rx_res *res)

@@ -85,6 +85,10 @@ struct rx_level {
 	struct ifs_archive a;
 	int loaded;
 	struct ifs_node *root;	/* the tree edits go into (a.root, or a new empty one) */
+	/* rx_res_set_archive: write this tree with these options instead (not owned) */
+	struct ifs_node *out_root;
+	struct ifs_write_opts out_opts;
+	int have_out;
 };
 
 struct rx_res {
@@ -112,6 +116,13 @@ int rx_res_same(struct rx_res *r, const struct rx_pathspec *s);
  * until rx_res_close. After a failure nothing has landed.
  */
 int rx_res_commit(struct rx_res *r);
+/*
+ * The innermost level is an archive (enter_last): at the commit, write root
+ * with o in its place instead of the edited tree (root stays the caller's).
+ */
+int rx_res_set_archive(struct rx_res *r, struct ifs_node *root, const struct ifs_write_opts *o);
+/* Edits made to the innermost archive's tree directly (not through the vfs) are to be written. */
+static inline void rx_res_touch(struct rx_res *r) { rx_res_inner(r)->vfs.dirty = 1; }
 /* Close; uncommitted changes are dropped. */
 void rx_res_close(struct rx_res *r);
 

@@ -33,9 +33,9 @@ ok "the same bytes both ways" bash -c 'cmp <("$1" cat "$2:/boot/initfs:/etc/init
 ok "ARCHIVE: alone names the archive's root (ls)" sh -c '"$1" ls "$2:/boot/initfs:" | grep -qx etc' sh "$R" "$RAW"
 
 # What the syntax refuses, by name.
-ok "a path past a plain file: not a container" fails_cleanly "/usr/plain: a regular file, not a container" \
+ok "a path past a plain file: not a container" fails_cleanly "/usr/plain: is a regular file, not a container" \
 	"$R" cat "$RAW:/usr/plain:/x"
-ok "a path past a directory: not a container" fails_cleanly "/usr: a directory, not a container" \
+ok "a path past a directory: not a container" fails_cleanly "/usr: is a directory, not a container" \
 	"$R" cat "$RAW:/usr:/x"
 ok "a missing archive is named" fails_cleanly "/boot/nothing: no such file" "$R" cat "$RAW:/boot/nothing:/x"
 ok "a member path must start with /" fails_cleanly "expected IMAGE" "$R" cat "$RAW:/boot/initfs:etc"
