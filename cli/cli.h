@@ -64,6 +64,7 @@ int complete_path(const char *word);
  */
 struct place {
 	struct rx_ctx ctx;
+	struct rx_ctx *c;	/* where failures are recorded: ctx, or the shell session's */
 	const char *arg;
 	struct rx_res *res;
 	struct vfs *v;
@@ -86,6 +87,12 @@ void place_close(struct place *p);
 int place_begin(const char *verb, int argc, char **argv, struct place *p, char ***paths);
 /* Commit (r == 0) or report r for path and drop everything; frees paths. */
 int place_finish(struct place *p, char **paths, int r, const char *path);
+/*
+ * The shell's session: while set, every place in its image is opened through
+ * it (the image stays locked, changes stay pending until the shell commits).
+ */
+struct rx_res;
+void place_session(struct rx_res *session, struct rx_ctx *ctx);
 /* A damaged entry a write took out unread (fs->dropped). */
 void tell_dropped(void *image, const char *path, const char *why);
 
@@ -200,6 +207,11 @@ int cmd_diff(int argc, char **argv);
 int cmd_mkfs(int argc, char **argv);
 int cmd_put(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
+int cmd_shell(int argc, char **argv);
+/* The verbs by name (cli/main.c): a verb's function, or NULL; run one as "rximg VERB ARGS". */
+typedef int (*verb_fn)(int argc, char **argv);
+verb_fn find_verb(const char *name);
+int run_verb(int argc, char **argv);
 int cmd_mkdir(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_mv(int argc, char **argv);

@@ -38,6 +38,7 @@ static const struct verb {
 	{ "initfs", cmd_initfs, "read, extract, repack and edit initfs archives (also inside images)" },
 	{ "overlay", cmd_overlay, "create a qcow2 overlay on a base image (the base stays untouched)" },
 	{ "convert", cmd_convert, "convert between raw and qcow2 (sparse; flattens backing chains)" },
+	{ "shell", cmd_shell, "an interactive shell (or a batch script) on one image, one commit" },
 	{ "uuid", cmd_uuid, "show or change the RedoxFS UUID" },
 	{ "rebase", cmd_rebase, "point a qcow2 overlay at another backing file, keeping its content" },
 	{ "commit", cmd_commit, "write a qcow2 overlay's changes into its backing file" },
@@ -74,6 +75,32 @@ static int complete(int argc, char **argv)
 	return EXIT_OK;
 }
 
+verb_fn find_verb(const char *name)
+{
+	for (size_t i = 0; i < RX_ARRAY_SIZE(verbs); i++)
+		if (strcmp(name, verbs[i].name) == 0)
+			return verbs[i].run;
+	return NULL;
+}
+
+int run_verb(int argc, char **argv)
+{
+	verb_fn run = find_verb(argv[0]);
+	if (!run) {
+		fprintf(stderr, "rximg: unknown verb '%s' (see rximg --help)\n", argv[0]);
+		return EXIT_USAGE;
+	}
+	/* A fresh getopt scan each time (the shell runs many verbs in one process). */
+#if HAVE_DECL_OPTRESET
+	optreset = 1;
+	optind = 1;
+#else
+	optind = 0;
+#endif
+	opterr = 0;	/* bad options are reported by the verb, on one line */
+	return run(argc, argv);
+}
+
 int main(int argc, char **argv)
 {
 	rx_tune_allocator();
@@ -92,15 +119,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(verb, "__complete"))
 		return complete(argc - 1, argv + 1);
-	for (size_t i = 0; i < RX_ARRAY_SIZE(verbs); i++) {
-		if (strcmp(verb, verbs[i].name) == 0) {
-			optind = 1;
-			opterr = 0;	/* bad options are reported by the verb, on one line */
-			return verbs[i].run(argc - 1, argv + 1);
-		}
-	}
-	fprintf(stderr, "rximg: unknown verb '%s' (see rximg --help)\n", verb);
-	return EXIT_USAGE;
+	return run_verb(argc - 1, argv + 1);
 }
 
 void report(struct rx_ctx *ctx, const char *image, const char *path)

@@ -1,5 +1,6 @@
 /* Front-end side of the resolver: opening IMAGE[:pN][:/path][:/member] for a verb, printing its failures. */
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -31,18 +32,47 @@ void place_opts(struct rx_res_opts *o, int write)
 	o->now = cli_now;
 }
 
+static struct rx_res *session;
+static struct rx_ctx *session_ctx;
+
+void place_session(struct rx_res *s, struct rx_ctx *ctx)
+{
+	session = s;
+	session_ctx = ctx;
+}
+
+/* Does arg name the session's image and partition? */
+static int in_session(const char *arg)
+{
+	struct rx_ctx ctx = { { 0 }, 0 };
+	struct rx_pathspec s;
+	if (!session || rx_pathspec_parse(&ctx, arg, &s) != 0)
+		return 0;
+	struct stat a, b;
+	int yes = stat(s.image, &a) == 0 && stat(session->spec.image, &b) == 0 && a.st_dev == b.st_dev &&
+		  a.st_ino == b.st_ino && (s.partno == session->spec.partno || s.partno == RX_PART_AUTO);
+	rx_pathspec_free(&s);
+	return yes;
+}
+
 int place_open_with(const char *arg, const struct rx_res_opts *opts, struct place *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->arg = arg;
+	p->c = &p->ctx;
 	struct rx_res_opts o = *opts;
 	if (o.dropped == tell_dropped && !o.dropped_arg)
 		o.dropped_arg = (void *)arg;
-	if (rx_res_open(&p->ctx, arg, &o, &p->res) != 0) {
-		report(&p->ctx, NULL, NULL);
+	int inside = in_session(arg);
+	if (inside)
+		p->c = session_ctx;
+	if ((inside ? rx_res_open_in(session, arg, &o, &p->res) : rx_res_open(p->c, arg, &o, &p->res)) != 0) {
+		report(p->c, NULL, NULL);
+		if (inside)
+			rx_clear(p->c);	/* the session's: the next command starts clean */
 		return -1;
 	}
-	struct rx_image *img = rx_res_image(p->res);
+	struct rx_image *img = inside ? NULL : rx_res_image(p->res);
 	if (img) {
 		if (!opts->write)
 			warn_if_written(img->container, img->path);
@@ -63,7 +93,8 @@ int place_open(const char *arg, int write, struct place *p)
 
 void place_report(struct place *p, const char *path)
 {
-	report(&p->ctx, p->label, path);
+	report(p->c, p->label, path);
+	rx_clear(p->c);
 }
 
 void place_close(struct place *p)
@@ -76,8 +107,10 @@ void place_close(struct place *p)
 int place_commit(struct place *p)
 {
 	int r = rx_res_commit(p->res);
-	if (r)
-		report(&p->ctx, NULL, NULL);
+	if (r) {
+		report(p->c, NULL, NULL);
+		rx_clear(p->c);
+	}
 	place_close(p);
 	return r ? EXIT_FAIL : EXIT_OK;
 }

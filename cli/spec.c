@@ -1,5 +1,6 @@
 /* IMAGE[:pN|:redoxfs][:/path]: finding where the image name ends. */
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -73,8 +74,8 @@ void warn_if_written(const struct rx_dev *container, const char *image)
 	struct rx_lock_user u;
 	int fd = rx_dev_lock_fd(container);
 	char who[128];
-	if (fd < 0 || !rx_lock_user(fd, &u) || !u.writing || u.byte < 0)
-		return;
+	if (fd < 0 || !rx_lock_user(fd, &u) || !u.writing || u.byte < 0 || u.pid == (long)getpid())
+		return;	/* nobody, or this very process (a shell session reading its own image) */
 	rx_lock_user_name(&u, who, sizeof(who));
 	warnx_("%s: %s has this image open for writing; what rximg reads may be inconsistent", image, who);
 }

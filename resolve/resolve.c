@@ -311,6 +311,30 @@ static int has_magic(const char *path)
 	return n == 8 && !memcmp(m, ifs_magic, 8);
 }
 
+static int enter_levels(struct rx_res *res, const struct rx_res_opts *opts, int r);
+
+int rx_res_open_in(struct rx_res *parent, const char *arg, const struct rx_res_opts *opts, struct rx_res **out)
+{
+	struct rx_ctx *ctx = parent->ctx;
+	struct rx_res *res = rx_xcalloc(1, sizeof(*res));
+	res->ctx = ctx;
+	res->opts = *opts;
+	if (!res->opts.now)
+		res->opts.now = clock_now;
+	*out = NULL;
+	int r = rx_pathspec_parse(ctx, arg, &res->spec);
+	if (r) {
+		free(res);
+		return r;
+	}
+	struct rx_level *lv = new_level(res, parent->lv[0].kind, NULL);
+	struct rx_level *own = &parent->lv[0];
+	*lv = *own;
+	lv->label = rx_xstrdup(own->label);
+	lv->owner = own;
+	return enter_levels(res, opts, 0) == 0 ? (*out = res, 0) : -1;
+}
+
 int rx_res_open(struct rx_ctx *ctx, const char *arg, const struct rx_res_opts *opts, struct rx_res **out)
 {
 	struct rx_res *res = rx_xcalloc(1, sizeof(*res));
@@ -331,7 +355,16 @@ int rx_res_open(struct rx_ctx *ctx, const char *arg, const struct rx_res_opts *o
 		r = open_redoxfs(res, s);
 	if (r)
 		rx_prefix(ctx, "%s", res->nlv ? res->lv[0].label : s->image);
-	/* Every path but the last names an archive to go into. */
+	if (enter_levels(res, opts, r) != 0)
+		return -1;
+	*out = res;
+	return 0;
+}
+
+/* Past the outermost level: every path but the last names an archive to go into. */
+static int enter_levels(struct rx_res *res, const struct rx_res_opts *opts, int r)
+{
+	const struct rx_pathspec *s = &res->spec;
 	for (int i = 0; r == 0 && i + 1 < s->nseg; i++)
 		r = enter_archive(res, s->seg[i], 0);
 	res->path = s->nseg ? s->seg[s->nseg - 1] : "/";
@@ -345,7 +378,6 @@ int rx_res_open(struct rx_ctx *ctx, const char *arg, const struct rx_res_opts *o
 		return r;
 	}
 	res->label = rx_res_inner(res)->label;
-	*out = res;
 	return 0;
 }
 
@@ -460,6 +492,11 @@ int rx_res_commit(struct rx_res *res)
 	int r = 0;
 	for (int i = res->nlv - 1; i >= 0 && r == 0; i--) {
 		struct rx_level *lv = &res->lv[i];
+		if (lv->owner) {
+			/* Pending in the session that owns it. */
+			lv->owner->vfs.dirty |= lv->vfs.dirty;
+			continue;
+		}
 		if (!lv->vfs.dirty)
 			continue;
 		if (lv->kind == RX_LV_REDOXFS) {
@@ -494,6 +531,12 @@ void rx_res_close(struct rx_res *res)
 		return;
 	for (int i = res->nlv - 1; i >= 0; i--) {
 		struct rx_level *lv = &res->lv[i];
+		if (lv->owner) {
+			/* Whatever went into the borrowed level stays pending there. */
+			lv->owner->vfs.dirty |= lv->vfs.dirty;
+			free(lv->label);
+			continue;
+		}
 		if (lv->tx)
 			rfs_tx_abort(lv->tx);
 		if (lv->loaded)

@@ -66,6 +66,7 @@ enum rx_level_kind { RX_LV_REDOXFS = 1, RX_LV_INITFS };
 
 struct rx_level {
 	enum rx_level_kind kind;
+	struct rx_level *owner;	/* borrowed from another res (a shell session): not ours to commit or free */
 	char *label;		/* what messages name: "disk.img", "disk.img:/boot/initfs" */
 	struct vfs vfs;
 	/* RedoxFS */
@@ -102,6 +103,13 @@ struct rx_res {
 	int committed;
 };
 
+/*
+ * Open arg through the outermost level of an open res (a session that holds
+ * the image): that level is borrowed, not reopened. Committing the new res
+ * writes its own levels into the borrowed one and leaves that pending in its
+ * owner. arg must name the same image and partition as parent.
+ */
+int rx_res_open_in(struct rx_res *parent, const char *arg, const struct rx_res_opts *opts, struct rx_res **out);
 /* Parse arg and open every level; on failure *out is NULL and ctx says why. */
 int rx_res_open(struct rx_ctx *ctx, const char *arg, const struct rx_res_opts *opts, struct rx_res **out);
 static inline struct rx_level *rx_res_inner(struct rx_res *r) { return &r->lv[r->nlv - 1]; }
