@@ -132,6 +132,9 @@ ok "other disk and partition GUIDs" sh -c "
 ok "another RedoxFS UUID, the same contents (copied block by block)" sh -c "
 	[ \"\$('$RXIMG' uuid a.img)\" != \"\$('$RXIMG' uuid l.img)\" ] && '$RXIMG' check l.img &&
 	'$RXIMG' manifest a.img >ma && '$RXIMG' manifest l.img >ml && cmp ma ml"
+ok "--like: the header in the partition's first block (all the loader probes) has the new UUID" sh -c "
+	u=\$(dd if=l.img bs=4096 skip=512 count=1 2>/dev/null | od -An -tx1 -j16 -N16 | tr -d ' \n') &&
+	[ \"\$u\" = \"\$('$RXIMG' uuid l.img | tr -d -)\" ]"
 ok "--like --from: new contents, the same layout" sh -c "
 	mkdir -p t2 && echo other >t2/x && '$RXIMG' create --like a.img --from t2 l2.img &&
 	'$RXIMG' cat l2.img:/x | grep -qx other && sgdisk -v l2.img | grep -q 'No problems found'"
