@@ -619,6 +619,8 @@ int cmd_create(int argc, char **argv)
 		pl.nloaders = 0;
 		r = slurp(&ctx, loader_path, (pl.parts[pl.esp].last_lba - pl.parts[pl.esp].first_lba + 1) * RX_GPT_SECTOR,
 			  &l->data, &l->len);
+		if (r == 0)
+			pl.nloaders = 1;	/* freed at the end, also when it is refused below */
 		const char *pa = r == 0 ? pe_arch(l->data, l->len) : NULL;
 		if (r == 0 && !pa)
 			r = rx_fail(&ctx, EINVAL, "not an EFI application (no PE header)");
@@ -628,7 +630,6 @@ int cmd_create(int argc, char **argv)
 			r = rx_fail(&ctx, EINVAL, "an EFI application for %s, not %s", pa, arch);
 		if (r == 0) {
 			snprintf(l->name, sizeof(l->name), "%s", arch_loader_name(arch ? arch : pa));
-			pl.nloaders = 1;
 		}
 		if (r)
 			culprit = loader_path;
