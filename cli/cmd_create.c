@@ -30,7 +30,7 @@ static const char create_help[] =
 	"EFI/BOOT/BOOTAA64.EFI or BOOTX64.EFI), RedoxFS at 2 MiB up to the last whole MiB\n"
 	"before the backup GPT. A new DISK is written as DISK.partial and renamed.\n\n"
 	"  -s, --size N           disk size (suffixes K, M, G, T: powers of 1024; whole\n"
-	"                         sectors); a block device's own size by default\n"
+	"                         sectors); a block device is always used whole\n"
 	"  -b, --bootloader FILE  the EFI application to install (a PE file)\n"
 	"      --arch ARCH        aarch64 or x86_64: names the loader BOOTAA64.EFI or BOOTX64.EFI\n"
 	"                         (default: the machine in the loader's PE header)\n"
@@ -570,8 +570,9 @@ int cmd_create(int argc, char **argv)
 			report(&ctx, disk, NULL);
 			return EXIT_FAIL;
 		}
-		if (size > dev_size) {
-			fprintf(stderr, "rximg: %s: --size is larger than the device (%llu bytes)\n", disk,
+		/* The backup GPT belongs at the device's end: the disk is the whole device. */
+		if (size && size != dev_size) {
+			fprintf(stderr, "rximg: %s: a block device is used whole (%llu bytes): drop --size\n", disk,
 				(unsigned long long)dev_size);
 			return EXIT_FAIL;
 		}
@@ -685,17 +686,10 @@ int cmd_create(int argc, char **argv)
 		r = rx_dev_open_file(&ctx, disk, RX_DEV_RDWR, &dev);
 		if (r == 0 && rx_dev_lock_fd(dev) >= 0)
 			r = rx_lock_image(&ctx, rx_dev_lock_fd(dev));
-		if (r == 0 && pl.size < dev->size) {
-			/* The disk ends where --size says: the backup GPT goes there. */
-			struct rx_dev *part = NULL;
-			r = rx_dev_open_slice(dev, 0, pl.size, disk, &part);
-			if (r == 0)
-				r = write_disk(&ctx, part, &pl, &fo, disk_guid, 0, &bar);
-			if (part)
-				rx_dev_close(part);
-		} else if (r == 0) {
+		if (r == 0 && dev->size / RX_GPT_SECTOR * RX_GPT_SECTOR != pl.size)
+			r = rx_fail(&ctx, EIO, "changed size while it was read");
+		if (r == 0)
 			r = write_disk(&ctx, dev, &pl, &fo, disk_guid, 0, &bar);
-		}
 		if (dev && rx_dev_lock_fd(dev) >= 0)
 			rx_lock_release(rx_dev_lock_fd(dev));
 		rx_dev_close(dev);
