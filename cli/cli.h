@@ -150,6 +150,10 @@ void import_bar_begin(struct progress *bar, struct rfs_tx *tx, const char *verb,
 int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char *host_path,
 		    struct import_opts *o);
 
+/* Fill a fresh, unlocked filesystem from a host directory in one transaction (mkfs --from, create). */
+int fill_from_dir(struct rx_ctx *ctx, struct rfs *fs, const char *from, const struct rfs_owner *owner,
+		  struct progress *bar, const char *verb, int quiet);
+
 /* put's engine, shared with inject */
 struct put_opts {
 	int preserve, recursive, parents, have_mode;
@@ -232,6 +236,7 @@ int cmd_convert(int argc, char **argv);
 int cmd_uuid(int argc, char **argv);
 int cmd_rebase(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
+int cmd_create(int argc, char **argv);
 
 /* qcow2 containers (cmd_qcow.c) */
 int make_overlay(const char *base, const char *path, int relative, unsigned cluster_bits);

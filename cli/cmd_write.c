@@ -97,6 +97,52 @@ static int load_reserved(const char *arg, uint8_t **buf, size_t *len)
 	return 0;
 }
 
+/*
+ * Fill a fresh (unlocked) filesystem with the contents of the host directory
+ * from, in one transaction: the image is either complete or empty. The root
+ * takes from's mode, owner (or owner) and time; with SOURCE_DATE_EPOCH times
+ * are clamped to it.
+ */
+int fill_from_dir(struct rx_ctx *ctx, struct rfs *fs, const char *from, const struct rfs_owner *owner,
+		  struct progress *bar, const char *verb, int quiet)
+{
+	uint64_t epoch;
+	int have_epoch = reproducible_epoch(&epoch);
+	struct rfs_tx *tx;
+	struct rfs_node root;
+	struct import_opts io = { .keep_owner = 1, .owner = owner, .have_epoch = have_epoch, .epoch = epoch,
+				  .ipath = "/" };
+	int r = rfs_tx_begin(fs, &tx);
+	if (r)
+		return r;
+	/* A fresh filesystem has nothing to protect: data goes straight to disk. */
+	rfs_tx_set_buffer(tx, 0);
+	import_bar_begin(bar, tx, verb, &from, 1, quiet);
+	r = rfs_node_get(fs, RFS_ROOT_ID, &root);
+	int dfd = open(from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		r = rx_fail(ctx, errno, "%s: %s", from, strerror(errno));
+	if (r == 0)
+		r = import_contents(tx, &root, dfd, from, &io);
+	if (dfd >= 0) {
+		struct stat ds;
+		if (r == 0 && fstat(dfd, &ds) == 0 && (r = rfs_node_get(fs, RFS_ROOT_ID, &root)) == 0) {
+			root.mode = (uint16_t)(RFS_MODE_DIR | (ds.st_mode & 07777));
+			root.uid = io.owner ? io.owner->uid : ds.st_uid;
+			root.gid = io.owner ? io.owner->gid : ds.st_gid;
+			struct timespec m = rx_stat_mtime(&ds);
+			root.mtime = have_epoch && (uint64_t)m.tv_sec >= epoch ? epoch : (uint64_t)m.tv_sec;
+			root.mtime_nsec = have_epoch && (uint64_t)m.tv_sec >= epoch ? 0 : (uint32_t)m.tv_nsec;
+			r = rfs_node_put(tx, &root);
+		}
+		close(dfd);
+	}
+	if (r == 0)
+		return rfs_tx_commit(tx);
+	rfs_tx_abort(tx);
+	return r;
+}
+
 int cmd_mkfs(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -253,47 +299,12 @@ int cmd_mkfs(int argc, char **argv)
 	if (r == 0)
 		r = rfs_mkfs(&ctx, partno > 0 ? img->fsdev : img->container, &mo);
 	if (r == 0 && from) {
-		/* Fill it in one transaction: the image is either complete or empty. */
 		struct rfs *fs;
-		struct rfs_tx *tx;
-		struct rfs_node root;
-		struct import_opts io = { .keep_owner = 1, .owner = have_owner ? &owner : NULL,
-					  .have_epoch = have_epoch, .epoch = epoch, .ipath = "/" };
 		r = rx_image_redoxfs(img, &fs);
 		if (r == 0 && password)
 			r = rfs_unlock(fs, mo.password, mo.password_len);
 		if (r == 0)
-			r = rfs_tx_begin(fs, &tx);
-		if (r == 0) {
-			/* A fresh filesystem has nothing to protect: data goes straight to disk. */
-			rfs_tx_set_buffer(tx, 0);
-			import_bar_begin(&bar, tx, "mkfs", &from, 1, quiet);
-			r = rfs_node_get(fs, RFS_ROOT_ID, &root);
-			int dfd = open(from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (dfd < 0)
-				r = rx_fail(&ctx, errno, "%s: %s", from, strerror(errno));
-			if (r == 0)
-				r = import_contents(tx, &root, dfd, from, &io);
-			if (dfd >= 0) {
-				struct stat ds;
-				if (r == 0 && fstat(dfd, &ds) == 0 && (r = rfs_node_get(fs, RFS_ROOT_ID, &root)) == 0) {
-					root.mode = (uint16_t)(RFS_MODE_DIR | (ds.st_mode & 07777));
-					if (io.owner || io.keep_owner) {
-						root.uid = io.owner ? io.owner->uid : ds.st_uid;
-						root.gid = io.owner ? io.owner->gid : ds.st_gid;
-					}
-					struct timespec m = rx_stat_mtime(&ds);
-					root.mtime = have_epoch && (uint64_t)m.tv_sec >= epoch ? epoch : (uint64_t)m.tv_sec;
-					root.mtime_nsec = have_epoch && (uint64_t)m.tv_sec >= epoch ? 0 : (uint32_t)m.tv_nsec;
-					r = rfs_node_put(tx, &root);
-				}
-				close(dfd);
-			}
-			if (r == 0)
-				r = rfs_tx_commit(tx);
-			else
-				rfs_tx_abort(tx);
-		}
+			r = fill_from_dir(&ctx, fs, from, have_owner ? &owner : NULL, &bar, "mkfs", quiet);
 	}
 	if (r == 0)
 		r = rx_dev_flush(img->container);

@@ -20,6 +20,7 @@ static const struct verb {
 	{ "check", cmd_check, "verify every checksum and structure of a RedoxFS" },
 	{ "manifest", cmd_manifest, "print a manifest of every path with its SHA-256" },
 	{ "diff", cmd_diff, "compare two images, manifests or directories path by path" },
+	{ "create", cmd_create, "make a whole bootable disk: GPT, EFI system partition, RedoxFS" },
 	{ "mkfs", cmd_mkfs, "create a RedoxFS, empty or filled from a host directory" },
 	{ "cp", cmd_cp, "copy between the host and images, between images, or inside one" },
 	{ "put", cmd_put, "copy host files and directories into an image" },

@@ -17,7 +17,7 @@ static void copy_str(char *dst, size_t cap, const char *src)
 }
 
 /* A GUID as text: the first three fields are stored little-endian. */
-static void format_guid(const uint8_t *g, char out[37])
+void rx_guid_format(const uint8_t *g, char out[37])
 {
 	snprintf(out, 37, "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x", get_le32(g), get_le16(g + 4),
 		 get_le16(g + 6), g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
@@ -166,7 +166,7 @@ static int read_gpt(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable 
 		return r;
 	char guid[37];
 	copy_str(out->type, sizeof(out->type), "gpt");
-	format_guid(hdr + 56, guid);
+	rx_guid_format(hdr + 56, guid);
 	copy_str(out->id, sizeof(out->id), guid);
 	uint64_t first = get_le64(hdr + 40), last = get_le64(hdr + 48);
 	uint32_t n = get_le32(hdr + 80), esize = get_le32(hdr + 84);
@@ -181,8 +181,8 @@ static int read_gpt(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable 
 		p->partno = (int)i + 1;
 		p->start = s * SECTOR;
 		p->size = (l - s + 1) * SECTOR;
-		format_guid(ent, p->type);
-		format_guid(ent + 16, p->uuid);
+		rx_guid_format(ent, p->type);
+		rx_guid_format(ent + 16, p->uuid);
 		utf16le_name(ent + 56, 36, p->name, sizeof(p->name));
 	}
 	free(e);

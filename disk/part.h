@@ -28,6 +28,8 @@ void rx_part_free(struct rx_parttable *t);
  * "ext4"...): 1 with out filled, 0 when unknown or built without libblkid.
  */
 int rx_part_fs_name(const struct rx_dev *dev, const struct rx_part *p, char *out, size_t cap);
+/* A GUID stored on disk (first three fields little-endian) as lower-case text. */
+void rx_guid_format(const uint8_t *g, char out[37]);
 /* Human name of a well-known partition type GUID, or NULL. */
 const char *rx_part_type_name(const char *type);
 

@@ -12,7 +12,7 @@ static void put_ptr_to(uint8_t *slot, uint64_t index, const uint8_t *block)
 	rfs_ptr_encode(slot, (struct rfs_ptr){ index << 8, seahash(block, RFS_BLOCK) });
 }
 
-static int seal_header(uint8_t *h, struct rfs_crypt *c)
+int rfs_header_seal(uint8_t *h, struct rfs_crypt *c)
 {
 	uint64_t hash = rfs_header_checksum(h);
 	put_le64(h + 4088, hash);
@@ -106,7 +106,7 @@ int rfs_mkfs(struct rx_ctx *ctx, struct rx_dev *dev, const struct rfs_mkfs_opts 
 	put_ptr_to(h3 + 48, MK_L3, l3);
 	put_ptr_to(h3 + 64, MK_ALLOC, alloc);
 	/* Unlike the reference, generation 0 is sealed after the key slot: it stays valid. */
-	if (seal_header(h0, c) || seal_header(h3, c) ||
+	if (rfs_header_seal(h0, c) || rfs_header_seal(h3, c) ||
 	    (c && rfs_crypt_xts(c, 1, MK_ALLOC, alloc, alloc, (MK_L3 + 1 - MK_ALLOC) * RFS_BLOCK))) {
 		rfs_crypt_free(c);
 		free(b);

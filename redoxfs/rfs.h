@@ -66,6 +66,9 @@ struct rfs_header {
 /* Decode and validate one header block; 0 if it is a valid v8 header. */
 int rfs_header_decode(const uint8_t *block, struct rfs_header *out);
 uint64_t rfs_header_checksum(const uint8_t *block);
+struct rfs_crypt;
+/* Store the header's hash (and its encrypted form, with c; plain without) after a change. */
+int rfs_header_seal(uint8_t *block, struct rfs_crypt *c);
 
 struct rfs_node {
 	uint32_t id;

@@ -624,7 +624,19 @@ int rfs_ring_clear_foreign(struct rfs *fs)
 		r = rx_dev_read(fs->dev, b, RFS_BLOCK, off);
 		if (r || rfs_header_decode(b, &h) != 0 || memcmp(h.uuid, fs->hdr.uuid, 16) == 0)
 			continue;
-		r = rx_dev_write(fs->dev, zero, RFS_BLOCK, off);
+		if (i == 0 && (!h.encrypted || fs->crypt)) {
+			/*
+			 * The bootloader probes the first block only: slot 0 must stay a valid
+			 * header, so it is stamped with the current UUID instead. It is an older
+			 * generation and never wins over the newest.
+			 */
+			memcpy(b + 16, fs->hdr.uuid, 16);
+			r = rfs_header_seal(b, fs->crypt);
+			if (r == 0)
+				r = rx_dev_write(fs->dev, b, RFS_BLOCK, off);
+		} else if (i != 0) {
+			r = rx_dev_write(fs->dev, zero, RFS_BLOCK, off);
+		}
 		cleared = 1;
 	}
 	if (r == 0 && cleared)

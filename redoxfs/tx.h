@@ -64,7 +64,10 @@ void rfs_tx_set_uuid(struct rfs_tx *tx, const uint8_t uuid[16]);
 /*
  * After a commit that changed the UUID: clear the ring slots still holding valid
  * headers under another UUID (older generations no reader picks over the newest),
- * so they cannot pass for another filesystem's. A crash part-way is harmless.
+ * so they cannot pass for another filesystem's. Slot 0 is stamped with the new
+ * UUID instead of cleared, because the bootloader probes only the first block
+ * (an encrypted one is left as it is unless the filesystem is unlocked). A
+ * crash part-way is harmless.
  */
 int rfs_ring_clear_foreign(struct rfs *fs);
 

@@ -327,6 +327,9 @@ ok "uuid --new: info shows it" test "$(info_uuid "$U")" = "$u1"
 ok "uuid --new is one commit (generation $g0 -> $((g0 + 1)))" test "$(gen "$U")" = $((g0 + 1))
 ok "after uuid --new, check is clean without warnings (no old headers left)" sh -c \
 	"'$R' check '$U' | grep -q 'clean: 0 errors, 0 warnings'"
+ok "after uuid --new, block 0 still holds a valid header, under the new UUID (the bootloader reads only block 0)" sh -c \
+	"dd if='$U' bs=4096 count=1 2>/dev/null | head -c 8 | grep -q RedoxFS &&
+	 test \"\$(od -An -tx1 -j16 -N16 '$U' | tr -d ' \n')\" = \"\$(echo '$u1' | tr -d -)\""
 u2=$(SOURCE_DATE_EPOCH=1700000000 "$R" uuid --new "$U")
 u3=$(SOURCE_DATE_EPOCH=1700000000 "$R" uuid --new "$U")
 ok "uuid --new is random even with SOURCE_DATE_EPOCH" test "$u2" != "$u3"
