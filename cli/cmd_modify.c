@@ -42,7 +42,11 @@ int cmd_mv(int argc, char **argv)
 	int n = argc - optind, r = 0;
 	const char *dest = paths[n - 1];
 	struct rfs_node dn;
-	int into = !(flags & RFS_RENAME_EXCHANGE) && rfs_lookup(w.o.fs, dest, 1, &dn) == 0 && rfs_is_dir(&dn);
+	/* Only a missing dest means "move to dest": a read error must not change where things go. */
+	int lr = (flags & RFS_RENAME_EXCHANGE) ? -ENOENT : rfs_lookup(w.o.fs, dest, 1, &dn);
+	if (lr && lr != -ENOENT && lr != -ENOTDIR)
+		return wsession_finish(&w, paths, lr, dest);
+	int into = lr == 0 && rfs_is_dir(&dn);
 	rx_clear(w.o.fs->ctx);
 	if (n > 2 && !into) {
 		rx_fail(w.o.fs->ctx, ENOTDIR, "moving several paths needs a directory to move them into");
