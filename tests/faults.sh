@@ -16,10 +16,16 @@ export SOURCE_DATE_EPOCH=1700000000
 unset RXIMG_FAULT RXIMG_FAULT_LOG RXIMG_CRASH_AFTER
 HAVE_QEMU=1
 command -v qemu-img >/dev/null 2>&1 || HAVE_QEMU=0
+JOBS=${FAULT_JOBS:-2}
+ONLY=${FAULT_ONLY:-*}	# a shell pattern: run only the sweeps it matches
+SCALE=${FAULT_SCALE:-100}	# percent of each sweep's budget of points (a quicker run: less)
 
 total=0
 wpoints=0	# points of the current writer
-sha() { if [ -e "$1" ]; then sha1sum <"$1" | cut -c1-40; else echo absent; fi; }
+# sum FILE: sets s to FILE's checksum and size (a fast CRC: states are only told apart), or "absent".
+sum() {
+	if [ -e "$1" ]; then cksum <"$1" >"$WORK/sum" && read -r s z <"$WORK/sum" && s=$s.$z; else s=absent; fi
+}
 
 # The RedoxFS in $1 checks clean and its manifest is $2 or $3; a qcow2 file also
 # passes qemu-img check (leaked clusters allowed: a failed write may leak them).
@@ -52,6 +58,7 @@ plan() {
 		for (k = 1; k <= f; k++) { print "flush:" k ":eio"; print "flush:" k ":enospc"; print "flush:" k ":fail" }
 	}' >"$WORK/plan.all"
 	n=$(wc -l <"$WORK/plan.all")
+	echo "$n" >"$WORK/plan.size"
 	awk -v n="$n" -v m="$5" 'n <= m || int(NR * m / n) != int((NR - 1) * m / n)' "$WORK/plan.all"
 }
 
@@ -59,58 +66,92 @@ plan() {
 #   MODE fs: TARGET is an image holding a RedoxFS, restored from BASE before each run.
 #   MODE new: TARGET is a file the command creates (it must not exist before).
 #   MODE replace: TARGET (restored from BASE) is replaced whole by the command.
-# COMMAND is evaluated by sh with $T naming the target.
+# COMMAND is evaluated by sh with $T naming the target. The points are shared
+# among $FAULT_JOBS lanes (default 2), each with its own copy of the target.
 sweep() {
 	name=$1 mode=$2 T=$3 base=$4 max=$5 seeds=$6 cmd=$7
-	restore() { if [ "$mode" = new ]; then rm -f "$T" "$T.partial"; else cp --sparse=always "$base" "$T"; fi; }
+	case $name in $ONLY) ;; *) return ;; esac
 	restore
 	[ "$mode" = fs ] && "$R" manifest "$T" >"$WORK/old.man"
-	old=$(sha "$T")
+	sum "$T"
+	old=$s
 	: >"$LOG"
 	(RXIMG_FAULT=count RXIMG_FAULT_LOG=$LOG; export RXIMG_FAULT RXIMG_FAULT_LOG T; eval "$cmd") </dev/null >"$WORK/p.out" 2>&1 ||
 		{ fail "$name: runs cleanly"; sed 's/^/#   /' "$WORK/p.out"; return; }
 	read -r counts <"$LOG"
-	new=$(sha "$T")
+	sum "$T"
+	new=$s
 	if [ "$mode" = fs ]; then
 		"$R" manifest "$T" >"$WORK/new.man"
 		verify_fs "$T" "$WORK/new.man" "$WORK/new.man" || { fail "$name: the uninterrupted run leaves a clean image"; return; }
 	fi
 	[ "$old" != "$new" ] || { fail "$name: the command changes something"; return; }
 	set -- $(echo "$counts" | sed 's/[a-z]*=//g')
-	plan "$1" "$2" "$3" "$seeds" "$max" >"$WORK/plan"
+	plan "$1" "$2" "$3" "$seeds" $((max * SCALE / 100 + 1)) >"$WORK/plan"
+	j=0
+	while [ $j -lt "$JOBS" ]; do
+		mkdir -p "$WORK/lane$j"
+		awk -v j=$j -v m="$JOBS" 'NR % m == j' "$WORK/plan" >"$WORK/lane$j/plan"
+		lane "$WORK/lane$j" "$WORK/lane$j/$(basename "$T")" >"$WORK/lane$j/out" &
+		j=$((j + 1))
+	done
+	wait
+	n=0 fired=0 checked=0 bad=0 j=0
+	while [ $j -lt "$JOBS" ]; do
+		sed -n '/^#/p' "$WORK/lane$j/out"
+		read -r a b c d <"$WORK/lane$j/result" || d=1
+		n=$((n + a)) fired=$((fired + b)) checked=$((checked + c)) bad=$((bad + d))
+		j=$((j + 1))
+	done
+	wpoints=$((wpoints + n))
+	total=$((total + n))
+	if [ $bad -eq 0 ]; then
+		read -r all <"$WORK/plan.size"
+		pass "$name: $n of $all points ($fired fired; $checked other states checked clean; counted $counts)"
+	else
+		fail "$name: fault injection ($n points tried; counted $counts)"
+	fi
+}
+
+restore() { if [ "$mode" = new ]; then rm -f "$T" "$T.partial"; else cp --sparse=always "$base" "$T"; fi; }
+
+# lane DIR TARGET: run the points of DIR/plan on a private target; the counts go
+# to DIR/result ("points fired checked bad"), failures to stdout.
+lane() {
+	dir=$1 T=$2 LOG=$1/fault.log WORK=$1
 	known=" $old $new "
 	n=0 fired=0 checked=0 bad=0
 	restore
 	while read -r spec; do
 		n=$((n + 1))
 		: >"$LOG"
-		(RXIMG_FAULT=$spec RXIMG_FAULT_LOG=$LOG; export RXIMG_FAULT RXIMG_FAULT_LOG T; eval "$cmd") </dev/null >"$WORK/p.out" 2>"$WORK/p.err"
+		(RXIMG_FAULT=$spec RXIMG_FAULT_LOG=$LOG; export RXIMG_FAULT RXIMG_FAULT_LOG T; eval "$cmd") </dev/null >"$dir/p.out" 2>"$dir/p.err"
 		rc=$?
 		line=
 		read -r line <"$LOG"
 		case $line in
 		*" fired=1 "*) fired=$((fired + 1)) f=1 ;;
 		*" fired=0 "*) f=0 ;;
-		*) echo "# $name: $spec: exit $rc and no report (crashed?)"; sed 's/^/#   /' "$WORK/p.err" | head -5; bad=1; break ;;
+		*) echo "# $name: $spec: exit $rc and no report (crashed?)"; sed 's/^/#   /' "$dir/p.err" | head -5; bad=1; break ;;
 		esac
 		landed=${line##*landed=}
 		# The outcome, as the user sees it.
 		lines=0 first=
-		while IFS= read -r l; do lines=$((lines + 1)); [ -n "$first" ] || first=$l; done <"$WORK/p.err"
+		while IFS= read -r l; do lines=$((lines + 1)); [ -n "$first" ] || first=$l; done <"$dir/p.err"
 		if [ $f = 1 ]; then
 			if [ $rc -eq 0 ] || [ $rc -ge 124 ] || [ $lines -ne 1 ] || [ "${first#rximg: }" = "$first" ]; then
 				echo "# $name: $spec: exit $rc with $lines lines on stderr (wanted one rximg: line)"
-				sed 's/^/#   /' "$WORK/p.err" | head -8; bad=1; break
+				sed 's/^/#   /' "$dir/p.err" | head -8; bad=1; break
 			fi
 		elif [ $rc -ne 0 ]; then
-			echo "# $name: $spec: not reached, yet exit $rc"; sed 's/^/#   /' "$WORK/p.err" | head -5; bad=1; break
+			echo "# $name: $spec: not reached, yet exit $rc"; sed 's/^/#   /' "$dir/p.err" | head -5; bad=1; break
 		fi
 		# The target: untouched when nothing landed; else old or new.
 		[ "$landed" = 0 ] && [ $f = 1 ] && [ "$mode" != new ] && continue
 		if [ "$mode" != fs ] && [ -e "$T.partial" ]; then
 			echo "# $name: $spec: $T.partial left behind"; bad=1; break
 		fi
-		s=$(sha "$T")
+		sum "$T"
 		if [ "$mode" = new ] && [ $f = 1 ] && [ "$s" != absent ]; then
 			echo "# $name: $spec: the failed command left $T"; bad=1; break
 		fi
@@ -121,26 +162,21 @@ sweep() {
 				echo "# $name: $spec: $T is neither the old nor the new file"; bad=1; break
 			fi
 			checked=$((checked + 1))
-			if ! verify_fs "$T" "$WORK/old.man" "$WORK/new.man"; then
-				echo "# $name: $spec: the image is damaged (see above)"; bad=1; break
+			if ! verify_fs "$T" "$WORK/../old.man" "$WORK/../new.man"; then
+				echo "# $name: $spec: the image is damaged (see above)"; bad=1
+				cp "$T" "$WORK/../../faults-failed-$(basename "$T")" 2>/dev/null
+				break
 			fi
 			known="$known$s "
 			;;
 		esac
 		[ "$s" = "$old" ] || restore
-	done <"$WORK/plan"
-	wpoints=$((wpoints + n))
-	total=$((total + n))
-	if [ $bad -eq 0 ]; then
-		pass "$name: $n points ($fired fired; $checked other states checked clean; counted $counts)"
-	else
-		fail "$name: fault injection ($n points tried; counted $counts)"
-		[ "$mode" = new ] || cp "$T" "$WORK/../faults-failed-$(basename "$T")" 2>/dev/null
-	fi
+	done <"$dir/plan"
+	echo "$n $fired $checked $bad" >"$dir/result"
 }
 
 writer_done() {  # writer_done NAME: the points of one writer, as a diagnostic
-	diag "$1: $wpoints injection points"
+	[ $wpoints -eq 0 ] || diag "$1: $wpoints injection points"
 	wpoints=0
 }
 
@@ -192,12 +228,18 @@ misc=$(test_image misc-tree.img)
 g=$(test_image initfs-bootstrap.img)
 
 # ---- put ------------------------------------------------------------------------
-sweep "put -r into an empty image, records written at once" fs "$WORK/t.img" "$WORK/empty.img" 300 1 \
+# Each sweep: NAME, the kind of target, the target, its pristine copy, at most how many
+# points, power-cut seeds per write, the command. Writes are few (they are batched),
+# so most cases try several seeds of the power cut at each one.
+head -c 200000 /dev/urandom >"$WORK/rand"
+sweep "put -r into an empty image, records written at once" fs "$WORK/t.img" "$WORK/empty.img" 200 4 \
 	'RXIMG_TX_BUFFER=0 "$RXIMG" put -r "'"$SRC"'" "$T:/"'
-sweep "put replacing a file's contents" fs "$WORK/t.img" "$WORK/tree.img" 150 3 \
+sweep "put replacing a file's contents" fs "$WORK/t.img" "$WORK/tree.img" 150 10 \
 	'"$RXIMG" put "'"$SRC"'/bin/text" "$T:/src/data/blob7"'
-sweep "put -r into a reference image" fs "$WORK/t.img" "$misc" 150 3 \
+sweep "put -r into a reference image" fs "$WORK/t.img" "$misc" 150 10 \
 	'"$RXIMG" put -r "'"$SRC"'/etc" "$T:/deep"'
+sweep "put of 200 KB, records written at once" fs "$WORK/t.img" "$WORK/tree.img" 150 10 \
+	'RXIMG_TX_BUFFER=0 "$RXIMG" put "'"$WORK"'/rand" "$T:/rand"'
 writer_done put
 
 # ---- rm -r -----------------------------------------------------------------------
@@ -207,30 +249,37 @@ sweep "rm -r of many records" fs "$WORK/t.img" "$WORK/tree.img" 200 3 '"$RXIMG" 
 writer_done "rm -r"
 
 # ---- mv --------------------------------------------------------------------------
-sweep "mv a directory into another" fs "$WORK/t.img" "$misc" 150 8 '"$RXIMG" mv "$T:/names" "$T:/deep/"'
-sweep "mv replacing a file" fs "$WORK/t.img" "$WORK/tree.img" 150 8 '"$RXIMG" mv "$T:/src/etc/conf3" "$T:/src/data/blob1"'
+sweep "mv a directory into another" fs "$WORK/t.img" "$misc" 150 12 '"$RXIMG" mv "$T:/names" "$T:/deep/"'
+sweep "mv replacing a file" fs "$WORK/t.img" "$WORK/tree.img" 150 10 '"$RXIMG" mv "$T:/src/etc/conf3" "$T:/src/data/blob1"'
 mvmany=
 for i in 0 7 50 99 123 200 201 250 298 299; do mvmany="$mvmany \"\$T:/src/many/file-$i-with-a-name-long-enough-to-fill-blocks\""; done
-sweep "mv ten names out of a hashed directory" fs "$WORK/t.img" "$WORK/tree.img" 250 6 \
+sweep "mv ten names out of a hashed directory" fs "$WORK/t.img" "$WORK/tree.img" 200 12 \
 	'"$RXIMG" mv '"$mvmany"' "$T:/src/etc/"'
+sweep "mv --exchange of two directories" fs "$WORK/t.img" "$misc" 150 12 '"$RXIMG" mv --exchange "$T:/deep" "$T:/names"'
 writer_done mv
 
 # ---- mkfs --from -----------------------------------------------------------------
-sweep "mkfs --from" new "$WORK/new.img" "" 550 2 '"$RXIMG" mkfs -q -s 4M --from "'"$SRC"'" "$T"'
+sweep "mkfs --from" new "$WORK/new.img" "" 300 9 '"$RXIMG" mkfs -q -s 4M --from "'"$SRC"'" "$T"'
+sweep "mkfs --from with a reserved area" new "$WORK/new.img" "" 220 8 \
+	'"$RXIMG" mkfs -q -s 4M -r "'"$WORK"'/rand" --from "'"$SRC"'" "$T"'
 writer_done "mkfs --from"
 
 # ---- sync ------------------------------------------------------------------------
-sweep "sync --delete" fs "$WORK/t.img" "$WORK/tree.img" 300 2 '"$RXIMG" sync -q --delete "'"$SRC2"'" "$T:/src"'
-sweep "sync -c into a reference image" fs "$WORK/t.img" "$misc" 250 2 '"$RXIMG" sync -q -c "'"$SRC2"'" "$T:/deep"'
+sweep "sync --delete" fs "$WORK/t.img" "$WORK/tree.img" 320 2 '"$RXIMG" sync -q --delete "'"$SRC2"'" "$T:/src"'
+sweep "sync -c into a reference image" fs "$WORK/t.img" "$misc" 150 10 '"$RXIMG" sync -q -c "'"$SRC2"'" "$T:/deep"'
+sweep "sync into an empty image, records written at once" fs "$WORK/t.img" "$WORK/empty.img" 150 4 \
+	'RXIMG_TX_BUFFER=0 "$RXIMG" sync -q "'"$SRC"'" "$T:/"'
 writer_done sync
 
 # ---- initfs edit inside an image -------------------------------------------------
 cp "$WORK/empty.img" "$WORK/boot.img"
 "$R" mkdir "$WORK/boot.img:/boot" && "$R" put "$g" "$WORK/boot.img:/boot/initfs"
-sweep "initfs write IMG:/boot/initfs:/etc/init.rc" fs "$WORK/t.img" "$WORK/boot.img" 300 3 \
+sweep "initfs write IMG:/boot/initfs:/etc/init.rc" fs "$WORK/t.img" "$WORK/boot.img" 200 12 \
 	'echo "new init" | "$RXIMG" initfs write "$T:/boot/initfs:/etc/init.rc"'
-sweep "initfs rm inside an image" fs "$WORK/t.img" "$WORK/boot.img" 250 3 \
+sweep "initfs rm inside an image" fs "$WORK/t.img" "$WORK/boot.img" 200 12 \
 	'"$RXIMG" initfs rm "$T:/boot/initfs" /etc/init.rc'
+sweep "initfs put of a larger file inside an image" fs "$WORK/t.img" "$WORK/boot.img" 200 12 \
+	'"$RXIMG" initfs put "$T:/boot/initfs" "'"$SRC"'/bin/text:/bin/text"'
 writer_done "initfs edit"
 
 # ---- qcow2 -----------------------------------------------------------------------
