@@ -87,7 +87,7 @@ sweep() {
 	fi
 	[ "$old" != "$new" ] || { fail "$name: the command changes something"; return; }
 	set -- $(echo "$counts" | sed 's/[a-z]*=//g')
-	plan "$1" "$2" "$3" "$seeds" $((max * SCALE / 100 + 1)) >"$WORK/plan"
+	plan "$1" "$2" "$3" "$seeds" $(((max * SCALE + 99) / 100)) >"$WORK/plan"
 	j=0
 	while [ $j -lt "$JOBS" ]; do
 		mkdir -p "$WORK/lane$j"
