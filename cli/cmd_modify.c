@@ -42,7 +42,11 @@ int cmd_mv(int argc, char **argv)
 	int n = argc - optind, r = 0;
 	const char *dest = paths[n - 1];
 	struct vfs_attr da;
-	int into = !(flags & VFS_EXCHANGE) && vfs_stat(w.v, dest, 1, &da) == 0 && vfs_is_dir(&da);
+	/* Only a missing dest means "move to dest": a read error must not change where things go. */
+	int lr = (flags & VFS_EXCHANGE) ? -ENOENT : vfs_stat(w.v, dest, 1, &da);
+	if (lr && lr != -ENOENT && lr != -ENOTDIR)
+		return place_finish(&w, paths, lr, dest);
+	int into = lr == 0 && vfs_is_dir(&da);
 	rx_clear(w.v->ctx);
 	if (n > 2 && !into) {
 		rx_fail(w.v->ctx, ENOTDIR, "moving several paths needs a directory to move them into");

@@ -268,21 +268,6 @@ static int known_zero(struct rx_dev *src, uint64_t off, uint64_t len)
 	return 0;
 }
 
-static int write_all(struct rx_ctx *ctx, int fd, const uint8_t *p, size_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return rx_fail(ctx, errno, "write: %s", strerror(errno));
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /*
  * Reading and writing overlap: a reader thread fills chunks (and finds their
  * non-zero runs) while the main thread writes the previous ones.
@@ -384,16 +369,17 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, struct rx_outfile 
 	if (qcow) {
 		struct rx_qcow2_create_opts o = { size, cb, NULL, NULL };
 		r = rx_qcow2_create_fd(ctx, fd, &o);
-		close(fd);
-		fd = -1;
-		if (r == 0)
-			r = rx_dev_open_chain(ctx, of->partial, RX_DEV_RDWR, "qcow2", NULL, &dst);
-		/* Nobody sees the file before the rename: its metadata needs no write order. */
-		if (r == 0)
-			dst->no_sync = !of->replaces;
 	} else if (ftruncate(fd, (off_t)size) != 0) {
 		r = rx_fail(ctx, errno, "%s: %s", of->partial, strerror(errno));
 	}
+	close(fd);
+	fd = -1;
+	/* Written through the device layer, like every image write (and its test hooks). */
+	if (r == 0)
+		r = rx_dev_open_chain(ctx, of->partial, RX_DEV_RDWR, qcow ? "qcow2" : "raw", NULL, &dst);
+	/* Nobody sees the file before the rename: its metadata needs no write order. */
+	if (r == 0)
+		dst->no_sync = !of->replaces;
 	if (r)
 		return rx_outfile_finish(ctx, of, fd, r);
 	/* Zeros are skipped per cluster (qcow2) or per 4 KiB (raw), runs written whole. */
@@ -427,12 +413,12 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, struct rx_outfile 
 			const uint8_t *b = s->buf + s->runs[i][0];
 			size_t n = s->runs[i][1] - s->runs[i][0];
 			uint64_t at = s->off + s->runs[i][0];
-			r = qcow ? rx_dev_write(dst, b, n, at) : write_all(ctx, fd, b, n, at);
+			r = rx_dev_write(dst, b, n, at);
 		}
 		progress_add(&pr, RX_MIN(p.chunk, size - s->off));
 		/* Start writeback now, so the final fsync finds little left to do. */
 		if (r == 0 && s->nruns && of->replaces)
-			rx_start_writeback(qcow ? rx_dev_lock_fd(dst) : fd);
+			rx_start_writeback(rx_dev_lock_fd(dst));
 		pthread_mutex_lock(&p.mu);
 		s->full = 0;
 		if (r)
@@ -456,11 +442,9 @@ static int do_convert(struct rx_ctx *ctx, struct rx_dev *src, struct rx_outfile 
 	}
 	pthread_mutex_destroy(&p.mu);
 	pthread_cond_destroy(&p.cv);
-	if (qcow) {
-		if (r == 0)
-			r = rx_dev_flush(dst);
-		rx_dev_close(dst);
-	}
+	if (r == 0)
+		r = rx_dev_flush(dst);
+	rx_dev_close(dst);
 	return rx_outfile_finish(ctx, of, fd, r);
 }
 

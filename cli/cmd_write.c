@@ -536,7 +536,11 @@ int cmd_put(int argc, char **argv)
 		if (r)
 			return wsession_fail(&w, dest);
 	}
-	int into = rfs_lookup(fs, dest, 1, &dn) == 0 && rfs_is_dir(&dn);
+	/* Only a missing dest means "put as dest": a read error must not change where things go. */
+	int lr = rfs_lookup(fs, dest, 1, &dn);
+	if (lr && lr != -ENOENT && lr != -ENOTDIR)
+		return wsession_fail(&w, dest);
+	int into = lr == 0 && rfs_is_dir(&dn);
 	rx_clear(fs->ctx);
 	if (!into && dest[strlen(dest) - 1] == '/') {
 		rx_fail(fs->ctx, ENOTDIR, "not an existing directory (use -P to create it)");

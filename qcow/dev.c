@@ -128,7 +128,7 @@ static int raw_open(struct rx_ctx *ctx, const char *path, int mode, struct rx_de
 	r->dev.kind = kind;
 	*stp = st;
 	*out = &r->dev;
-	return 0;
+	return rx_fault_wrap(ctx, out);
 }
 
 int rx_dev_open_chain(struct rx_ctx *ctx, const char *path, int mode, const char *fmt,
@@ -148,7 +148,12 @@ int rx_dev_open_chain(struct rx_ctx *ctx, const char *path, int mode, const char
 			return rx_fail(ctx, ELOOP, "backing chain loop: %s is already in the chain", path);
 		}
 	uint8_t magic[4];
-	int is_qcow2 = raw->size >= 4 && raw_pread(raw, magic, 4, 0) == 0 && get_be32(magic) == QCOW2_MAGIC;
+	/* A failed read must not make a qcow2 image look raw. */
+	if (raw->size >= 4 && (r = raw->ops->pread(raw, magic, 4, 0)) != 0) {
+		rx_dev_close(raw);
+		return r;
+	}
+	int is_qcow2 = raw->size >= 4 && get_be32(magic) == QCOW2_MAGIC;
 	if (fmt && !strcmp(fmt, "qcow2") && !is_qcow2) {
 		rx_dev_close(raw);
 		return rx_fail(ctx, EINVAL, "not a qcow2 image (no qcow2 magic)");

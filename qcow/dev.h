@@ -49,6 +49,13 @@ int rx_dev_lock_fd(const struct rx_dev *dev);
 int rx_dev_open_slice(struct rx_dev *parent, uint64_t off, uint64_t len, const char *name,
 		      struct rx_dev **out);
 
+/*
+ * Tests: when RXIMG_FAULT is set, put the fault-injection device (faultdev.c)
+ * around a host file just opened; otherwise leave *dev as it is. On a bad
+ * RXIMG_FAULT, *dev is closed and the error recorded.
+ */
+int rx_fault_wrap(struct rx_ctx *ctx, struct rx_dev **dev);
+
 /* Whole-range reads: a short read (past the end) is an error naming the range. */
 int rx_dev_read(struct rx_dev *dev, void *buf, size_t len, uint64_t off);
 int rx_dev_write(struct rx_dev *dev, const void *buf, size_t len, uint64_t off);
