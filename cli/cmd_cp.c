@@ -478,10 +478,16 @@ int cmd_cp(int argc, char **argv)
 		dst.label = c.dst.label;
 	}
 	struct vfs_attr da;
-	int dst_is_dir = end_stat(&c, &dst, dst.path, 1, &da) == 0 && vfs_is_dir(&da);
-	rx_clear(end_ctx(&c, &dst));
+	/* Only a missing DST means "copy to that name": a read error must not change where things go. */
+	int lr = end_stat(&c, &dst, dst.path, 1, &da);
+	int dst_is_dir = lr == 0 && vfs_is_dir(&da);
 	int status = EXIT_OK;
-	if (nsrc > 1 && !dst_is_dir) {
+	if (lr && lr != -ENOENT && lr != -ENOTDIR) {
+		report(end_ctx(&c, &dst), dst.label, dst.path);
+		status = EXIT_FAIL;
+	}
+	rx_clear(end_ctx(&c, &dst));
+	if (status == EXIT_OK && nsrc > 1 && !dst_is_dir) {
 		fprintf(stderr, "rximg: %s: not a directory (copying several sources needs one)\n", dst_arg);
 		status = EXIT_FAIL;
 	}
