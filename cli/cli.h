@@ -93,6 +93,14 @@ int place_finish(struct place *p, char **paths, int r, const char *path);
  */
 struct rx_res;
 void place_session(struct rx_res *session, struct rx_ctx *ctx);
+/* Names of a directory gathered first (changing entries while listing them is not safe). */
+struct name_list {
+	char **v;
+	size_t n;
+};
+/* A vfs_dirent_cb that appends each name to the name_list at arg. */
+int name_list_add(void *arg, const char *name, size_t len, const struct vfs_attr *a);
+void name_list_free(struct name_list *l);
 /* A damaged entry a write took out unread (fs->dropped). */
 void tell_dropped(void *image, const char *path, const char *why);
 

@@ -99,50 +99,26 @@ static struct rx_ctx *end_ctx(struct cp *c, const struct end *e)
 	return e->v ? e->v->ctx : &c->hctx;
 }
 
-struct names {
-	char **v;
-	size_t n;
-};
-
-static int collect(void *arg, const char *name, size_t len, const struct vfs_attr *a)
-{
-	struct names *ns = arg;
-	(void)a;
-	ns->v = rx_xrealloc(ns->v, (ns->n + 1) * sizeof(*ns->v));
-	ns->v[ns->n] = strndup(name, len);
-	if (!ns->v[ns->n])
-		abort();
-	ns->n++;
-	return 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int list_names(struct cp *c, const struct end *e, const char *path, struct names *ns)
+static int list_names(struct cp *c, const struct end *e, const char *path, struct name_list *ns)
 {
 	memset(ns, 0, sizeof(*ns));
 	if (e->v)
-		return vfs_readdir(e->v, path, 1, collect, ns);
+		return vfs_readdir(e->v, path, 1, name_list_add, ns);
 	DIR *d = opendir(path);
 	if (!d)
 		return rx_fail(&c->hctx, errno, "%s", strerror(errno));
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL)
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			collect(ns, de->d_name, strlen(de->d_name), NULL);
+			name_list_add(ns, de->d_name, strlen(de->d_name), NULL);
 	closedir(d);
 	qsort(ns->v, ns->n, sizeof(*ns->v), cmp_str);
 	return 0;
-}
-
-static void free_names(struct names *ns)
-{
-	for (size_t i = 0; i < ns->n; i++)
-		free(ns->v[i]);
-	free(ns->v);
 }
 
 static int read_link(struct cp *c, const struct end *e, const char *path, char **target)
@@ -374,7 +350,7 @@ static int copy_dir(struct cp *c, const struct end *src, const char *sp, const s
 		return fail_at(c, end_ctx(c, dst), dst->label, dp);
 	if (room == 2)
 		return 0;
-	struct names ns;
+	struct name_list ns;
 	if (list_names(c, src, sp, &ns))
 		return fail_at(c, end_ctx(c, src), src->label, sp);
 	for (size_t i = 0; i < ns.n && r == 0; i++) {
@@ -389,7 +365,7 @@ static int copy_dir(struct cp *c, const struct end *src, const char *sp, const s
 		free(s2);
 		free(d2);
 	}
-	free_names(&ns);
+	name_list_free(&ns);
 	/* The directory's own mode (and with -a its times) last: writing inside it changed them. */
 	if (r == 0 && room == 0 && keep_attrs(c, src, dst, dp, a))
 		r = fail_at(c, end_ctx(c, dst), dst->label, dp);

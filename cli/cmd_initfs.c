@@ -44,17 +44,6 @@ static int host_file(const char *p)
 	return stat(p, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 }
 
-static int has_magic(const char *p)
-{
-	char m[8];
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = pread(fd, m, sizeof(m), 0);
-	rx_close_file(fd);
-	return n == 8 && !memcmp(m, "RedoxFtw", 8);
-}
-
 static int empty_file(const char *p)
 {
 	struct stat st;
@@ -87,7 +76,7 @@ static int arc_parse(const char *arg, int member_ok, int output, struct arc *x)
 	struct rx_ctx ctx = { { 0 }, 0 };
 	struct rx_pathspec s;
 	if (output && host_file(arg) && !empty_file(arg)) {
-		if (!has_magic(arg))
+		if (!rx_is_initfs_file(arg))
 			return arc_fail(arg, "exists and is not an initfs archive (remove it first, or name a "
 					"file inside a disk image as IMAGE:/path)");
 		x->spec = rx_xstrdup(arg);	/* an archive to replace */
@@ -101,10 +90,10 @@ static int arc_parse(const char *arg, int member_ok, int output, struct arc *x)
 		report(&ctx, NULL, NULL);
 		return -1;
 	}
-	int in_image = !(s.partno == RX_PART_AUTO && has_magic(s.image));
+	int in_image = !(s.partno == RX_PART_AUTO && rx_is_initfs_file(s.image));
 	if (in_image && s.nseg == 0) {
 		rx_pathspec_free(&s);
-		if (!has_magic(arg) && host_file(arg))
+		if (!rx_is_initfs_file(arg) && host_file(arg))
 			return arc_fail(arg, "not an initfs archive (no RedoxFtw magic); an archive inside a "
 					"disk image is named IMAGE:/path");
 		return arc_fail(arg, "name the archive file inside the image: IMAGE[:pN]:/path (e.g. "

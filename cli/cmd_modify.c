@@ -140,23 +140,6 @@ struct attr_change {
 	struct vfs_attr to;
 };
 
-struct names {
-	char **v;
-	size_t n;
-};
-
-static int collect(void *arg, const char *name, size_t len, const struct vfs_attr *a)
-{
-	struct names *ns = arg;
-	(void)a;
-	ns->v = rx_xrealloc(ns->v, (ns->n + 1) * sizeof(*ns->v));
-	ns->v[ns->n] = strndup(name, len);
-	if (!ns->v[ns->n])
-		abort();
-	ns->n++;
-	return 0;
-}
-
 static int apply_attr(struct vfs *v, const char *path, int nofollow, const struct attr_change *a, unsigned depth)
 {
 	struct vfs_attr st;
@@ -168,17 +151,14 @@ static int apply_attr(struct vfs *v, const char *path, int nofollow, const struc
 		return r;
 	if (depth > 4096)
 		return rx_fail(v->ctx, ELOOP, "directories nest too deeply (a loop?)");
-	struct names ns = { 0 };
-	r = vfs_readdir(v, path, 0, collect, &ns);
-	for (size_t i = 0; i < ns.n; i++) {
-		if (r == 0) {
-			char *child = rx_path_join(path, ns.v[i], strlen(ns.v[i]));
-			r = apply_attr(v, child, 1, a, depth + 1);
-			free(child);
-		}
-		free(ns.v[i]);
+	struct name_list ns = { 0 };
+	r = vfs_readdir(v, path, 0, name_list_add, &ns);
+	for (size_t i = 0; i < ns.n && r == 0; i++) {
+		char *child = rx_path_join(path, ns.v[i], strlen(ns.v[i]));
+		r = apply_attr(v, child, 1, a, depth + 1);
+		free(child);
 	}
-	free(ns.v);
+	name_list_free(&ns);
 	return r;
 }
 

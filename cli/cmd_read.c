@@ -9,44 +9,15 @@
 #include "idmap.h"
 #include "progress.h"
 
-static const uint8_t zeros[65536];
 
 /* ---- sequential consumers (cat, sha256): holes become zeros ---- */
-
-struct seq {
-	uint64_t pos;
-	int (*put)(void *arg, const uint8_t *buf, size_t len);
-	void *arg;
-};
-
-static int seq_fill(struct seq *s, uint64_t upto)
-{
-	while (s->pos < upto) {
-		size_t n = (size_t)RX_MIN(upto - s->pos, (uint64_t)sizeof(zeros));
-		int r = s->put(s->arg, zeros, n);
-		if (r)
-			return r;
-		s->pos += n;
-	}
-	return 0;
-}
-
-static int seq_data(void *arg, uint64_t off, const uint8_t *buf, size_t len)
-{
-	struct seq *s = arg;
-	int r = seq_fill(s, off);
-	if (r == 0)
-		r = s->put(s->arg, buf, len);
-	s->pos = off + len;
-	return r;
-}
 
 int stream_sequential(struct rfs *fs, const struct rfs_node *n,
 		      int (*put)(void *, const uint8_t *, size_t), void *arg)
 {
-	struct seq s = { 0, put, arg };
-	int r = rfs_read_stream(fs, n, seq_data, &s);
-	return r ? r : seq_fill(&s, n->size);
+	struct vfs_seq s = { 0, put, arg };
+	int r = rfs_read_stream(fs, n, vfs_seq_data, &s);
+	return r ? r : vfs_seq_end(&s, n->size);
 }
 
 struct fd_sink {

@@ -170,3 +170,24 @@ int place_finish(struct place *p, char **paths, int r, const char *path)
 	free_paths(paths);
 	return s;
 }
+
+int name_list_add(void *arg, const char *name, size_t len, const struct vfs_attr *a)
+{
+	struct name_list *l = arg;
+	(void)a;
+	l->v = rx_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n] = strndup(name, len);
+	if (!l->v[l->n])
+		abort();
+	l->n++;
+	return 0;
+}
+
+void name_list_free(struct name_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}

@@ -300,7 +300,7 @@ static int enter_archive(struct rx_res *res, const char *path, int missing_ok)
 	return r;
 }
 
-static int has_magic(const char *path)
+int rx_is_initfs_file(const char *path)
 {
 	char m[8];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -313,20 +313,30 @@ static int has_magic(const char *path)
 
 static int enter_levels(struct rx_res *res, const struct rx_res_opts *opts, int r);
 
-int rx_res_open_in(struct rx_res *parent, const char *arg, const struct rx_res_opts *opts, struct rx_res **out)
+/* A res with arg parsed, no level open yet. */
+static int res_new(struct rx_ctx *ctx, const char *arg, const struct rx_res_opts *opts, struct rx_res **out)
 {
-	struct rx_ctx *ctx = parent->ctx;
 	struct rx_res *res = rx_xcalloc(1, sizeof(*res));
 	res->ctx = ctx;
 	res->opts = *opts;
 	if (!res->opts.now)
 		res->opts.now = clock_now;
-	*out = NULL;
 	int r = rx_pathspec_parse(ctx, arg, &res->spec);
 	if (r) {
 		free(res);
 		return r;
 	}
+	*out = res;
+	return 0;
+}
+
+int rx_res_open_in(struct rx_res *parent, const char *arg, const struct rx_res_opts *opts, struct rx_res **out)
+{
+	struct rx_res *res;
+	int r = res_new(parent->ctx, arg, opts, &res);
+	*out = NULL;
+	if (r)
+		return r;
 	struct rx_level *lv = new_level(res, parent->lv[0].kind, NULL);
 	struct rx_level *own = &parent->lv[0];
 	*lv = *own;
@@ -337,19 +347,13 @@ int rx_res_open_in(struct rx_res *parent, const char *arg, const struct rx_res_o
 
 int rx_res_open(struct rx_ctx *ctx, const char *arg, const struct rx_res_opts *opts, struct rx_res **out)
 {
-	struct rx_res *res = rx_xcalloc(1, sizeof(*res));
-	res->ctx = ctx;
-	res->opts = *opts;
-	if (!res->opts.now)
-		res->opts.now = clock_now;
+	struct rx_res *res;
+	int r = res_new(ctx, arg, opts, &res);
 	*out = NULL;
-	int r = rx_pathspec_parse(ctx, arg, &res->spec);
-	if (r) {
-		free(res);
+	if (r)
 		return r;
-	}
 	const struct rx_pathspec *s = &res->spec;
-	if (s->partno == RX_PART_AUTO && has_magic(s->image))
+	if (s->partno == RX_PART_AUTO && rx_is_initfs_file(s->image))
 		r = open_host_archive(res, s->image);
 	else
 		r = open_redoxfs(res, s);

@@ -39,6 +39,8 @@ struct rx_pathspec {
 };
 
 int rx_pathspec_parse(struct rx_ctx *ctx, const char *arg, struct rx_pathspec *out);
+/* Does the host file at path start with the initfs magic "RedoxFtw"? */
+int rx_is_initfs_file(const char *path);
 void rx_pathspec_free(struct rx_pathspec *s);
 
 struct rx_res_opts {

@@ -36,15 +36,9 @@ int vfs_read(struct vfs *v, const char *path, vfs_data_cb cb, void *arg)
 	return v->ops->read(v, path, cb, arg);
 }
 
-struct seq {
-	uint64_t pos;
-	int (*put)(void *arg, const uint8_t *buf, size_t len);
-	void *arg;
-};
-
 static const uint8_t zeros[65536];
 
-static int seq_fill(struct seq *s, uint64_t upto)
+int vfs_seq_end(struct vfs_seq *s, uint64_t upto)
 {
 	while (s->pos < upto) {
 		size_t n = (size_t)RX_MIN(upto - s->pos, (uint64_t)sizeof(zeros));
@@ -56,10 +50,10 @@ static int seq_fill(struct seq *s, uint64_t upto)
 	return 0;
 }
 
-static int seq_data(void *arg, uint64_t off, const uint8_t *buf, size_t len)
+int vfs_seq_data(void *arg, uint64_t off, const uint8_t *buf, size_t len)
 {
-	struct seq *s = arg;
-	int r = seq_fill(s, off);
+	struct vfs_seq *s = arg;
+	int r = vfs_seq_end(s, off);
 	if (r == 0)
 		r = s->put(s->arg, buf, len);
 	s->pos = off + len;
@@ -72,10 +66,10 @@ int vfs_read_seq(struct vfs *v, const char *path, int (*put)(void *, const uint8
 	int r = vfs_stat(v, path, 1, &a);
 	if (r == 0 && vfs_is_dir(&a))
 		r = rx_fail(v->ctx, EISDIR, "is a directory");
-	struct seq s = { 0, put, arg };
+	struct vfs_seq s = { 0, put, arg };
 	if (r == 0)
-		r = vfs_read(v, path, seq_data, &s);
-	return r ? r : seq_fill(&s, a.size);
+		r = vfs_read(v, path, vfs_seq_data, &s);
+	return r ? r : vfs_seq_end(&s, a.size);
 }
 
 int vfs_readlink(struct vfs *v, const char *path, char **target)

@@ -98,6 +98,18 @@ int vfs_read(struct vfs *v, const char *path, vfs_data_cb cb, void *arg);
 /* The contents in order with holes as zeros: what cat and a copy want. */
 int vfs_read_seq(struct vfs *v, const char *path, int (*put)(void *, const uint8_t *, size_t), void *arg);
 int vfs_readlink(struct vfs *v, const char *path, char **target);
+/*
+ * Turning "data at offsets" (a vfs_data_cb, or RedoxFS's record stream) into
+ * bytes in order with holes as zeros: pass vfs_seq_data as the callback, then
+ * vfs_seq_end with the file's size.
+ */
+struct vfs_seq {
+	uint64_t pos;
+	int (*put)(void *arg, const uint8_t *buf, size_t len);
+	void *arg;
+};
+int vfs_seq_data(void *seq, uint64_t off, const uint8_t *buf, size_t len);
+int vfs_seq_end(struct vfs_seq *s, uint64_t size);
 int vfs_write_fd(struct vfs *v, const char *path, int fd, uint16_t mode_if_new);
 int vfs_write_buf(struct vfs *v, const char *path, const void *buf, size_t len, uint16_t mode_if_new);
 int vfs_mkdir(struct vfs *v, const char *path, uint16_t mode, int parents);

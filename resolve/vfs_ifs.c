@@ -41,15 +41,24 @@ static void attr_of(const struct ifs_node *n, struct vfs_attr *a)
 	a->size = n->type == IFS_DIR ? 0 : n->size;
 }
 
+/* The last component of path: [*base, *end) (trailing slashes left out). */
+static void last_part(const char *path, const char **base, const char **end)
+{
+	const char *e = path + strlen(path);
+	while (e > path && e[-1] == '/')
+		e--;
+	const char *b = e;
+	while (b > path && b[-1] != '/')
+		b--;
+	*base = b;
+	*end = e;
+}
+
 /* dir/name of path: the directory resolved (links followed), name malloc'd. */
 static int parent_of(struct vfs *v, const char *path, struct ifs_node **dir, char **name)
 {
-	const char *end = path + strlen(path);
-	while (end > path && end[-1] == '/')
-		end--;
-	const char *base = end;
-	while (base > path && base[-1] != '/')
-		base--;
+	const char *base, *end;
+	last_part(path, &base, &end);
 	if (base == end)
 		return rx_fail(v->ctx, EINVAL, "the root has no name");
 	size_t len = (size_t)(end - base);
@@ -151,11 +160,8 @@ static int i_readlink(struct vfs *v, const char *path, char **target)
 	if (r)
 		return r;
 	/* As a host would read it: relative to the link's own directory. */
-	const char *end = path + strlen(path);
-	while (end > path && end[-1] == '/')
-		end--;
-	while (end > path && end[-1] != '/')
-		end--;
+	const char *end, *last;
+	last_part(path, &end, &last);
 	const char *dp = path;
 	while (*dp == '/')
 		dp++;
