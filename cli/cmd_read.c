@@ -465,6 +465,14 @@ int cmd_get(int argc, char **argv)
 	}
 	if (argc - optind < 1 || argc - optind > 2)
 		return usage_error("get", "expected IMAGE:/path [DEST]");
+	if (names_member(argv[optind])) {
+		/* Inside an archive: what cat and cp do there (an archive stores no owners or times). */
+		const char *dest = argc - optind == 2 ? argv[optind + 1] : ".";
+		char *v[] = { "cat", argv[optind], NULL }, *w[] = { "cp", "-r", argv[optind], (char *)dest, NULL };
+		(void)same_owner;
+		(void)quiet;
+		return !strcmp(dest, "-") ? run_verb(2, v) : run_verb(4, w);
+	}
 	struct opened op;
 	struct rfs_node n;
 	if (open_target(argv[optind], &op))

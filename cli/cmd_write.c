@@ -492,6 +492,21 @@ int cmd_put(int argc, char **argv)
 	}
 	if (argc - optind < 2)
 		return usage_error("put", "expected SRC... IMAGE:/dest");
+	if (names_member(argv[argc - 1])) {
+		/* Into an archive: what cp does there; modes are kept, owners and times are not stored. */
+		if (po.have_mode || po.owner || po.parents)
+			return usage_error("put", "-m, --owner and -P are not available inside an archive");
+		char **v = rx_xcalloc((size_t)(argc - optind) + 3, sizeof(*v));
+		int n = 0;
+		v[n++] = "cp";
+		if (po.recursive)
+			v[n++] = "-r";
+		for (int i = optind; i < argc; i++)
+			v[n++] = argv[i];
+		int status = run_verb(n, v);
+		free(v);
+		return status;
+	}
 	/* A missing source is the source's fault: say so before the image is opened. */
 	for (int i = optind; i < argc - 1; i++) {
 		struct stat st;

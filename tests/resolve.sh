@@ -86,6 +86,15 @@ ok "the archive holds every change (copied out with cp -r)" sh -c '
 	test -L usr/rc && test "$(readlink usr/rc)" = ../etc/init.rc' sh "$R" "$RAW" "$WORK/out"
 ok "modes inside the archive: chmod kept" sh -c '"$1" initfs ls -l "$2:/boot/initfs:/usr/share/doc" | grep -q "^-rwx------"' sh "$R" "$RAW"
 
+echo put-in >"$WORK/putme"
+ok "put into a member directory" "$R" put "$WORK/putme" "$RAW:/boot/initfs:/etc/"
+ok "get of a member" sh -c '"$1" get "$2:/boot/initfs:/etc/putme" "$3" && [ "$(cat "$3")" = put-in ]' \
+	sh "$R" "$RAW" "$WORK/got"
+ok "get of a member to standard output" sh -c '[ "$("$1" get "$2:/boot/initfs:/etc/putme" -)" = put-in ]' \
+	sh "$R" "$RAW"
+ok "put -m into an archive is refused by name" fails_cleanly "not available inside an archive" \
+	"$R" put -m 0600 "$WORK/putme" "$RAW:/boot/initfs:/etc/"
+
 # A host archive edited in place: renamed over, nothing else changes.
 cp "$ARC" "$WORK/host.ifs"
 chmod 0640 "$WORK/host.ifs"
