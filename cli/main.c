@@ -40,6 +40,7 @@ static const struct verb {
 	{ "uuid", cmd_uuid, "show or change the RedoxFS UUID" },
 	{ "rebase", cmd_rebase, "point a qcow2 overlay at another backing file, keeping its content" },
 	{ "commit", cmd_commit, "write a qcow2 overlay's changes into its backing file" },
+	{ "bootloader", cmd_bootloader, "show, extract or install the loader in the EFI system partition" },
 #ifdef HAVE_FUSE
 	{ "mount", cmd_mount, "mount an image read-write with FUSE" },
 	{ "umount", cmd_umount, "unmount and wait for the final commit" },
