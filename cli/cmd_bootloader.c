@@ -48,6 +48,7 @@ static int open_disk(const char *path, int mode, struct rx_image **img)
 {
 	if (rx_image_open(&ctx, path, 0, mode, img)) {
 		report(&ctx, path, NULL);
+		*img = NULL;
 		return -1;
 	}
 	const struct rx_parttable *t = &(*img)->table;
@@ -61,6 +62,7 @@ static int open_disk(const char *path, int mode, struct rx_image **img)
 	if (r) {
 		report(&ctx, path, NULL);
 		rx_image_close(*img);
+		*img = NULL;
 		return -1;
 	}
 	return 0;
@@ -84,9 +86,10 @@ static int do_info(const char *path, int json)
 	}
 	int status = EXIT_OK;
 	if (!rep.esp || rep.esp_problem[0]) {
-		rx_fail(&ctx, ENOENT, "%s", rep.esp_problem[0] ? rep.esp_problem : "no EFI system partition");
-		if (!rep.esp && !img->table.type[0])
-			rx_fail(&ctx, ENOENT, "no EFI system partition (no partition table: not a whole disk)");
+		if (rep.esp)
+			rx_fail(&ctx, EIO, "%s", rep.esp_problem);
+		else
+			rx_esp_missing(&ctx, &img->table);
 		report(&ctx, path, NULL);
 		status = EXIT_FAIL;
 	}
@@ -449,14 +452,15 @@ static int do_install(const char *path, const char *efi, const char *arch_name, 
 	if (!r)
 		warn_probed_backing(img->container);
 	const char *name = efi ? f.pe.arch->file : NULL;
+	char kept_name[64];
 	if (!r && efi && (r = rx_esp_open(&ctx, img->container, &img->table, 1, &e)) == 0) {
 		/* An existing loader keeps the spelling of its name. */
 		struct fat_node old;
 		char p[64];
 		snprintf(p, sizeof(p), "/EFI/BOOT/%s", name);
 		fat_set_time(e.fat, (int64_t)now_time().sec);
-		if (fat_lookup(e.fat, p, &old) == 0 && !fat_is_dir(&old))
-			name = old.name;
+		if (fat_lookup(e.fat, p, &old) == 0 && !fat_is_dir(&old) && strlen(old.name) < sizeof(kept_name))
+			name = strcpy(kept_name, old.name);
 		rx_clear(&ctx);
 	}
 	if (!r && !strcmp(img->container->kind, "block device")) {

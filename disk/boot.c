@@ -169,6 +169,15 @@ int rx_part_is_esp(const struct rx_part *p)
 	return !strcasecmp(p->type, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b") || !strcasecmp(p->type, "0xef");
 }
 
+int rx_esp_missing(struct rx_ctx *ctx, const struct rx_parttable *t)
+{
+	if (!t->type[0] && t->gpt_primary_problem[0])
+		return rx_fail(ctx, ENOENT, "no usable partition table: primary GPT: %s; backup GPT: %s",
+			       t->gpt_primary_problem, t->gpt_backup_problem);
+	return rx_fail(ctx, ENOENT, "no EFI system partition%s",
+		       t->type[0] ? "" : " (no partition table: not a whole disk)");
+}
+
 int rx_esp_open(struct rx_ctx *ctx, struct rx_dev *container, const struct rx_parttable *t, int writable,
 		struct rx_esp *out)
 {
@@ -176,12 +185,8 @@ int rx_esp_open(struct rx_ctx *ctx, struct rx_dev *container, const struct rx_pa
 	for (int i = 0; i < t->count && !out->part; i++)
 		if (rx_part_is_esp(&t->parts[i]))
 			out->part = &t->parts[i];
-	if (!out->part) {
-		if (!t->type[0] && t->gpt_primary_problem[0])
-			return rx_fail(ctx, ENOENT, "no usable partition table: primary GPT: %s; backup GPT: %s",
-				       t->gpt_primary_problem, t->gpt_backup_problem);
-		return rx_fail(ctx, ENOENT, "no EFI system partition%s", t->type[0] ? "" : " (no partition table)");
-	}
+	if (!out->part)
+		return rx_esp_missing(ctx, t);
 	char *name = rx_xasprintf("%s:p%d", container->name, out->part->partno);
 	int r = rx_dev_open_slice(container, out->part->start, out->part->size, name, &out->dev);
 	free(name);

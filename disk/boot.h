@@ -92,6 +92,8 @@ int rx_part_is_esp(const struct rx_part *p);
 int rx_esp_open(struct rx_ctx *ctx, struct rx_dev *container, const struct rx_parttable *t, int writable,
 		struct rx_esp *out);
 void rx_esp_close(struct rx_esp *e);
+/* Record why t has no EFI system partition; returns -ENOENT. */
+int rx_esp_missing(struct rx_ctx *ctx, const struct rx_parttable *t);
 
 /* One loader application found in /EFI/BOOT. */
 struct rx_efi_app {
