@@ -55,7 +55,7 @@ static void usage(FILE *f)
 		   "Images are named IMAGE[:pN][:/path], e.g. disk.img:/boot/kernel or disk.img:p3:/etc.\n\n"
 		   "Verbs:\n");
 	for (size_t i = 0; i < RX_ARRAY_SIZE(verbs); i++)
-		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+		fprintf(f, "  %-11s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f, "\nOptions:\n  -h, --help     show this help\n  -V, --version  show the version\n"
 		   "\nSee rximg(1) and rximg-VERB(1).\n");
 }
