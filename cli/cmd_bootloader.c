@@ -482,10 +482,9 @@ static int do_install(const char *path, const char *efi, const char *arch_name, 
 			rx_prefix(&ctx, "EFI/BOOT/%s", name);
 		EVP_MD_CTX_free(s.md);
 	}
+	/* Both writers flush each step themselves: nothing is left to flush here. */
 	if (!r && bios && (r = rx_bios_install(&ctx, img->container, &img->table, bios, bios_len)) != 0)
 		rx_prefix(&ctx, "%s", bios_file);
-	if (!r)
-		r = rx_dev_flush(img->container);
 	if (r && !reported)
 		report(&ctx, path, NULL);
 	if (efi)
