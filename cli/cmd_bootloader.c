@@ -140,9 +140,8 @@ static int do_info(const char *path, int json)
 		if (bios) {
 			json_obj(&j, "bios");
 			json_u64(&j, "size", RX_BIOS_SIZE);
-			EVP_Digest(bios, RX_BIOS_SIZE, (unsigned char *)hex, NULL, EVP_sha256(), NULL);
 			uint8_t sha[32];
-			memcpy(sha, hex, 32);
+			EVP_Digest(bios, RX_BIOS_SIZE, sha, NULL, EVP_sha256(), NULL);
 			hex32(sha, hex);
 			json_str(&j, "sha256", hex);
 			json_end_obj(&j);

@@ -62,8 +62,8 @@ static const struct rx_part *fs_partition(const struct rx_image *img)
 int rx_boot_block0_problem(struct rx_image *img, char *msg, size_t cap)
 {
 	const struct rx_part *p = fs_partition(img);
-	if (!img->fsdev || !img->fs || (!p && img->fs_start != 0))
-		return 0;	/* a bare RedoxFS after a reserved area is a layout of its own */
+	if (!img->fsdev || !img->fs || !p)
+		return 0;	/* the loaders probe partitions (and 2 MiB of a whole disk), not bare images */
 	uint8_t *blk = rx_xmalloc(RFS_BLOCK);
 	struct rfs_header h;
 	struct rx_ctx *saved = img->fsdev->ctx, ctx = { { 0 }, 0 };
@@ -75,10 +75,7 @@ int rx_boot_block0_problem(struct rx_image *img, char *msg, size_t cap)
 	if (!bad)
 		return 0;
 	char where[64];
-	if (p)
-		snprintf(where, sizeof(where), "block 0 of partition p%d", p->partno);
-	else
-		snprintf(where, sizeof(where), "block 0 of the image");
+	snprintf(where, sizeof(where), "block 0 of partition p%d", p->partno);
 	if (img->fs_start)
 		snprintf(msg, cap, "RedoxFS begins %llu bytes into partition p%d, after a reserved area: the loader "
 			 "probes block 0 only: No RedoxFS partitions found", (unsigned long long)img->fs_start,

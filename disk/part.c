@@ -182,10 +182,10 @@ static int read_gpt(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable 
 		uint64_t alt = get_le64(hdr + 32);
 		int b = alt > 1 && alt <= last_lba ? gpt_header(dev, alt, last_lba, other, &oe, bwhy, bcap) : 0;
 		if (b < 0) {
-			free(e);
-			return b;
-		}
-		if (alt <= 1 || alt > last_lba)
+			/* An unreadable backup does not hide the table the primary holds. */
+			snprintf(bwhy, bcap, "unreadable: %.160s", dev->ctx->msg);
+			rx_clear(dev->ctx);
+		} else if (alt <= 1 || alt > last_lba)
 			snprintf(bwhy, bcap, "misplaced: the primary header names LBA %llu for it", (unsigned long long)alt);
 		else if (b == 1 && alt != last_lba)
 			snprintf(bwhy, bcap, "header at LBA %llu, not at the end of the disk (LBA %llu)",

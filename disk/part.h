@@ -20,7 +20,7 @@ struct rx_parttable {
 	int count;
 	struct rx_part *parts;
 	/* GPT: what is wrong with each copy, "" when it is sound (the table was read from a sound one). */
-	char gpt_primary_problem[96], gpt_backup_problem[96];
+	char gpt_primary_problem[192], gpt_backup_problem[192];
 };
 
 int rx_part_probe(struct rx_dev *dev, struct rx_parttable *out);
