@@ -248,6 +248,7 @@ int cmd_uuid(int argc, char **argv);
 int cmd_rebase(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_create(int argc, char **argv);
+int cmd_bootloader(int argc, char **argv);
 
 /* qcow2 containers (cmd_qcow.c) */
 int make_overlay(const char *base, const char *path, int relative, unsigned cluster_bits);

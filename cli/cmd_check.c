@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "boot.h"
 #include "check.h"
 #include "cli.h"
 #include "progress.h"
@@ -54,7 +55,8 @@ static const char check_help[] =
 	"Usage: rximg check [OPTIONS] IMAGE\n"
 	"Verify a RedoxFS: the header ring, every block checksum, the node tree, every\n"
 	"node, record and directory, hashed-directory order, link counts, the release\n"
-	"list and the allocation log (leaked and doubly used blocks).\n\n"
+	"list and the allocation log (leaked and doubly used blocks); warns when the\n"
+	"header at block 0, the only one the Redox loaders probe, is not valid.\n\n"
 	"  -n, --no-repair  only report, never change the image (the default)\n"
 	"  -y, --repair     repair what can be repaired, as one transaction: drop entries\n"
 	"                   whose node cannot be read, zero-fill unreadable records,\n"
@@ -170,6 +172,12 @@ int cmd_check(int argc, char **argv)
 	if (rc.json)
 		json_arr(&j, "problems");
 	int r = rfs_check(op.fs, &chk);
+	char block0[512];
+	/* Sound in itself, yet invisible to the loaders, which probe block 0 of the partition only. */
+	if (r == 0 && rx_boot_block0_problem(op.img, block0, sizeof(block0))) {
+		print_problem(&rc, CHECK_WARNING, "header slot 0", block0);
+		chk.warnings++;
+	}
 	if (r == 0)
 		progress_done(&rc.bar);
 	else

@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 
+#include "boot.h"
 #include "cli.h"
 #include "progress.h"
 
@@ -14,7 +15,11 @@ static const char info_help[] =
 	"Describe an image: container (raw, or qcow2 with its backing chain), partition\n"
 	"table and partitions, where the RedoxFS lies, its header (uuid, generation, size,\n"
 	"free space, encryption), the boot files the bootloader looks for, and who else\n"
-	"holds the image (QEMU, another rximg), if anyone does.\n\n"
+	"holds the image (QEMU, another rximg), if anyone does. A whole disk is also\n"
+	"checked the way the firmware and the Redox loaders look at it (EFI system\n"
+	"partition at 1 MiB with a loader, RedoxFS at 2 MiB with a valid header at its\n"
+	"block 0, both GPT copies, kernel and initfs where the loader reads them, a live\n"
+	"loader): one warning line per problem.\n\n"
 	"      --json  print a JSON object\n"
 	"  -h, --help  show this help\n";
 
@@ -33,6 +38,18 @@ static int in_use(const struct rx_image *img, struct rx_lock_user *u, char *buf,
 	else
 		snprintf(buf, cap, "%s, read-only (rximg's shared lock)", who);
 	return 1;
+}
+
+struct warnings {
+	char **msg;
+	size_t n;
+};
+
+static void add_warning(void *arg, const char *msg)
+{
+	struct warnings *w = arg;
+	w->msg = rx_xrealloc(w->msg, (w->n + 1) * sizeof(*w->msg));
+	w->msg[w->n++] = rx_xstrdup(msg);
 }
 
 /* Byte offset of the RedoxFS ring inside the container. */
@@ -85,6 +102,17 @@ int cmd_info(int argc, char **argv)
 	struct rx_lock_user user;
 	char user_text[256];
 	int used = in_use(img, &user, user_text, sizeof(user_text));
+	/* A whole disk: what the firmware and the loaders will make of it. */
+	struct rx_boot_report boot = { 0 };
+	struct warnings warn = { NULL, 0 };
+	int whole_disk = pt->type[0] || pt->gpt_primary_problem[0];
+	if (whole_disk && rx_boot_inspect(img, &boot) != 0) {
+		add_warning(&warn, ctx.msg);
+		rx_clear(&ctx);
+	} else if (whole_disk) {
+		rx_boot_validate(img, fs && !fs->hdr.encrypted ? fs : NULL, &boot, add_warning, &warn);
+	}
+	char hex[65];
 
 	if (json) {
 		json_init(&j, stdout);
@@ -175,6 +203,24 @@ int cmd_info(int argc, char **argv)
 			json_null(&j, "redoxfs");
 			json_str(&j, "redoxfs_error", fs_msg);
 		}
+		json_arr(&j, "bootloaders");
+		for (size_t i = 0; i < boot.napps; i++) {
+			const struct rx_efi_app *a = &boot.apps[i];
+			json_obj(&j, NULL);
+			json_str(&j, "path", a->path);
+			json_u64(&j, "size", a->f.size);
+			for (int k = 0; k < 32; k++)
+				snprintf(hex + 2 * k, 3, "%02x", a->f.sha256[k]);
+			json_str(&j, "sha256", hex);
+			json_str(&j, "arch", a->f.pe_ok && a->f.pe.arch ? a->f.pe.arch->name : NULL);
+			json_bool(&j, "live", a->f.live);
+			json_end_obj(&j);
+		}
+		json_end_arr(&j);
+		json_arr(&j, "warnings");
+		for (size_t i = 0; i < warn.n; i++)
+			json_str(&j, NULL, warn.msg[i]);
+		json_end_arr(&j);
 		json_end_obj(&j);
 		json_done(&j);
 	} else {
@@ -239,7 +285,19 @@ int cmd_info(int argc, char **argv)
 		} else {
 			printf("RedoxFS:    none (%s)\n", fs_msg);
 		}
+		for (size_t i = 0; i < boot.napps; i++) {
+			const struct rx_efi_app *a = &boot.apps[i];
+			printf("Bootloader: %s, %llu bytes, %s%s\n", a->path, (unsigned long long)a->f.size,
+			       a->f.pe_ok && a->f.pe.arch ? a->f.pe.arch->name : "unknown architecture",
+			       a->f.live ? ", live" : "");
+		}
+		for (size_t i = 0; i < warn.n; i++)
+			printf("Warning:    %s\n", warn.msg[i]);
 	}
+	for (size_t i = 0; i < warn.n; i++)
+		free(warn.msg[i]);
+	free(warn.msg);
+	rx_boot_report_free(&boot);
 	/* No RedoxFS at all is a fact about the image; a broken one is a failure. */
 	int status = boot_err ? EXIT_FAIL : EXIT_OK;
 	if (fs_err && fs_err != -ENOENT) {

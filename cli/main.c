@@ -43,6 +43,7 @@ static const struct verb {
 	{ "uuid", cmd_uuid, "show or change the RedoxFS UUID" },
 	{ "rebase", cmd_rebase, "point a qcow2 overlay at another backing file, keeping its content" },
 	{ "commit", cmd_commit, "write a qcow2 overlay's changes into its backing file" },
+	{ "bootloader", cmd_bootloader, "show, extract or install the loader in the EFI system partition" },
 #ifdef HAVE_FUSE
 	{ "mount", cmd_mount, "mount an image read-write with FUSE" },
 	{ "umount", cmd_umount, "unmount and wait for the final commit" },
@@ -57,7 +58,7 @@ static void usage(FILE *f)
 		   "Images are named IMAGE[:pN][:/path], e.g. disk.img:/boot/kernel or disk.img:p3:/etc.\n\n"
 		   "Verbs:\n");
 	for (size_t i = 0; i < RX_ARRAY_SIZE(verbs); i++)
-		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+		fprintf(f, "  %-11s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f, "\nOptions:\n  -h, --help     show this help\n  -V, --version  show the version\n"
 		   "\nSee rximg(1) and rximg-VERB(1).\n");
 }

@@ -86,25 +86,34 @@ static int mbr_signed(const uint8_t *s)
 /*
  * One GPT header at lba with its entry array, checked as libblkid checks it:
  * signature, header CRC, its own LBA, the usable range inside the disk, and
- * the entries' CRC. 1 valid, 0 not, <0 a read error.
+ * the entries' CRC. 1 valid, 0 not (why says what is wrong), <0 a read error.
  */
 static int gpt_header(struct rx_dev *dev, uint64_t lba, uint64_t last_lba, uint8_t hdr[SECTOR],
-		      uint8_t **entries)
+		      uint8_t **entries, char *why, size_t cap)
 {
 	*entries = NULL;
+	if (lba >= dev->size / SECTOR) {
+		snprintf(why, cap, "missing (the image ends before LBA %llu)", (unsigned long long)lba);
+		return 0;
+	}
 	int r = rx_dev_read(dev, hdr, SECTOR, lba * SECTOR);
 	if (r)
 		return r;
-	if (memcmp(hdr, "EFI PART", 8) != 0)
+	if (memcmp(hdr, "EFI PART", 8) != 0) {
+		snprintf(why, cap, "missing (no \"EFI PART\" at LBA %llu)", (unsigned long long)lba);
 		return 0;
+	}
+	snprintf(why, cap, "header at LBA %llu is inconsistent", (unsigned long long)lba);
 	uint32_t hsize = get_le32(hdr + 12);
 	if (hsize < 92 || hsize > SECTOR)
 		return 0;
 	uint8_t copy[SECTOR];
 	memcpy(copy, hdr, hsize);
 	memset(copy + 16, 0, 4);
-	if (crc32(0, copy, hsize) != get_le32(hdr + 16))
+	if (crc32(0, copy, hsize) != get_le32(hdr + 16)) {
+		snprintf(why, cap, "header CRC mismatch at LBA %llu", (unsigned long long)lba);
 		return 0;
+	}
 	uint64_t my_lba = get_le64(hdr + 24), first = get_le64(hdr + 40), last = get_le64(hdr + 48);
 	if (my_lba != lba || first > last || last > last_lba)
 		return 0;
@@ -114,6 +123,10 @@ static int gpt_header(struct rx_dev *dev, uint64_t lba, uint64_t last_lba, uint8
 	    at > last_lba || (uint64_t)n * esize > (last_lba - at + 1) * SECTOR)
 		return 0;
 	size_t len = (size_t)n * esize;
+	if (at * SECTOR + len > dev->size) {
+		snprintf(why, cap, "entries missing (the image ends before LBA %llu)", (unsigned long long)at);
+		return 0;
+	}
 	uint8_t *e = rx_xmalloc(len);
 	if ((r = rx_dev_read(dev, e, len, at * SECTOR)) != 0) {
 		free(e);
@@ -121,9 +134,11 @@ static int gpt_header(struct rx_dev *dev, uint64_t lba, uint64_t last_lba, uint8
 	}
 	if (crc32(0, e, (uInt)len) != get_le32(hdr + 88)) {
 		free(e);
+		snprintf(why, cap, "entry array CRC mismatch at LBA %llu", (unsigned long long)at);
 		return 0;
 	}
 	*entries = e;
+	why[0] = 0;
 	return 1;
 }
 
@@ -156,12 +171,32 @@ static int read_gpt(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable 
 	uint64_t sectors = dev->size / SECTOR;
 	if (!mbr_signed(mbr) || !protective || sectors < 3)
 		return 0;
-	uint8_t hdr[SECTOR], *e;
+	uint8_t hdr[SECTOR], other[SECTOR], *e, *oe = NULL;
+	char *pwhy = out->gpt_primary_problem, *bwhy = out->gpt_backup_problem;
+	size_t pcap = sizeof(out->gpt_primary_problem), bcap = sizeof(out->gpt_backup_problem);
 	/* A truncated copy of a disk is read at the size its table states; parts are cut later. */
 	uint64_t last_lba = RX_MAX(sectors, gpt_disk_size(dev) / SECTOR) - 1;
-	int r = gpt_header(dev, 1, last_lba, hdr, &e);
-	if (r == 0 && last_lba < sectors)	/* a damaged primary: the backup at the end of the disk */
-		r = gpt_header(dev, last_lba, last_lba, hdr, &e);
+	int r = gpt_header(dev, 1, last_lba, hdr, &e, pwhy, pcap);
+	if (r == 1) {
+		/* The backup is judged too (info warns about it; writers refuse a disk with one damaged). */
+		uint64_t alt = get_le64(hdr + 32);
+		int b = alt > 1 && alt <= last_lba ? gpt_header(dev, alt, last_lba, other, &oe, bwhy, bcap) : 0;
+		if (b < 0) {
+			/* An unreadable backup does not hide the table the primary holds. */
+			snprintf(bwhy, bcap, "unreadable: %.160s", dev->ctx->msg);
+			rx_clear(dev->ctx);
+		} else if (alt <= 1 || alt > last_lba)
+			snprintf(bwhy, bcap, "misplaced: the primary header names LBA %llu for it", (unsigned long long)alt);
+		else if (b == 1 && alt != last_lba)
+			snprintf(bwhy, bcap, "header at LBA %llu, not at the end of the disk (LBA %llu)",
+				 (unsigned long long)alt, (unsigned long long)last_lba);
+		else if (b == 1 && get_le32(other + 88) != get_le32(hdr + 88))
+			snprintf(bwhy, bcap, "entries differ from the primary's");
+		free(oe);
+	} else if (r == 0) {
+		/* A damaged primary: the backup at the end of the disk */
+		r = gpt_header(dev, last_lba, last_lba, hdr, &e, bwhy, bcap);
+	}
 	if (r <= 0)
 		return r;
 	char guid[37];

@@ -19,6 +19,8 @@ struct rx_parttable {
 	char id[64];		/* disk GUID / MBR id */
 	int count;
 	struct rx_part *parts;
+	/* GPT: what is wrong with each copy, "" when it is sound (the table was read from a sound one). */
+	char gpt_primary_problem[192], gpt_backup_problem[192];
 };
 
 int rx_part_probe(struct rx_dev *dev, struct rx_parttable *out);
