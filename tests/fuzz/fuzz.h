@@ -19,13 +19,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The image the input describes (calloc'd, *size bytes, at least 1 byte allocated). */
-uint8_t *fuzz_sparse(const uint8_t *data, size_t n, uint64_t *size);
-/*
- * The same image as a read-only device that reads the records where they lie
- * in data (which must outlive it): no big buffer to fill or fault in.
- */
+/* The image the input describes as a read-only device reading the records where they lie in data (which must outlive it). */
 struct rx_dev *fuzz_sparse_dev(struct rx_ctx *ctx, const uint8_t *data, size_t n);
+/*
+ * A writable device over base (taken over): writes are kept in memory as a
+ * list and read back over base, so that a write pass costs what it writes,
+ * not a copy of the image. Writes may reach up to room bytes (a growing qcow2).
+ */
+struct rx_dev *fuzz_cow_dev(struct rx_dev *base, uint64_t room);
 
 /*
  * What extract and check do with a filesystem: the full check, then every

@@ -5,27 +5,6 @@
 #include "check.h"
 #include "fuzz.h"
 
-uint8_t *fuzz_sparse(const uint8_t *data, size_t n, uint64_t *size)
-{
-	uint64_t vsize = n >= 4 ? get_le32(data) : 0;
-	if (vsize > FUZZ_MAX_IMAGE)
-		vsize = FUZZ_MAX_IMAGE;
-	uint8_t *img = rx_xcalloc(1, vsize ? (size_t)vsize : 1);
-	size_t i = 4;
-	while (i + 6 <= n) {
-		uint64_t off = get_le32(data + i);
-		size_t len = get_le16(data + i + 4);
-		i += 6;
-		if (len > n - i)
-			len = n - i;
-		if (off < vsize)
-			memcpy(img + off, data + i, (size_t)RX_MIN((uint64_t)len, vsize - off));
-		i += len;
-	}
-	*size = vsize;
-	return img;
-}
-
 struct sparse_dev {
 	struct rx_dev dev;
 	const uint8_t *data;
@@ -83,6 +62,83 @@ struct rx_dev *fuzz_sparse_dev(struct rx_ctx *ctx, const uint8_t *data, size_t n
 	s->data = data;
 	s->n = n;
 	return &s->dev;
+}
+
+struct cow_write {
+	uint64_t off;
+	size_t len;
+	uint8_t *data;
+};
+
+struct cow_dev {
+	struct rx_dev dev;
+	struct rx_dev *base;
+	uint64_t room;
+	struct cow_write *w;
+	size_t n, cap;
+};
+
+static int cow_pread(struct rx_dev *dev, void *buf, size_t len, uint64_t off)
+{
+	struct cow_dev *c = (struct cow_dev *)dev;
+	if (off > dev->size || len > dev->size - off)
+		return rx_fail(dev->ctx, EIO, "unexpected end of file at byte %llu", (unsigned long long)dev->size);
+	memset(buf, 0, len);
+	if (off < c->base->size) {
+		int r = rx_dev_read(c->base, buf, (size_t)RX_MIN((uint64_t)len, c->base->size - off), off);
+		if (r)
+			return r;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		const struct cow_write *w = &c->w[i];
+		uint64_t lo = RX_MAX(w->off, off), hi = RX_MIN(w->off + w->len, off + len);
+		if (lo < hi)
+			memcpy((uint8_t *)buf + (lo - off), w->data + (lo - w->off), (size_t)(hi - lo));
+	}
+	return 0;
+}
+
+static int cow_pwrite(struct rx_dev *dev, const void *buf, size_t len, uint64_t off)
+{
+	struct cow_dev *c = (struct cow_dev *)dev;
+	if (off > c->room || len > c->room - off || c->n >= 100000)
+		return rx_fail(dev->ctx, ENOSPC, "write at byte %llu: %s", (unsigned long long)off, strerror(ENOSPC));
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 64;
+		c->w = rx_xrealloc(c->w, c->cap * sizeof(*c->w));
+	}
+	c->w[c->n].off = off;
+	c->w[c->n].len = len;
+	c->w[c->n].data = rx_xmalloc(len ? len : 1);
+	memcpy(c->w[c->n].data, buf, len);
+	c->n++;
+	return 0;
+}
+
+static void cow_close(struct rx_dev *dev)
+{
+	struct cow_dev *c = (struct cow_dev *)dev;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->w[i].data);
+	free(c->w);
+	rx_dev_close(c->base);
+}
+
+static const struct rx_dev_ops cow_ops = { cow_pread, cow_pwrite, sparse_flush, cow_close };
+
+struct rx_dev *fuzz_cow_dev(struct rx_dev *base, uint64_t room)
+{
+	struct cow_dev *c = rx_xcalloc(1, sizeof(*c));
+	c->dev.ops = &cow_ops;
+	c->dev.ctx = base->ctx;
+	c->dev.name = rx_xstrdup(base->name);
+	c->dev.size = base->size;
+	c->dev.writable = 1;
+	c->dev.fd = -1;
+	c->dev.kind = base->kind;
+	c->base = base;
+	c->room = RX_MAX(room, base->size);
+	return &c->dev;
 }
 
 static void no_problem(void *arg, int severity, const char *where, const char *what)

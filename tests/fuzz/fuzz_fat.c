@@ -1,7 +1,7 @@
 /*
  * FAT12/16/32 from untrusted bytes: the boot sector, the FATs, every
  * directory walked and every file read and looked up by its path. Then, on a
- * copy, opened for writing (refused unless the volume is consistent): a file
+ * copy-on-write view, opened for writing (refused unless the volume is consistent): a file
  * written, a directory made, a rename and a removal, and the result walked
  * again. Input: a sparse image (fuzz.h).
  */
@@ -10,7 +10,6 @@
 
 #include "fat.h"
 #include "fuzz.h"
-#include "memdev.h"
 
 struct walk {
 	struct fat_fs *fs;
@@ -73,22 +72,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	rx_dev_close(dev);
 	if (!writable)
 		return 0;
-	/* Writing needs the image in memory (built only for a volume that may open for writing). */
-	uint64_t size;
-	uint8_t *img = fuzz_sparse(data, n, &size);
-	if (rx_dev_open_mem(&ctx, img, size, size, RX_DEV_RDWR, "fuzz.img", &dev) == 0) {
-		if (fat_open(&ctx, dev, 1, &fs) == 0) {
-			static const char text[5000] = "rximg";
-			fat_set_time(fs, 1700000000);
-			if (fat_write_buf(fs, "/Fuzz Written.txt", text, sizeof(text)) == 0 &&
-			    fat_mkdir(fs, "/NEWDIR") == 0 &&
-			    fat_rename(fs, "/Fuzz Written.txt", "/NEWDIR/moved.txt") == 0)
-				fat_unlink(fs, "/NEWDIR/moved.txt");
-			walk(fs);
-			fat_close(fs);
-		}
-		rx_dev_close(dev);
+	dev = fuzz_cow_dev(fuzz_sparse_dev(&ctx, data, n), 0);
+	if (fat_open(&ctx, dev, 1, &fs) == 0) {
+		static const char text[5000] = "rximg";
+		fat_set_time(fs, 1700000000);
+		if (fat_write_buf(fs, "/Fuzz Written.txt", text, sizeof(text)) == 0 &&
+		    fat_mkdir(fs, "/NEWDIR") == 0 &&
+		    fat_rename(fs, "/Fuzz Written.txt", "/NEWDIR/moved.txt") == 0)
+			fat_unlink(fs, "/NEWDIR/moved.txt");
+		walk(fs);
+		fat_close(fs);
 	}
-	free(img);
+	rx_dev_close(dev);
 	return 0;
 }

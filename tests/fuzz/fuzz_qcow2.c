@@ -40,15 +40,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
 	struct rx_ctx ctx = { 0 };
 	struct rx_dev *file, *q;
-	uint8_t *img = rx_xmalloc(n + ROOM);
-	memcpy(img, data, n);
-	if (rx_dev_open_mem(&ctx, img, n, n, RX_DEV_RDONLY, "fuzz.qcow2", &file) == 0 &&
+	/* The input is only read: the memory device reads it in place, the copy-on-write one takes the writes. */
+	if (rx_dev_open_mem(&ctx, (void *)data, n, n, RX_DEV_RDONLY, "fuzz.qcow2", &file) == 0 &&
 	    rx_qcow2_open(file, RX_DEV_RDONLY | RX_DEV_NO_BACKING, NULL, &q) == 0) {
 		read_guest(q);
 		rx_dev_close(q);
 	}
-	if (rx_dev_open_mem(&ctx, img, n, n + ROOM, RX_DEV_RDWR, "fuzz.qcow2", &file) == 0 &&
-	    rx_qcow2_open(file, RX_DEV_RDWR | RX_DEV_NO_BACKING, NULL, &q) == 0) {
+	if (rx_dev_open_mem(&ctx, (void *)data, n, n, RX_DEV_RDONLY, "fuzz.qcow2", &file) == 0 &&
+	    rx_qcow2_open(fuzz_cow_dev(file, n + ROOM), RX_DEV_RDWR | RX_DEV_NO_BACKING, NULL, &q) == 0) {
 		static const uint8_t pattern[4096] = { 'R', 'X' };
 		uint64_t at[] = { 0, q->size / 2, q->size > 4096 ? q->size - 4096 : 0, 70000 };
 		for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
@@ -60,6 +59,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 		read_guest(q);
 		rx_dev_close(q);
 	}
-	free(img);
 	return 0;
 }
