@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -30,12 +31,25 @@ static int parse_target(struct rx_ctx *ctx, const char *arg)
 	return r;
 }
 
+static char tmpdir[] = "/tmp/rximg-fuzz-path.XXXXXX";
+
+static void remove_tmpdir(void)
+{
+	if (chdir(tmpdir) == 0) {
+		unlink("img");
+		unlink("dir/disk.img");
+		rmdir("dir");
+		if (chdir("/") == 0)
+			rmdir(tmpdir);
+	}
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc; (void)argv;
-	char tmpl[] = "/tmp/rximg-fuzz-path.XXXXXX";
-	if (!mkdtemp(tmpl) || chdir(tmpl) != 0 || mkdir("dir", 0755) != 0)
+	if (!mkdtemp(tmpdir) || chdir(tmpdir) != 0 || mkdir("dir", 0755) != 0)
 		abort();
+	atexit(remove_tmpdir);
 	FILE *f = fopen("img", "w"), *g = fopen("dir/disk.img", "w");
 	if (!f || !g)
 		abort();
