@@ -569,7 +569,7 @@ if begin entry-id-zero misc-tree.img && step set-entry-id "$img" /hello.txt 0; t
 	# With stderr on a terminal, extract first adds up the tree for its bar.
 	new_out
 	ok "$cn: extract with a progress bar fails cleanly" \
-		tty_fails_with "$re" rx extract "$img" "$out/dest"
+		tty_fails_with "$re" timeout "$LIMIT" "$RXIMG" extract "$img" "$out/dest"
 	unchanged
 	repairs
 	# A writer drops the name without following it (node 0 has no slot to remember).
