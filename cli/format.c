@@ -181,10 +181,11 @@ static int add_tree_bytes(struct rfs *fs, const struct rfs_node *dir, struct idm
 	int r = rfs_dir_list(fs, dir, &ents, &count);
 	for (size_t i = 0; i < count && r == 0; i++) {
 		struct rfs_node n;
-		void **slot = idmap_slot(seen, ents[i].id, 1);
-		if (*slot)
+		void **slot = idmap_slot(seen, ents[i].id, 1);	/* NULL for the reserved id 0 */
+		if (slot && *slot)
 			continue;
-		*slot = (void *)1;
+		if (slot)
+			*slot = (void *)1;
 		r = rfs_node_get(fs, ents[i].id, &n);
 		if (r == 0 && rfs_is_dir(&n))
 			r = add_tree_bytes(fs, &n, seen, bytes);

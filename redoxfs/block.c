@@ -30,8 +30,10 @@ int rfs_header_decode(const uint8_t *b, struct rfs_header *h)
 		return -EINVAL;
 	if (get_le64(b + 8) != RFS_VERSION)
 		return -EPROTO;
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION	/* fuzzing: mutations must get past the hashes */
 	if (get_le64(b + 4088) != rfs_header_checksum(b))
 		return -EBADMSG;
+#endif
 	h->version = RFS_VERSION;
 	memcpy(h->uuid, b + 16, 16);
 	h->size = get_le64(b + 32);
@@ -225,6 +227,9 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
 	if (fs->crypt && rfs_crypt_xts(fs->crypt, 0, index, buf, buf, len) != 0)
 		return rx_fail(fs->ctx, EIO, "cannot decrypt block %llu", (unsigned long long)index);
 	uint64_t h = seahash(buf, len);
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+	h = ptr.hash;
+#endif
 	if (h != ptr.hash)
 		return rx_fail(fs->ctx, EBADMSG,
 			       "checksum mismatch in block %llu (stored %016llx, computed %016llx)",

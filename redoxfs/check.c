@@ -135,12 +135,14 @@ static int walk_tree(struct checker *k, struct rfs_ptr ptr, int level, uint32_t 
 		if (!rfs_ptr_is_null(child)) {
 			any = 1;
 			if (level == 0) {
-				struct node_info *ni = rx_xcalloc(1, sizeof(*ni));
-				ni->ptr = child;
-				*idmap_slot(&k->nodes, id, 1) = ni;
 				child_full = 1;
-				if (id == 0)
+				if (id == 0) {	/* reported, never followed: the node map has no slot for it */
 					problem(k, CHECK_ERROR, where, "the reserved node id 0 is used");
+				} else {
+					struct node_info *ni = rx_xcalloc(1, sizeof(*ni));
+					ni->ptr = child;
+					*idmap_slot(&k->nodes, id, 1) = ni;
+				}
 			} else {
 				child_full = walk_tree(k, child, level - 1, id);
 			}

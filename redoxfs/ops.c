@@ -143,7 +143,9 @@ static int block_seen(void *arg, struct rfs_ptr ptr, int kind);
 /* The name is already gone: remember the node, tell the front-end why (the message on the ctx). */
 static void note_dropped(struct rfs *fs, uint32_t id, const char *path, struct idmap *dropped)
 {
-	*idmap_slot(dropped, id, 1) = DROPPED;
+	void **slot = idmap_slot(dropped, id, 1);	/* NULL for the reserved id 0: nothing to remember */
+	if (slot)
+		*slot = DROPPED;
 	if (fs->dropped)
 		fs->dropped(fs->dropped_arg, path, fs->ctx->msg);
 	rx_clear(fs->ctx);

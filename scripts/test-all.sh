@@ -2,7 +2,10 @@
 # The whole test suite: install dependencies, then build and run `make check`
 # three times: normally, with AddressSanitizer + UBSan, and with every optional
 # Linux feature forced off (the fallbacks other hosts use must work, not only
-# compile); and compile everything for macOS (scripts/cross-macos.sh).
+# compile); and compile everything for macOS (scripts/cross-macos.sh). Then:
+# some scenario scripts again with every rximg under valgrind memcheck, every
+# fuzz target for a short smoke run (tests/fuzz), and a release tarball built
+# and tested on its own (make distcheck, with a few tests).
 set -e
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -34,6 +37,31 @@ run_suite() {  # run_suite DIR CONFIGURE-ARGS...
 
 overall=0
 run_suite build-test || overall=1
+
+# valgrind memcheck over the CLI: scripts chosen for the verbs they cover
+# (diff reads and compares whole trees; parttable: GPT, MBR, partitions) within
+# ~5 minutes (tests/hostile.sh would take over an hour under valgrind).
+# Any error or leak in any rximg run is written to a log of its own.
+VALGRIND_TESTS=${VALGRIND_TESTS:-tests/diff.sh tests/parttable.sh}
+vg_logs=$top/build-test/tests/work/valgrind
+rm -rf "$vg_logs"
+mkdir -p "$vg_logs"
+vg_start=$(date +%s)
+status=0
+(cd build-test && make -s check TESTS="$VALGRIND_TESTS" RXIMG_WRAPPER="valgrind -q --error-exitcode=125 \
+	--leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+	--log-file=$vg_logs/%p.log") >/dev/null 2>&1 || status=$?
+vg_runs=$(find "$vg_logs" -name '*.log' | wc -l)
+vg_bad=$(find "$vg_logs" -name '*.log' -size +0 | wc -l)
+echo "valgrind: $VALGRIND_TESTS: $vg_runs runs of rximg, $vg_bad with errors ($(($(date +%s) - vg_start)) s)"
+if [ "$status" -ne 0 ] || [ "$vg_bad" -ne 0 ] || [ "$vg_runs" -eq 0 ]; then
+	find "$vg_logs" -name '*.log' -size +0 | head -5 | xargs -r cat | head -100
+	for t in $VALGRIND_TESTS; do grep -B2 -A20 '^not ok' "build-test/${t%.sh}.log" 2>/dev/null | head -40; done
+	total_fail=$((total_fail + 1))
+	overall=1
+else
+	total_pass=$((total_pass + 1))
+fi
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	run_suite build-asan --enable-sanitizers || overall=1
 # Each optional Linux feature off, through configure's cache variables: range
@@ -60,6 +88,37 @@ f=$(sed -n 's/^macOS cross-build: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$
 [ -n "$f" ] || { f=1; overall=1; }
 total_pass=$((total_pass + ${p:-0}))
 total_fail=$((total_fail + f))
+
+# Fuzzing smoke run: each libFuzzer target for FUZZ_SECONDS, one after the other.
+fuzz_log=build-fuzz.log
+rm -rf build-fuzz
+mkdir -p build-fuzz
+fuzz_start=$(date +%s)
+if (cd build-fuzz && "$top/configure" -q --enable-werror --enable-fuzzing && make -j"$(nproc)" -s) >"$fuzz_log" 2>&1; then
+	tests/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-25}" >>"$fuzz_log" 2>&1 || overall=1
+else
+	echo "fuzz: the build with --enable-fuzzing failed" >>"$fuzz_log"
+	overall=1
+fi
+grep -E '^fuzz' "$fuzz_log" || tail -30 "$fuzz_log"
+echo "fuzz: $(($(date +%s) - fuzz_start)) s"
+p=$(grep -c '^fuzz_[a-z0-9]*: [0-9]*s,' "$fuzz_log" || true)
+f=$(grep -c -E '^fuzz_[a-z0-9]*: FINDING|^fuzz: the build' "$fuzz_log" || true)
+total_pass=$((total_pass + p - f))
+total_fail=$((total_fail + f))
+
+# The release tarball: make distcheck (dist, a read-only VPATH build, install and
+# uninstall under a DESTDIR, a few tests from the tarball alone).
+dist_start=$(date +%s)
+if (cd build-test && make -s distcheck TESTS="${DISTCHECK_TESTS:-tests/unit/test_codec tests/golden.sh tests/manpages.sh tests/completion.sh}") \
+	>build-distcheck.log 2>&1; then
+	total_pass=$((total_pass + 1))
+	echo "distcheck: passed ($(($(date +%s) - dist_start)) s)"
+else
+	tail -40 build-distcheck.log
+	total_fail=$((total_fail + 1))
+	overall=1
+fi
 
 echo "tests: $total_pass passed, $total_fail failed"
 exit $overall

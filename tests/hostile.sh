@@ -194,6 +194,21 @@ extract_rejects() {
 	ok "$cn: extract${*:+ $*} wrote nothing outside DESTDIR" outside_clean
 }
 
+# tty_fails_with REGEX COMMAND...: with stderr on a terminal (progress bars on),
+# a non-zero exit below 124, no sanitizer report, and a line matching REGEX.
+tty_fails_with() {
+	local re=$1 rc
+	shift
+	${PYTHON3:-python3} "$top_srcdir/tests/tools/pty_stderr.py" "$WORK/.tty.out" "$WORK/.tty.err" "$@"
+	rc=$?
+	if [ $rc -eq 0 ] || [ $rc -ge 124 ] || grep -q -E 'Sanitizer|runtime error' "$WORK/.tty.err"; then
+		echo "exit status $rc"
+		tr '\r' '\n' <"$WORK/.tty.err" | head -20
+		return 1
+	fi
+	grep -q -E "$re" "$WORK/.tty.err" || { echo "no line matching /$re/:"; head -20 "$WORK/.tty.err"; return 1; }
+}
+
 # The usual battery for a corruption every tree walk meets.
 walkers_reject() {
 	rejects "$1" ls -R "$img"
@@ -551,6 +566,23 @@ if begin entry-id-zero misc-tree.img && step set-entry-id "$img" /hello.txt 0; t
 	walkers_reject "$re"
 	rejects "$re" cat "$img:/hello.txt"
 	check_finds 'node (id )?0[^0-9]'
+	# With stderr on a terminal, extract first adds up the tree for its bar.
+	new_out
+	ok "$cn: extract with a progress bar fails cleanly" \
+		tty_fails_with "$re" timeout "$LIMIT" "$RXIMG" extract "$img" "$out/dest"
+	unchanged
+	repairs
+	# A writer drops the name without following it (node 0 has no slot to remember).
+	ok "$cn: rm of the entry naming node 0 drops the name" runs_ok rx rm "$img:/hello.txt"
+	ok "$cn: the name is gone" sh -c "! '$RXIMG' ls '$img:/' | grep -qx hello.txt"
+else crafting_failed; fi
+
+# Found by fuzzing (fuzz_crypt): the node tree names the reserved id 0.
+if begin tree-id-zero misc-tree.img && step tree-zero "$img" /hello.txt; then
+	unsealed	# rxcraft's own reader refuses id 0 in the tree
+	check_finds 'reserved node id 0 is used'
+	ok "$cn: ls -R still works" no_crash rx ls -R "$img"
+	ok "$cn: cat /hello.txt still works" runs_ok rx cat "$img:/hello.txt"
 	unchanged
 	repairs
 else crafting_failed; fi

@@ -11,6 +11,18 @@ mkdir -p "$CACHE"
 WORK=$(mktemp -d "$top_builddir/tests/work/$(basename "$0" .sh).XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
+# RXIMG_WRAPPER="valgrind ..." runs every rximg a test starts under that command
+# (scripts/test-all.sh runs some scripts under valgrind memcheck this way). The
+# wrapper is a script of its own, so that "$RXIMG" stays one word everywhere.
+if [ -n "${RXIMG_WRAPPER:-}" ] && [ -z "${RXIMG_UNWRAPPED:-}" ]; then
+	RXIMG_UNWRAPPED=$RXIMG
+	RXIMG=$WORK/.wrapped/rximg
+	mkdir -p "$WORK/.wrapped"
+	printf '#!/bin/sh\nexec %s "%s" "$@"\n' "$RXIMG_WRAPPER" "$RXIMG_UNWRAPPED" >"$RXIMG"
+	chmod +x "$RXIMG"
+	export RXIMG RXIMG_UNWRAPPED
+fi
+
 _tap_n=0
 _tap_failed=0
 

@@ -1161,6 +1161,19 @@ def cmd_set_entry_id(args):
     edit_entries(img, args.path, fn)
 
 
+def cmd_tree_zero(args):
+    """Make the reserved node id 0 name PATH's node too: entry 0 of the node tree's
+    L0 block that holds PATH (whose id must be below 254), re-sealed."""
+    img = Image(args.image)
+    node, _ = img.lookup(args.path)
+    chain = node.chain
+    if any(ref.off != 0 for ref in chain[1:-1]):
+        raise CraftError("%s: node id %d does not share an L0 block with id 0" % (args.path, node.node_id))
+    addr, h = img.get_ptr(chain[-1])
+    img.set_ptr(Ref(chain[-1].holder, 0), addr, h)
+    img.seal(chain[:-1])
+
+
 def cmd_retarget(args):
     """Make the entry at PATH name the node that TARGET names (e.g. a parent: a loop)."""
     img = Image(args.image)
@@ -1405,6 +1418,9 @@ def build_parser():
     sp.add_argument("image")
     sp.add_argument("path")
     sp.add_argument("id", type=parse_int)
+    sp = add("tree-zero", cmd_tree_zero, "make the reserved node id 0 name a node too (re-sealed)")
+    sp.add_argument("image")
+    sp.add_argument("path")
     sp = add("retarget", cmd_retarget, "make an entry name another path's node (re-sealed)")
     sp.add_argument("image")
     sp.add_argument("path")

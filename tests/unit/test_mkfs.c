@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dev.h"
+#include "memdev.h"
 #include "rfs.h"
 #include "seahash.h"
 #include "tap.h"
@@ -74,6 +75,22 @@ int main(void)
 	ok(fs && rfs_free_blocks(fs, &free_blocks) == 0 && free_blocks == 249,
 	   "free after open: {258} and 264..511 = 249 blocks (spec 13.2)");
 	rfs_close(fs);
+
+	/* The memory device (fuzz targets, tests): the same mkfs gives the same bytes. */
+	uint8_t *file_bytes = malloc(2 << 20), *mem = calloc(1, (2 << 20) + 4096);
+	struct rx_dev *mdev = NULL;
+	ok(file_bytes && mem && rx_dev_read(dev, file_bytes, 2 << 20, 0) == 0 &&
+	   rx_dev_open_mem(&ctx, mem, 2 << 20, (2 << 20) + 4096, RX_DEV_RDWR, "mem", &mdev) == 0 &&
+	   mdev->size == (2 << 20), "a memory device of 2 MiB");
+	ok(mdev && rfs_mkfs(&ctx, mdev, &o) == 0 && memcmp(mem, file_bytes, 2 << 20) == 0,
+	   "mkfs on the memory device writes the same bytes as on a file");
+	ok(mdev && rx_dev_read(mdev, blk, RFS_BLOCK, (2 << 20) - 4095) != 0, "reading past the end fails");
+	ok(mdev && mdev->ops->pwrite(mdev, blk, RFS_BLOCK, 2 << 20) == 0 &&
+	   mdev->ops->pwrite(mdev, blk, 1, (2 << 20) + 4096) == -ENOSPC,
+	   "writes may grow the device into its room, not beyond (ENOSPC)");
+	rx_dev_close(mdev);
+	free(file_bytes);
+	free(mem);
 	rx_dev_close(dev);
 	unlink(path);
 	return tap_done();
