@@ -136,6 +136,7 @@ int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char 
 		return rx_fail(tx->fs->ctx, errno, "%s: %s", host_path, strerror(errno));
 	if (o->delete && o->ipath)
 		r = delete_missing(tx, dir, o->ipath, ents, count, o);
+	uint64_t seen = tx->checkpoints;
 	for (int i = 0; i < count; i++) {
 		const char *cn = ents[i]->d_name;
 		if (r == 0) {
@@ -147,6 +148,14 @@ int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char 
 			o->ipath = saved;
 			free(ipath);
 			free(cpath);
+		}
+		/* Each entry is complete here: the transaction may write its metadata out. */
+		if (r == 0)
+			r = rfs_tx_checkpoint(tx);
+		/* A checkpoint (here or deeper down) sealed pointers our copy of dir lacks: re-read it. */
+		if (r == 0 && tx->checkpoints != seen) {
+			r = rfs_node_get(tx->fs, dir->id, dir);
+			seen = tx->checkpoints;
 		}
 		free(ents[i]);
 	}
