@@ -72,9 +72,57 @@ static void set_times(struct rfs_node *n, const struct import_opts *o, const str
 	n->mtime_nsec = n->atime_nsec = m.nsec;
 }
 
-static int names_cmp(const struct dirent **a, const struct dirent **b)
+static int names_cmp(const void *a, const void *b)
 {
-	return strcmp((*a)->d_name, (*b)->d_name);
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The names in a host directory but . and .., sorted: one buffer holds them
+ * all (a directory of a million entries takes tens of MiB, not hundreds).
+ * Returns the count, or -1 with errno; *arena and *names are freed by the caller.
+ */
+static ssize_t host_names(int dirfd, char **arena, char ***names)
+{
+	/* A descriptor of our own: reading through dirfd would move its offset. */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
+	}
+	size_t used = 0, cap = 4096, n = 0;
+	char *a = rx_xmalloc(cap);
+	struct dirent *e;
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name) + 1;
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			while (used + len > cap)
+				a = rx_xrealloc(a, cap *= 2);
+			memcpy(a + used, e->d_name, len);
+			used += len;
+			n++;
+		}
+		errno = 0;
+	}
+	int err = errno;
+	closedir(d);
+	if (err) {
+		free(a);
+		errno = err;
+		return -1;
+	}
+	char **v = rx_xmalloc((n ? n : 1) * sizeof(*v));
+	for (size_t i = 0, off = 0; i < n; i++, off += strlen(a + off) + 1)
+		v[i] = a + off;
+	qsort(v, n, sizeof(*v), names_cmp);
+	*arena = a;
+	*names = v;
+	return (ssize_t)n;
 }
 
 /* Existing node of that name in dir, if any (0 found, 1 absent, <0 error). */
@@ -89,32 +137,16 @@ static int existing(struct rfs_tx *tx, struct rfs_node *dir, const char *name, s
 	return r ? r : rfs_node_get(tx->fs, id, n);
 }
 
-static int skip_dots(const struct dirent *d)
-{
-	return strcmp(d->d_name, ".") && strcmp(d->d_name, "..");
-}
-
 /* sync --delete: remove entries of dir that the host listing (sorted) does not have. */
 static int delete_missing(struct rfs_tx *tx, struct rfs_node *dir, const char *ipath,
-			  struct dirent **ents, int count, struct import_opts *o)
+			  char **names, size_t count, struct import_opts *o)
 {
 	struct rfs_dirent *have;
 	size_t n;
 	int r = rfs_dir_list(tx->fs, dir, &have, &n);
 	for (size_t i = 0; i < n && r == 0; i++) {
-		int lo = 0, hi = count;
-		while (lo < hi) {
-			int mid = (lo + hi) / 2, c = strcmp(ents[mid]->d_name, have[i].name);
-			if (c == 0) {
-				lo = -1;
-				break;
-			}
-			if (c < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo == -1)
+		char *key = have[i].name;
+		if (bsearch(&key, names, count, sizeof(*names), names_cmp))
 			continue;
 		char *path = rx_path_join(ipath, have[i].name, have[i].len);
 		r = rfs_op_remove(tx, path, 1, 1);
@@ -130,27 +162,35 @@ static int delete_missing(struct rfs_tx *tx, struct rfs_node *dir, const char *i
 int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char *host_path,
 		    struct import_opts *o)
 {
-	struct dirent **ents;
-	int count = rx_scandir_fd(fd, &ents, skip_dots, names_cmp), r = 0;
+	char *arena, **names;
+	ssize_t count = host_names(fd, &arena, &names);
+	int r = 0;
 	if (count < 0)
 		return rx_fail(tx->fs->ctx, errno, "%s: %s", host_path, strerror(errno));
 	if (o->delete && o->ipath)
-		r = delete_missing(tx, dir, o->ipath, ents, count, o);
-	for (int i = 0; i < count; i++) {
-		const char *cn = ents[i]->d_name;
-		if (r == 0) {
-			char *cpath = rx_path_join(host_path, cn, strlen(cn));
-			const char *saved = o->ipath;
-			char *ipath = saved ? rx_path_join(saved, cn, strlen(cn)) : NULL;
-			o->ipath = ipath;
-			r = import_tree(tx, dir, cn, fd, cn, cpath, o);
-			o->ipath = saved;
-			free(ipath);
-			free(cpath);
+		r = delete_missing(tx, dir, o->ipath, names, (size_t)count, o);
+	uint64_t seen = tx->checkpoints;
+	for (ssize_t i = 0; i < count && r == 0; i++) {
+		const char *cn = names[i];
+		char *cpath = rx_path_join(host_path, cn, strlen(cn));
+		const char *saved = o->ipath;
+		char *ipath = saved ? rx_path_join(saved, cn, strlen(cn)) : NULL;
+		o->ipath = ipath;
+		r = import_tree(tx, dir, cn, fd, cn, cpath, o);
+		o->ipath = saved;
+		free(ipath);
+		free(cpath);
+		/* Each entry is complete here: the transaction may write its metadata out. */
+		if (r == 0)
+			r = rfs_tx_checkpoint(tx);
+		/* A checkpoint (here or deeper down) sealed pointers our copy of dir lacks: re-read it. */
+		if (r == 0 && tx->checkpoints != seen) {
+			r = rfs_node_get(tx->fs, dir->id, dir);
+			seen = tx->checkpoints;
 		}
-		free(ents[i]);
 	}
-	free(ents);
+	free(names);
+	free(arena);
 	return r;
 }
 

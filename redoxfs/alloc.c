@@ -5,16 +5,14 @@
 
 #define ALLOC_ENTRIES 255u
 
-static inline int bit_get(const uint8_t *m, uint64_t i) { return (m[i >> 3] >> (i & 7)) & 1; }
-static inline void bit_set(uint8_t *m, uint64_t i) { m[i >> 3] |= (uint8_t)(1u << (i & 7)); }
-static inline void bit_clear(uint8_t *m, uint64_t i) { m[i >> 3] &= (uint8_t)~(1u << (i & 7)); }
-
-int rfs_alloc_replay(struct rfs *fs, uint8_t **free_map, rfs_block_cb cb, void *arg)
+/* Extents are applied whole: time and memory follow the log, not the filesystem's size. */
+int rfs_alloc_replay(struct rfs *fs, struct bmap *free_map, rfs_block_cb cb, void *arg)
 {
 	size_t n = 0, cap = 16;
 	struct rfs_ptr *chain = rx_xmalloc(cap * sizeof(*chain));
 	uint8_t buf[RFS_BLOCK];
-	uint8_t *map = rx_xcalloc((size_t)(fs->nblocks / 8 + 1), 1);
+	struct bmap map;
+	bmap_init(&map, fs->nblocks);
 	struct rfs_ptr ptr = fs->hdr.alloc;
 	int r = 0;
 
@@ -53,43 +51,35 @@ int rfs_alloc_replay(struct rfs *fs, uint8_t **free_map, rfs_block_cb cb, void *
 					    (long long)count, (unsigned long long)fs->nblocks);
 				goto out;
 			}
-			for (uint64_t b = index; b < index + mag; b++) {
-				if (count < 0 && !bit_get(map, b)) {
-					r = rx_fail(fs->ctx, RX_ECORRUPT, "allocation log: block %llu is allocated "
-						    "while not free", (unsigned long long)b);
-					goto out;
-				}
-				if (count > 0 && bit_get(map, b)) {
-					r = rx_fail(fs->ctx, RX_ECORRUPT, "allocation log: block %llu is freed twice",
-						    (unsigned long long)b);
-					goto out;
-				}
-				if (count < 0)
-					bit_clear(map, b);
-				else
-					bit_set(map, b);
+			uint64_t b = count < 0 ? bmap_next_clear(&map, index) : bmap_next_set(&map, index);
+			if (b < index + mag) {
+				r = rx_fail(fs->ctx, RX_ECORRUPT, count < 0 ? "allocation log: block %llu is "
+					    "allocated while not free" : "allocation log: block %llu is freed twice",
+					    (unsigned long long)b);
+				goto out;
 			}
+			if (count < 0)
+				bmap_clear_range(&map, index, mag);
+			else
+				bmap_set_range(&map, index, mag);
 		}
 	}
 out:
 	free(chain);
 	if (r || !free_map)
-		free(map);
-	else
-		*free_map = map;
+		bmap_free(&map);
+	if (free_map)
+		*free_map = r ? (struct bmap){ 0 } : map;
 	return r;
 }
 
 int rfs_free_blocks(struct rfs *fs, uint64_t *free_blocks)
 {
-	uint8_t *map;
+	struct bmap map;
 	int r = rfs_alloc_replay(fs, &map, NULL, NULL);
 	if (r)
 		return r;
-	uint64_t count = 0;
-	for (uint64_t i = 0; i < fs->nblocks / 8 + 1; i++)
-		count += (uint64_t)__builtin_popcount(map[i]);
-	free(map);
-	*free_blocks = count;
+	*free_blocks = map.count;
+	bmap_free(&map);
 	return 0;
 }

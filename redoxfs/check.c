@@ -15,7 +15,7 @@ struct node_info {
 struct checker {
 	struct rfs *fs;
 	struct rfs_check *c;
-	uint8_t *used;		/* one bit per block reachable from the header */
+	struct bmap used;	/* one bit per block reachable from the header */
 	struct idmap nodes;	/* id -> struct node_info */
 	struct rfs_ptr *stale;	/* pointers beyond end of file, settled last */
 	size_t nstale, stale_cap;
@@ -57,14 +57,14 @@ static int mark_used(struct checker *k, struct rfs_ptr ptr, const char *where)
 	uint64_t idx = rfs_ptr_index(ptr), n = 1ULL << rfs_ptr_level(ptr);
 	if (k->c->blocks_done)
 		k->c->blocks_done(k->c->arg, n);
-	for (uint64_t b = idx; b < idx + n && b < k->fs->nblocks; b++) {
-		if (k->used[b >> 3] & (1u << (b & 7))) {
-			problem(k, CHECK_ERROR, where, "block %llu is used more than once",
-				(unsigned long long)b);
-			return -1;
-		}
-		k->used[b >> 3] |= (uint8_t)(1u << (b & 7));
-		k->c->used_blocks++;
+	uint64_t end = RX_MIN(idx + n, k->fs->nblocks), dup = bmap_next_set(&k->used, idx);
+	if (dup > end)
+		dup = end;
+	bmap_set_range(&k->used, idx, dup - idx);
+	k->c->used_blocks += dup - idx;
+	if (dup < end) {
+		problem(k, CHECK_ERROR, where, "block %llu is used more than once", (unsigned long long)dup);
+		return -1;
 	}
 	return 0;
 }
@@ -444,9 +444,23 @@ static int log_block(void *arg, struct rfs_ptr ptr, int kind)
 	return 0;
 }
 
+/* The first block at or after b that is neither free nor used (nb: none); runs are skipped whole. */
+static uint64_t next_leak(const struct bmap *free_map, const struct bmap *used, uint64_t b, uint64_t nb)
+{
+	while (b < nb) {
+		b = bmap_next_clear(free_map, b);
+		uint64_t c = bmap_next_clear(used, b);
+		if (c == b)
+			break;
+		b = c;
+	}
+	return b < nb ? b : nb;
+}
+
 static void check_alloc(struct checker *k)
 {
-	uint8_t *free_map;
+	struct bmap free_map;
+	uint64_t nb = k->fs->nblocks;
 	if (rfs_alloc_replay(k->fs, &free_map, log_block, k) != 0) {
 		read_problem(k, "allocation log");
 		return;
@@ -462,11 +476,10 @@ static void check_alloc(struct checker *k)
 			continue;
 		}
 		uint64_t idx = rfs_ptr_index(k->stale[i]), n = 1ULL << rfs_ptr_level(k->stale[i]);
-		for (uint64_t b = idx; b < idx + n && b < k->fs->nblocks; b++) {
-			int is_free = (free_map[b >> 3] >> (b & 7)) & 1;
-			if (is_free || (k->used[b >> 3] >> (b & 7) & 1))
+		for (uint64_t b = idx; b < idx + n && b < nb; b++) {
+			if (bmap_get(&free_map, b) || bmap_get(&k->used, b))
 				continue;
-			k->used[b >> 3] |= (uint8_t)(1u << (b & 7));
+			bmap_set(&k->used, b);
 			stale_blocks++;
 		}
 	}
@@ -475,29 +488,34 @@ static void check_alloc(struct checker *k)
 		problem(k, CHECK_WARNING, "allocation log", "%llu block%s held only by stale pointers "
 			"beyond end of file (left by the reference driver's truncate)",
 			(unsigned long long)stale_blocks, stale_blocks == 1 ? " is" : "s are");
-	uint64_t leaked = 0, first_leak = 0;
-	for (uint64_t b = 0; b < k->fs->nblocks; b++) {
-		int is_free = (free_map[b >> 3] >> (b & 7)) & 1;
-		int used = (k->used[b >> 3] >> (b & 7)) & 1;
-		if (is_free) {
-			k->c->free_blocks++;
-			if (b < RFS_FIRST_DATA_BLOCK)
-				problem(k, CHECK_ERROR, "allocation log", "block %llu of the header ring "
-					"area is marked free", (unsigned long long)b);
-			if (used)
-				problem(k, CHECK_ERROR, "allocation log", "block %llu is in use but marked free",
-					(unsigned long long)b);
-		} else if (!used && b >= RFS_FIRST_DATA_BLOCK) {
-			if (!leaked++)
-				first_leak = b;
-		}
+	/* Walked by runs of the two maps: the cost follows the data, not the filesystem's size. */
+	k->c->free_blocks = free_map.count;
+	uint64_t free_data = free_map.count, used_data = k->used.count, both_data = 0;
+	for (uint64_t b = bmap_next_set(&free_map, 0); b < RFS_FIRST_DATA_BLOCK && b < nb;
+	     b = bmap_next_set(&free_map, b + 1)) {
+		problem(k, CHECK_ERROR, "allocation log", "block %llu of the header ring area is marked free",
+			(unsigned long long)b);
+		free_data--;
 	}
+	for (uint64_t b = 0; b < RFS_FIRST_DATA_BLOCK && b < nb; b++)
+		used_data -= (uint64_t)bmap_get(&k->used, b);
+	for (uint64_t b = bmap_next_set(&k->used, 0); b < nb;) {
+		uint64_t e = bmap_next_clear(&k->used, b);
+		for (uint64_t f = bmap_next_set(&free_map, b); f < e; f = bmap_next_set(&free_map, f + 1)) {
+			problem(k, CHECK_ERROR, "allocation log", "block %llu is in use but marked free",
+				(unsigned long long)f);
+			both_data += f >= RFS_FIRST_DATA_BLOCK;
+		}
+		b = bmap_next_set(&k->used, e);
+	}
+	uint64_t data = nb > RFS_FIRST_DATA_BLOCK ? nb - RFS_FIRST_DATA_BLOCK : 0;
+	uint64_t leaked = data - free_data - used_data + both_data;
 	k->c->leaked_blocks = leaked;
 	if (leaked)
 		problem(k, CHECK_WARNING, "allocation log", "%llu allocated block%s not reachable "
 			"(leaked; the first is %llu)", (unsigned long long)leaked, leaked == 1 ? " is" : "s are",
-			(unsigned long long)first_leak);
-	free(free_map);
+			(unsigned long long)next_leak(&free_map, &k->used, RFS_FIRST_DATA_BLOCK, nb));
+	bmap_free(&free_map);
 }
 
 int rfs_check(struct rfs *fs, struct rfs_check *c)
@@ -506,7 +524,7 @@ int rfs_check(struct rfs *fs, struct rfs_check *c)
 	if (fs->hdr.encrypted && !fs->crypt)
 		return rx_fail(fs->ctx, RX_ENOKEY, "the filesystem is encrypted; checking it needs a "
 			       "password (not supported yet)");
-	k.used = rx_xcalloc((size_t)(fs->nblocks / 8 + 1), 1);
+	bmap_init(&k.used, fs->nblocks);
 	idmap_init(&k.nodes);
 	check_ring(&k);
 	if (!rfs_ptr_is_null(fs->hdr.tree))
@@ -521,7 +539,7 @@ int rfs_check(struct rfs *fs, struct rfs_check *c)
 	IDMAP_FOREACH(&k.nodes, i)
 		free(k.nodes.vals[i]);
 	idmap_free(&k.nodes);
-	free(k.used);
+	bmap_free(&k.used);
 	free(k.stale);
 	return 0;
 }

@@ -51,12 +51,13 @@ struct repairer {
 	struct rfs_tx *tx;
 	struct rfs_repair *rep;
 	uint64_t nb;
-	uint8_t *in_use;	/* pass 0: what the committed state may reference */
-	uint8_t *reach0;	/* pass 0: what it reaches (not beyond end of file) */
-	uint8_t *chain0;	/* pass 0: the old allocation log's own blocks */
-	uint8_t *seen;		/* pass 0: blocks already descended into */
-	uint8_t *used;		/* blocks claimed by what the repair keeps */
-	uint8_t *old_free;	/* the old log replayed; NULL when it does not replay */
+	struct bmap in_use;	/* pass 0: what the committed state may reference */
+	struct bmap reach0;	/* pass 0: what it reaches (not beyond end of file) */
+	struct bmap chain0;	/* pass 0: the old allocation log's own blocks */
+	struct bmap seen;	/* pass 0: blocks already descended into */
+	struct bmap used;	/* blocks claimed by what the repair keeps */
+	struct bmap old_free_map;
+	struct bmap *old_free;	/* the old log replayed; NULL when it does not replay */
 	char *log_problem;
 	struct idmap nodes;	/* id -> struct rnode */
 	struct lost_range *lost;
@@ -72,8 +73,6 @@ struct repairer {
 	int err;		/* an operational failure: stop */
 };
 
-static inline int bit(const uint8_t *m, uint64_t i) { return (m[i >> 3] >> (i & 7)) & 1; }
-static inline void set_bit(uint8_t *m, uint64_t i) { m[i >> 3] |= (uint8_t)(1u << (i & 7)); }
 
 static void note(struct repairer *k, const char *where, const char *fmt, ...) RX_PRINTF(3, 4);
 
@@ -122,14 +121,13 @@ static struct rnode *rnode_get(struct repairer *k, uint32_t id, int create)
 }
 
 /* The blocks of a pointer that is valid in itself, into map; 0 if it is not. */
-static int mark(struct repairer *k, uint8_t *map, struct rfs_ptr p)
+static int mark(struct repairer *k, struct bmap *map, struct rfs_ptr p)
 {
 	if (rfs_ptr_is_null(p) || rfs_ptr_check(k->fs, p, 0) != 0) {
 		rx_clear(k->fs->ctx);
 		return 0;
 	}
-	for (uint64_t b = rfs_ptr_index(p); b < rfs_ptr_index(p) + (1ULL << rfs_ptr_level(p)); b++)
-		set_bit(map, b);
+	bmap_set_range(map, rfs_ptr_index(p), 1ULL << rfs_ptr_level(p));
 	return 1;
 }
 
@@ -137,11 +135,9 @@ static int mark(struct repairer *k, uint8_t *map, struct rfs_ptr p)
 static int claim(struct repairer *k, struct rfs_ptr p)
 {
 	uint64_t i = rfs_ptr_index(p), n = 1ULL << rfs_ptr_level(p);
-	for (uint64_t b = i; b < i + n; b++)
-		if (bit(k->used, b))
-			return 0;
-	for (uint64_t b = i; b < i + n; b++)
-		set_bit(k->used, b);
+	if (bmap_next_set(&k->used, i) < i + n)
+		return 0;
+	bmap_set_range(&k->used, i, n);
 	return 1;
 }
 
@@ -150,13 +146,13 @@ static int claim(struct repairer *k, struct rfs_ptr p)
 /* Mark p and report whether it is a metadata block seen for the first time. */
 static int first_visit(struct repairer *k, struct rfs_ptr p, int reached)
 {
-	if (!mark(k, k->in_use, p))
+	if (!mark(k, &k->in_use, p))
 		return 0;
 	if (reached)
-		mark(k, k->reach0, p);
-	if (bit(k->seen, rfs_ptr_index(p)))
+		mark(k, &k->reach0, p);
+	if (bmap_get(&k->seen, rfs_ptr_index(p)))
 		return 0;
-	set_bit(k->seen, rfs_ptr_index(p));
+	bmap_set(&k->seen, rfs_ptr_index(p));
 	return 1;
 }
 
@@ -165,8 +161,8 @@ static void old_data(struct repairer *k, struct rfs_ptr p, unsigned depth, uint6
 	uint8_t b[RFS_BLOCK];
 	int reached = first < nrec;
 	if (depth == 0) {
-		if (mark(k, k->in_use, p) && reached)
-			mark(k, k->reach0, p);
+		if (mark(k, &k->in_use, p) && reached)
+			mark(k, &k->reach0, p);
 		return;
 	}
 	if (!first_visit(k, p, reached) || rfs_read_ptr(k->fs, p, 1, b) != 0) {
@@ -241,7 +237,7 @@ static void old_node(struct repairer *k, struct rfs_ptr p)
 			old_data(k, c, slot_depth(s), slot_first(s),
 				 size / (RFS_BLOCK << level) + (size % (RFS_BLOCK << level) != 0));
 		else
-			mark(k, k->in_use, c);
+			mark(k, &k->in_use, c);
 	}
 }
 
@@ -264,7 +260,7 @@ static void old_tree(struct repairer *k, struct rfs_ptr p, int level)
 }
 
 /* A chain of lists linked through their first pointer (allocation log, release list). */
-static void old_chain(struct repairer *k, struct rfs_ptr p, uint8_t *also)
+static void old_chain(struct repairer *k, struct rfs_ptr p, struct bmap *also)
 {
 	uint8_t b[RFS_BLOCK];
 	while (!rfs_ptr_is_null(p) && first_visit(k, p, 1)) {
@@ -283,16 +279,20 @@ static void pass_old(struct repairer *k)
 	struct rfs *fs = k->fs;
 	old_tree(k, fs->hdr.tree, 3);
 	old_chain(k, fs->hdr.release, NULL);
-	old_chain(k, fs->hdr.alloc, k->chain0);
-	if (rfs_alloc_replay(fs, &k->old_free, NULL, NULL) != 0) {
+	old_chain(k, fs->hdr.alloc, &k->chain0);
+	if (rfs_alloc_replay(fs, &k->old_free_map, NULL, NULL) != 0) {
 		char why[1100];
 		take_reason(k, why, sizeof(why));
 		k->log_problem = rx_xstrdup(why);
 		k->old_free = NULL;
 	} else {
-		for (uint64_t b = RFS_FIRST_DATA_BLOCK; b < k->nb; b++)
-			if (!bit(k->old_free, b))
-				set_bit(k->in_use, b);
+		/* Whatever the old log holds allocated may be referenced: by runs, not block by block. */
+		k->old_free = &k->old_free_map;
+		for (uint64_t b = bmap_next_clear(k->old_free, RFS_FIRST_DATA_BLOCK); b < k->nb;) {
+			uint64_t e = bmap_next_set(k->old_free, b);
+			bmap_set_range(&k->in_use, b, e - b);
+			b = bmap_next_clear(k->old_free, e);
+		}
 	}
 }
 
@@ -1173,7 +1173,7 @@ static void pass_links(struct repairer *k)
 
 struct live_ctx {
 	struct repairer *k;
-	uint8_t *live;
+	struct bmap *live;
 };
 
 static int live_block(void *arg, struct rfs_ptr p, int kind)
@@ -1187,8 +1187,8 @@ static int live_block(void *arg, struct rfs_ptr p, int kind)
 			return 0;
 		}
 		for (uint64_t b = rfs_ptr_index(p); b < rfs_ptr_index(p) + (1ULL << rfs_ptr_level(p)); b++)
-			if (!k->old_free || !bit(k->old_free, b))
-				set_bit(l->live, b);
+			if (!k->old_free || !bmap_get(k->old_free, b))
+				bmap_set(l->live, b);
 		return 0;
 	}
 	mark(k, l->live, p);
@@ -1222,7 +1222,7 @@ static int live_tree(struct live_ctx *l, struct rfs_ptr p, int level, uint32_t p
 	return r;
 }
 
-static int compute_live(struct repairer *k, uint8_t *live)
+static int compute_live(struct repairer *k, struct bmap *live)
 {
 	struct live_ctx l = { k, live };
 	struct rfs *fs = k->fs;
@@ -1266,20 +1266,29 @@ static int ring_misplaced(struct repairer *k, int clear)
 	return r ? r : found;
 }
 
-static void log_report(struct repairer *k, const uint8_t *live)
+static void log_report(struct repairer *k, const struct bmap *live)
 {
 	if (!k->old_free) {
 		note(k, "allocation log", "rebuilt (%s)", k->log_problem);
 		return;
 	}
+	/* Counted by runs: leaked = allocated in the old log yet held by nothing. */
 	uint64_t leaked = 0, wrong = 0;
-	for (uint64_t b = RFS_FIRST_DATA_BLOCK; b < k->nb; b++) {
-		int is_free = bit(k->old_free, b);
-		if (!is_free && !bit(k->reach0, b) && !bit(k->chain0, b) && !bit(live, b))
-			leaked++;
-		if (is_free && bit(k->reach0, b))
-			wrong++;
+	struct bmap held;
+	bmap_copy(&held, &k->reach0);
+	bmap_or(&held, &k->chain0);
+	bmap_or(&held, live);
+	for (uint64_t b = bmap_next_clear(&held, RFS_FIRST_DATA_BLOCK); b < k->nb;) {
+		uint64_t e = bmap_next_set(&held, b);
+		leaked += e - b - bmap_count_range(k->old_free, b, e);
+		b = bmap_next_clear(&held, e);
 	}
+	for (uint64_t b = bmap_next_set(&k->reach0, RFS_FIRST_DATA_BLOCK); b < k->nb;) {
+		uint64_t e = bmap_next_clear(&k->reach0, b);
+		wrong += bmap_count_range(k->old_free, b, e);
+		b = bmap_next_set(&k->reach0, e);
+	}
+	bmap_free(&held);
 	if (wrong)
 		note(k, "allocation log", "rebuilt (%llu block%s in use %s marked free; %llu leaked "
 		     "block%s reclaimed)", (unsigned long long)wrong, wrong == 1 ? "" : "s",
@@ -1306,12 +1315,12 @@ static void repairer_free(struct repairer *k)
 	}
 	free(k->notes);
 	free(k->lost);
-	free(k->in_use);
-	free(k->reach0);
-	free(k->chain0);
-	free(k->seen);
-	free(k->used);
-	free(k->old_free);
+	bmap_free(&k->in_use);
+	bmap_free(&k->reach0);
+	bmap_free(&k->chain0);
+	bmap_free(&k->seen);
+	bmap_free(&k->used);
+	bmap_free(&k->old_free_map);
 	free(k->log_problem);
 	free(k->lf_path);
 	free(k->rec);
@@ -1320,7 +1329,6 @@ static void repairer_free(struct repairer *k)
 int rfs_repair(struct rfs *fs, struct rfs_repair *rep)
 {
 	struct repairer k = { .fs = fs, .rep = rep, .nb = fs->nblocks };
-	size_t mapsz = (size_t)(fs->nblocks / 8 + 1);
 	int r;
 	rep->changes = 0;
 	rep->gave_up = 0;
@@ -1329,16 +1337,16 @@ int rfs_repair(struct rfs *fs, struct rfs_repair *rep)
 		return rx_fail(fs->ctx, EROFS, "the image is open read-only");
 	if (fs->hdr.encrypted && !fs->crypt)
 		return rx_fail(fs->ctx, EACCES, "the filesystem is encrypted: a password is needed");
-	k.in_use = rx_xcalloc(mapsz, 1);
-	k.reach0 = rx_xcalloc(mapsz, 1);
-	k.chain0 = rx_xcalloc(mapsz, 1);
-	k.seen = rx_xcalloc(mapsz, 1);
-	k.used = rx_xcalloc(mapsz, 1);
+	bmap_init(&k.in_use, fs->nblocks);
+	bmap_init(&k.reach0, fs->nblocks);
+	bmap_init(&k.chain0, fs->nblocks);
+	bmap_init(&k.seen, fs->nblocks);
+	bmap_init(&k.used, fs->nblocks);
 	k.rec = rx_xmalloc((size_t)RFS_BLOCK << RFS_RECORD_LEVEL);
 	idmap_init(&k.nodes);
 
 	pass_old(&k);
-	r = rfs_tx_begin_rebuild(fs, k.in_use, &k.tx);
+	r = rfs_tx_begin_rebuild(fs, &k.in_use, &k.tx);
 	if (r) {
 		repairer_free(&k);
 		return r;
@@ -1355,27 +1363,27 @@ int rfs_repair(struct rfs *fs, struct rfs_repair *rep)
 	}
 	if (!rep->gave_up && !k.err)
 		pass_links(&k);
-	uint8_t *live = NULL;
+	struct bmap live = { 0 };
 	if (!rep->gave_up && !k.err) {
-		live = rx_xcalloc(mapsz, 1);
+		bmap_init(&live, fs->nblocks);
 		/* Any other change rewrites the log too; it is reported only when it was wrong. */
-		if (compute_live(&k, live) != 0) {
+		if (compute_live(&k, &live) != 0) {
 			rx_prefix(fs->ctx, "after repair");
 			k.err = -fs->ctx->err;
 		} else {
-			log_report(&k, live);
+			log_report(&k, &live);
 		}
 	}
 	if (rep->gave_up || k.err || k.nnotes == 0) {
 		rfs_tx_abort(k.tx);
-		free(live);
+		bmap_free(&live);
 		r = k.err;
 		repairer_free(&k);
 		return r;
 	}
-	k.tx->live = live;
+	k.tx->live = &live;
 	r = rfs_tx_commit(k.tx);
-	free(live);
+	bmap_free(&live);
 	if (r == 0 && k.ring_bad) {
 		int c = ring_misplaced(&k, 1);
 		r = c < 0 ? c : 0;

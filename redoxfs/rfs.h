@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "dev.h"
+#include "bmap.h"
 
 #define RFS_BLOCK 4096u
 #define RFS_HEADER_RING 256u
@@ -214,10 +215,11 @@ int rfs_unlock(struct rfs *fs, const uint8_t *pw, size_t len);
 int rfs_free_blocks(struct rfs *fs, uint64_t *free_blocks);
 
 /*
- * Replay the allocation log into a bitmap of free blocks (1 = free), one bit
- * per fs block; also reports the AllocList blocks it walked.
+ * Replay the allocation log into a map of free blocks (1 = free), one bit per
+ * fs block; also reports the AllocList blocks it walked. On success free_map
+ * is set up (the caller frees it with bmap_free); on failure it is left empty.
  */
-int rfs_alloc_replay(struct rfs *fs, uint8_t **free_map, rfs_block_cb cb, void *arg);
+int rfs_alloc_replay(struct rfs *fs, struct bmap *free_map, rfs_block_cb cb, void *arg);
 
 
 

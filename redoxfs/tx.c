@@ -26,10 +26,6 @@ static struct rfs_dirty *dirty_new(size_t len)
 	return d;
 }
 
-static inline int bit(const uint8_t *m, uint64_t i) { return (m[i >> 3] >> (i & 7)) & 1; }
-static inline void set_bit(uint8_t *m, uint64_t i) { m[i >> 3] |= (uint8_t)(1u << (i & 7)); }
-static inline void clr_bit(uint8_t *m, uint64_t i) { m[i >> 3] &= (uint8_t)~(1u << (i & 7)); }
-
 /* ---- the dirty-block table ---- */
 
 static size_t dirty_probe(const struct rfs_tx *tx, uint64_t index)
@@ -59,6 +55,7 @@ static void dirty_put(struct rfs_tx *tx, struct rfs_dirty *d)
 	}
 	tx->dirty[dirty_probe(tx, d->index)] = d;
 	tx->ndirty++;
+	tx->nmeta += d->type != BT_RECORD;
 }
 
 /* Remove with backward-shift deletion so probing stays correct. */
@@ -69,6 +66,8 @@ static void dirty_del(struct rfs_tx *tx, uint64_t index)
 		return;
 	if (tx->dirty[i]->type == BT_RECORD)
 		tx->buffered -= tx->dirty[i]->len;
+	else
+		tx->nmeta--;
 	free(tx->dirty[i]);
 	tx->dirty[i] = NULL;
 	tx->ndirty--;
@@ -89,20 +88,24 @@ const uint8_t *rfs_tx_dirty_buf(struct rfs_tx *tx, uint64_t index, size_t *len)
 
 /* ---- begin / abort ---- */
 
-static int tx_start(struct rfs *fs, uint8_t *free_map, struct rfs_tx **out)
+/* What a transaction may hold in memory by default: data records, then metadata blocks. */
+#define TX_RECORD_BUDGET ((size_t)32 << 20)
+#define TX_META_BUDGET ((size_t)4096)
+
+static int tx_start(struct rfs *fs, struct bmap *free_map, struct rfs_tx **out)
 {
 	struct rfs_tx *tx = rx_xcalloc(1, sizeof(*tx));
-	tx->free_map = free_map;
+	tx->free_map = *free_map;
 	tx->fs = fs;
 	tx->saved = fs->hdr;
-	for (uint64_t i = 0; i < fs->nblocks / 8 + 1; i++)
-		tx->nfree += (uint64_t)__builtin_popcount(tx->free_map[i]);
-	tx->tx_alloc = rx_xcalloc((size_t)(fs->nblocks / 8 + 1), 1);
-	tx->lo = UINT64_MAX;
+	bmap_init(&tx->tx_alloc, fs->nblocks);
+	bmap_init(&tx->deferred, fs->nblocks);
 	tx->cursor = RFS_FIRST_DATA_BLOCK;
 	tx->dirty_cap = 256;
 	const char *lim = getenv("RXIMG_TX_BUFFER");	/* tests: 0 = write records at once */
-	tx->buffer_limit = lim ? strtoull(lim, NULL, 10) : (size_t)256 << 20;
+	tx->buffer_limit = lim ? strtoull(lim, NULL, 10) : TX_RECORD_BUDGET;
+	lim = getenv("RXIMG_TX_META_BLOCKS");	/* tests: small batches, many checkpoints */
+	tx->meta_limit = lim ? strtoull(lim, NULL, 10) : TX_META_BUDGET;
 	tx->dirty = rx_xcalloc(tx->dirty_cap, sizeof(*tx->dirty));
 	fs->tx = tx;
 	*out = tx;
@@ -122,23 +125,35 @@ static int tx_can_begin(struct rfs *fs)
 
 int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out)
 {
-	uint8_t *free_map;
+	struct bmap free_map;
 	int r = tx_can_begin(fs);
 	if (r == 0)
 		r = rfs_alloc_replay(fs, &free_map, NULL, NULL);
-	return r ? r : tx_start(fs, free_map, out);
+	return r ? r : tx_start(fs, &free_map, out);
 }
 
-int rfs_tx_begin_rebuild(struct rfs *fs, const uint8_t *in_use, struct rfs_tx **out)
+/* Every data block outside used (which may be NULL: nothing used). */
+static void free_outside(struct bmap *m, uint64_t nblocks, const struct bmap *used)
+{
+	bmap_init(m, nblocks);
+	bmap_set_range(m, RFS_FIRST_DATA_BLOCK, nblocks);
+	if (!used)
+		return;
+	for (uint64_t b = bmap_next_set(used, 0); b < nblocks; ) {
+		uint64_t e = bmap_next_clear(used, b);
+		bmap_clear_range(m, b, e - b);
+		b = bmap_next_set(used, e);
+	}
+}
+
+int rfs_tx_begin_rebuild(struct rfs *fs, const struct bmap *in_use, struct rfs_tx **out)
 {
 	int r = tx_can_begin(fs);
 	if (r)
 		return r;
-	uint8_t *free_map = rx_xcalloc((size_t)(fs->nblocks / 8 + 1), 1);
-	for (uint64_t b = RFS_FIRST_DATA_BLOCK; b < fs->nblocks; b++)
-		if (!bit(in_use, b))
-			set_bit(free_map, b);
-	r = tx_start(fs, free_map, out);
+	struct bmap free_map;
+	free_outside(&free_map, fs->nblocks, in_use);
+	r = tx_start(fs, &free_map, out);
 	(*out)->rebuild = 1;
 	return r;
 }
@@ -148,10 +163,10 @@ static void tx_free_all(struct rfs_tx *tx)
 	for (size_t i = 0; i < tx->dirty_cap; i++)
 		free(tx->dirty[i]);
 	free(tx->dirty);
-	free(tx->deferred);
+	bmap_free(&tx->deferred);
 	free(tx->iobuf);
-	free(tx->free_map);
-	free(tx->tx_alloc);
+	bmap_free(&tx->free_map);
+	bmap_free(&tx->tx_alloc);
 	tx->fs->tx = NULL;
 	free(tx);
 }
@@ -174,39 +189,27 @@ void rfs_tx_abort(struct rfs_tx *tx)
 
 uint64_t rfs_tx_free_blocks(const struct rfs_tx *tx)
 {
-	return tx->nfree;
+	return tx->free_map.count;
 }
 
 int rfs_tx_alloc(struct rfs_tx *tx, unsigned level, uint64_t *index)
 {
 	uint64_t n = 1ULL << level, nb = tx->fs->nblocks;
 	/* Lowest aligned free run first, as the reference's buddy allocator places blocks. */
-	uint64_t start = (tx->cursor + n - 1) & ~(n - 1);
-	for (uint64_t i = start; i + n <= nb; i += n) {
-		const uint8_t *m = tx->free_map;
-		if (n >= 8) {
-			uint64_t k = 0;
-			while (k < n && m[(i + k) >> 3] == 0xFF)
-				k += 8;
-			if (k < n)
-				continue;
-		} else {
-			uint64_t k = 0;
-			while (k < n && bit(m, i + k))
-				k++;
-			if (k < n)
-				continue;
+	for (uint64_t i = tx->cursor; i < nb;) {
+		uint64_t at = (bmap_next_set(&tx->free_map, i) + n - 1) & ~(n - 1);
+		if (at >= nb || n > nb - at)
+			break;
+		uint64_t end = bmap_next_clear(&tx->free_map, at);
+		if (end - at < n) {
+			i = end;	/* past a used block: progress */
+			continue;
 		}
-		for (uint64_t k = 0; k < n; k++) {
-			clr_bit(tx->free_map, i + k);
-			set_bit(tx->tx_alloc, i + k);
-		}
-		tx->nfree -= n;
+		bmap_clear_range(&tx->free_map, at, n);
+		bmap_set_range(&tx->tx_alloc, at, n);
 		if (level == 0)
-			tx->cursor = i + 1;
-		tx->lo = RX_MIN(tx->lo, i);
-		tx->hi = RX_MAX(tx->hi, i + n);
-		*index = i;
+			tx->cursor = at + 1;
+		*index = at;
 		return 0;
 	}
 	return rx_fail(tx->fs->ctx, ENOSPC, "no space left in the filesystem (%llu blocks free, "
@@ -219,24 +222,17 @@ void rfs_tx_free(struct rfs_tx *tx, uint64_t index, unsigned level)
 	uint64_t n = 1ULL << level;
 	if (index + n > tx->fs->nblocks || index < RFS_FIRST_DATA_BLOCK)
 		return;	/* never free what cannot have been allocated */
-	if (bit(tx->tx_alloc, index)) {
+	if (bmap_get(&tx->tx_alloc, index)) {
 		/* Made by this transaction: nothing committed refers to it; reuse at once. */
-		for (uint64_t k = 0; k < n; k++) {
-			clr_bit(tx->tx_alloc, index + k);
-			set_bit(tx->free_map, index + k);
+		bmap_clear_range(&tx->tx_alloc, index, n);
+		bmap_set_range(&tx->free_map, index, n);
+		for (uint64_t k = 0; k < n; k++)
 			dirty_del(tx, index + k);
-		}
-		tx->nfree += n;
 		if (index < tx->cursor)
 			tx->cursor = index;
 		return;
 	}
-	if (tx->ndeferred == tx->deferred_cap) {
-		tx->deferred_cap = tx->deferred_cap * 2 + 64;
-		tx->deferred = rx_xrealloc(tx->deferred, tx->deferred_cap * sizeof(*tx->deferred));
-	}
-	tx->deferred[tx->ndeferred].index = index;
-	tx->deferred[tx->ndeferred++].count = n;
+	bmap_set_range(&tx->deferred, index, n);
 }
 
 /* ---- copy-on-write ---- */
@@ -406,26 +402,6 @@ static void seal_header_ptr(struct rfs_tx *tx, struct rfs_ptr *p)
 }
 
 
-/* Number of runs of set bits in m[0..nbits). */
-static uint64_t count_runs(const uint8_t *m, uint64_t nbits)
-{
-	uint64_t runs = 0;
-	int prev = 0;
-	for (uint64_t b = 0; b < nbits; b++) {
-		if ((b & 7) == 0 && b + 8 <= nbits && (m[b >> 3] == 0 || m[b >> 3] == 0xFF)) {
-			int all = m[b >> 3] == 0xFF;
-			runs += all && !prev;
-			prev = all;
-			b += 7;
-			continue;
-		}
-		int cur = bit(m, b);
-		runs += cur && !prev;
-		prev = cur;
-	}
-	return runs;
-}
-
 /*
  * Rebuild the allocation log at every commit (a squash, spec 11.6): the free
  * space after this commit as extents, the blocks freed by this transaction (the
@@ -436,37 +412,29 @@ static int write_log(struct rfs_tx *tx)
 {
 	struct rfs *fs = tx->fs;
 	uint64_t nb = fs->nblocks;
-	size_t mapsz = (size_t)(nb / 8 + 1);
+	struct bmap after;
 
-	uint8_t *after = rx_xmalloc(mapsz);
 	if (tx->rebuild) {
 		/* Free after the commit = every data block the new state does not use. */
-		memset(after, 0, mapsz);
-		for (uint64_t b = RFS_FIRST_DATA_BLOCK; b < nb; b++)
-			if (!tx->live || !bit(tx->live, b))
-				set_bit(after, b);
+		free_outside(&after, nb, tx->live);
 	} else {
 		/* The old chain is replaced wholesale: free its blocks at commit. */
 		struct rfs_ptr p = fs->hdr.alloc;
 		uint8_t buf[RFS_BLOCK];
 		for (uint64_t guard = 0; !rfs_ptr_is_null(p) && guard < nb; guard++) {
-			if (rfs_read_ptr(fs, p, 1, buf) != 0) {
-				free(after);
+			if (rfs_read_ptr(fs, p, 1, buf) != 0)
 				return -fs->ctx->err;
-			}
 			rfs_tx_free(tx, rfs_ptr_index(p), 0);
 			p = rfs_ptr_decode(buf);
 		}
 		/* Free after the commit = free now + freed by this transaction. */
-		memcpy(after, tx->free_map, mapsz);
-		for (size_t i = 0; i < tx->ndeferred; i++)
-			for (uint64_t b = tx->deferred[i].index;
-			     b < tx->deferred[i].index + tx->deferred[i].count; b++)
-				set_bit(after, b);
+		bmap_copy(&after, &tx->free_map);
+		bmap_or(&after, &tx->deferred);
 	}
 
+	/* Each block taken for the log leaves the free runs one more, one fewer or as many. */
 	size_t k = 0, cap = 4;
-	uint64_t *blocks = rx_xmalloc(cap * sizeof(*blocks)), runs;
+	uint64_t *blocks = rx_xmalloc(cap * sizeof(*blocks)), runs = bmap_runs(&after);
 	int r = 0;
 	do {
 		if (k == cap)
@@ -474,19 +442,22 @@ static int write_log(struct rfs_tx *tx)
 		r = rfs_tx_alloc(tx, 0, &blocks[k]);
 		if (r)
 			break;
-		clr_bit(tx->tx_alloc, blocks[k]);	/* the log's blocks are not listed at all */
-		clr_bit(after, blocks[k]);
+		uint64_t b = blocks[k];
+		bmap_clear(&tx->tx_alloc, b);	/* the log's blocks are not listed at all */
+		int left = b > 0 && bmap_get(&after, b - 1), right = bmap_get(&after, b + 1);
+		if (bmap_get(&after, b))
+			runs = runs + (left && right) - (!left && !right);
+		bmap_clear(&after, b);
 		k++;
-		runs = count_runs(after, nb);
 	} while (runs > k * ALLOC_ENTRIES);
 	if (r) {
-		free(after);
+		bmap_free(&after);
 		free(blocks);
 		return r;
 	}
 
 	/* Fill in allocation order; each block points back to the previous one. */
-	uint64_t b = 0, prev = 0;
+	uint64_t b = bmap_next_set(&after, 0), prev = 0;
 	for (size_t i = 0; i < k; i++) {
 		struct rfs_dirty *d = dirty_new(RFS_BLOCK);
 		memset(d->buf, 0, RFS_BLOCK);
@@ -494,17 +465,11 @@ static int write_log(struct rfs_tx *tx)
 		d->type = BT_ALLOC;
 		if (prev)
 			rfs_ptr_encode(d->buf, (struct rfs_ptr){ prev << 8, 0 });
-		for (unsigned s = 0; s < ALLOC_ENTRIES && b < nb;) {
-			if (!bit(after, b)) {
-				b++;
-				continue;
-			}
-			uint64_t start = b;
-			while (b < nb && bit(after, b))
-				b++;
-			put_le64(d->buf + 16 + 16 * s, start);
-			put_le64(d->buf + 24 + 16 * s, b - start);
-			s++;
+		for (unsigned s = 0; s < ALLOC_ENTRIES && b < nb; s++) {
+			uint64_t end = bmap_next_clear(&after, b);
+			put_le64(d->buf + 16 + 16 * s, b);
+			put_le64(d->buf + 24 + 16 * s, end - b);
+			b = bmap_next_set(&after, end);
 		}
 		dirty_put(tx, d);
 		prev = blocks[i];
@@ -512,12 +477,10 @@ static int write_log(struct rfs_tx *tx)
 	fs->hdr.alloc = (struct rfs_ptr){ prev << 8, 0 };
 
 	/* What the commit frees is free for whoever comes next. */
-	memcpy(tx->free_map, after, mapsz);
-	tx->nfree = 0;
-	for (size_t i = 0; i < mapsz; i++)
-		tx->nfree += (uint64_t)__builtin_popcount(tx->free_map[i]);
-	tx->ndeferred = 0;
-	free(after);
+	bmap_free(&tx->free_map);
+	tx->free_map = after;
+	bmap_free(&tx->deferred);
+	bmap_init(&tx->deferred, nb);
 	free(blocks);
 	return 0;
 }
@@ -528,36 +491,14 @@ static int cmp_dirty(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int rfs_tx_commit(struct rfs_tx *tx)
+/* Write dirty blocks in address order, coalescing neighbours on disk into one write. */
+static int write_sorted(struct rfs_tx *tx, struct rfs_dirty **list, size_t n)
 {
-	struct rfs *fs = tx->fs;
 	int r = 0;
-
-	if (!tx->rebuild && tx->ndirty == 0 && tx->ndeferred == 0 && tx->records_written == 0 &&
-	    memcmp(&fs->hdr, &tx->saved, sizeof(fs->hdr)) == 0) {
-		tx_free_all(tx);	/* nothing changed: no new generation */
-		return 0;
-	}
-	r = write_log(tx);
-	if (r)
-		goto fail;
-	seal_header_ptr(tx, &fs->hdr.tree);
-	seal_header_ptr(tx, &fs->hdr.alloc);
-	seal_header_ptr(tx, &fs->hdr.release);
-
-	/* Every dirty block, in address order, coalescing neighbours into one write. */
-	struct rfs_dirty **list = rx_xmalloc((tx->ndirty + 1) * sizeof(*list));
-	size_t n = 0;
-	for (size_t i = 0; i < tx->dirty_cap; i++)
-		if (tx->dirty[i]) {
-			seal_block(tx, tx->dirty[i]);	/* unreachable leftovers still get a hash */
-			list[n++] = tx->dirty[i];
-		}
 	qsort(list, n, sizeof(*list), cmp_dirty);
 	const size_t run_max = 4u << 20;
 	uint8_t *run = rx_xmalloc(run_max);
 	for (size_t i = 0; i < n && r == 0;) {
-		/* Neighbours on disk go out in one write. */
 		size_t j = i, used = 0;
 		uint64_t next = list[i]->index;
 		while (j < n && list[j]->index == next && used + list[j]->len <= run_max) {
@@ -575,6 +516,59 @@ int rfs_tx_commit(struct rfs_tx *tx)
 		i = j;
 	}
 	free(run);
+	return r;
+}
+
+int rfs_tx_checkpoint(struct rfs_tx *tx)
+{
+	if (tx->nmeta < tx->meta_limit)
+		return 0;
+	int r = flush_records(tx);
+	if (r)
+		return r;
+	/* Seal from the roots: what they reach gets its final hash, in its parent too. */
+	seal_header_ptr(tx, &tx->fs->hdr.tree);
+	seal_header_ptr(tx, &tx->fs->hdr.release);
+	struct rfs_dirty **list = rx_xmalloc((tx->ndirty + 1) * sizeof(*list));
+	size_t n = 0;
+	for (size_t i = 0; i < tx->dirty_cap; i++)
+		if (tx->dirty[i] && tx->dirty[i]->sealed)
+			list[n++] = tx->dirty[i];
+	r = write_sorted(tx, list, n);
+	for (size_t i = 0; i < n && r == 0; i++)
+		dirty_del(tx, list[i]->index);	/* on disk now; a later change copies it anew */
+	free(list);
+	if (r == 0)
+		tx->checkpoints++;
+	return r;
+}
+
+int rfs_tx_commit(struct rfs_tx *tx)
+{
+	struct rfs *fs = tx->fs;
+	int r = 0;
+
+	if (!tx->rebuild && tx->ndirty == 0 && tx->deferred.count == 0 && tx->records_written == 0 &&
+	    memcmp(&fs->hdr, &tx->saved, sizeof(fs->hdr)) == 0) {
+		tx_free_all(tx);	/* nothing changed: no new generation */
+		return 0;
+	}
+	r = write_log(tx);
+	if (r)
+		goto fail;
+	seal_header_ptr(tx, &fs->hdr.tree);
+	seal_header_ptr(tx, &fs->hdr.alloc);
+	seal_header_ptr(tx, &fs->hdr.release);
+
+	/* Every dirty block, in address order (unreachable leftovers still get a hash). */
+	struct rfs_dirty **list = rx_xmalloc((tx->ndirty + 1) * sizeof(*list));
+	size_t n = 0;
+	for (size_t i = 0; i < tx->dirty_cap; i++)
+		if (tx->dirty[i]) {
+			seal_block(tx, tx->dirty[i]);
+			list[n++] = tx->dirty[i];
+		}
+	r = write_sorted(tx, list, n);
 	free(list);
 	if (r == 0)
 		r = rx_dev_flush(fs->dev);	/* data before the header that names it */

@@ -22,15 +22,14 @@ struct rfs_dirty;
 struct rfs_tx {
 	struct rfs *fs;
 	struct rfs_header saved;	/* header as committed, restored on abort */
-	uint8_t *free_map;		/* 1 = free now (deferred frees not applied) */
-	uint8_t *tx_alloc;		/* 1 = allocated by this transaction */
+	struct bmap free_map;		/* 1 = free now (deferred frees not applied) */
+	struct bmap tx_alloc;		/* 1 = allocated by this transaction */
 	uint64_t cursor;		/* no free block below this index */
-	uint64_t nfree;			/* bits set in free_map */
-	uint64_t lo, hi;		/* range of tx_alloc that may be set */
-	struct { uint64_t index, count; } *deferred;
-	size_t ndeferred, deferred_cap;
+	struct bmap deferred;		/* 1 = committed block this transaction frees at commit */
 	struct rfs_dirty **dirty;	/* open-addressing table by block index */
 	size_t dirty_cap, ndirty;
+	size_t nmeta, meta_limit;	/* metadata blocks held, and how many before a checkpoint writes them */
+	uint64_t checkpoints;		/* checkpoints that wrote metadata out (callers re-read their nodes) */
 	uint64_t records_written;
 	size_t buffered, buffer_limit;	/* record bytes held for commit, and the budget */
 	uint8_t *iobuf;			/* a reusable buffer for reading sources */
@@ -43,7 +42,7 @@ struct rfs_tx {
 	 * the commit), and the commit always makes a new generation.
 	 */
 	int rebuild;
-	const uint8_t *live;
+	const struct bmap *live;
 };
 
 int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out);
@@ -52,9 +51,19 @@ int rfs_tx_begin(struct rfs *fs, struct rfs_tx **out);
  * block) names every block the committed state may still reference; the
  * transaction allocates only outside it. The caller sets tx->live before commit.
  */
-int rfs_tx_begin_rebuild(struct rfs *fs, const uint8_t *in_use, struct rfs_tx **out);
+int rfs_tx_begin_rebuild(struct rfs *fs, const struct bmap *in_use, struct rfs_tx **out);
 /* Bytes of data records a transaction may hold in memory until commit (0: write at once). */
 void rfs_tx_set_buffer(struct rfs_tx *tx, size_t bytes);
+/*
+ * Bounded memory for big transactions: once the metadata held in memory passes
+ * its budget, seal what the header's tree and release list reach and write it
+ * to its (free in the committed state) blocks, then forget it; buffered data
+ * records go out too. The committed header still names the old tree, so this
+ * changes nothing a crash could see. Call it only where no node or block read
+ * before is stored again without being read anew: pointers in such copies
+ * would lack the hashes sealed here. tx->checkpoints counts the writes.
+ */
+int rfs_tx_checkpoint(struct rfs_tx *tx);
 /* Commit as one new generation; the transaction is finished either way. */
 int rfs_tx_commit(struct rfs_tx *tx);
 void rfs_tx_abort(struct rfs_tx *tx);
