@@ -11,7 +11,8 @@ export SOURCE_DATE_EPOCH=1700000000
 cd "$WORK" || exit 1
 
 if ! why=$(qemuboot_ready); then
-	for t in "raw, live" "raw, live mode off" "qcow2, live" "qcow2, live mode off" "--like the golden disk"; do
+	for t in "raw, live" "raw, live mode off" "qcow2, live" "qcow2, live mode off" "--like the golden disk" \
+		"after bootloader install" "after a write inside the initfs"; do
 		skip "boots to the hand-off: $t" "$why"
 	done
 	done_testing
@@ -60,6 +61,22 @@ judge "qcow2 disk boots to the hand-off with live mode turned off" disk.qcow2 qc
 
 # --like the golden disk: its loader and layout, its RedoxFS copied, with our kernel and
 # initfs put in so the hand-off can be checked exactly.
+# bootloader install: another loader in, then the real one back; the disk still boots.
+cp --sparse=always disk.img installed.img
+$PY "$top_srcdir/tests/tools/mkpe.py" other.efi --size 120000
+if "$RXIMG" bootloader install installed.img other.efi && "$RXIMG" bootloader install installed.img loader.efi; then
+	judge "a disk after bootloader install boots to the hand-off" installed.img raw live "$UUID" 61
+else
+	fail "a disk after bootloader install boots to the hand-off"
+fi
+
+# A file inside the initfs inside the disk rewritten in place: the loader verifies
+# every block hash of the new archive it reads.
+cp --sparse=always disk.img member.img
+printf '# init.rc rewritten inside the disk\n' | "$RXIMG" write member.img:/boot/initfs:/etc/init.rc
+INITFS_SIZE=$("$RXIMG" stat --json member.img:/boot/initfs | sed -n 's/.*"size": *\([0-9]*\).*/\1/p')
+judge "a disk after a write inside its initfs boots to the hand-off" member.img raw nolive "$UUID" 61
+
 golden=$(test_image wholedisk-gpt.img)
 GUUID=$("$RXIMG" uuid "$golden")
 if "$RXIMG" create --like "$golden" like.img && "$RXIMG" put root/boot/kernel like.img:/boot/kernel &&
