@@ -221,7 +221,7 @@ static int keep_attrs(struct cp *c, const struct end *src, const struct end *dst
 		return 0;
 	}
 	unsigned what = 0;
-	if (!vfs_is_link(a))
+	if (!vfs_is_link(a) && (dst->v->has & VFS_HAS_PERMS))
 		what |= VFS_SET_MODE;
 	if (c->archive && (dst->v->has & src_has & VFS_HAS_OWNER))
 		what |= VFS_SET_UID | VFS_SET_GID;

@@ -495,7 +495,7 @@ int cmd_put(int argc, char **argv)
 	if (names_member(argv[argc - 1])) {
 		/* Into an archive: what cp does there; modes are kept, owners and times are not stored. */
 		if (po.have_mode || po.owner || po.parents)
-			return usage_error("put", "-m, --owner and -P are not available inside an archive");
+			return usage_error("put", "-m, --owner and -P are not available inside an archive or the ESP");
 		char **v = rx_xcalloc((size_t)(argc - optind) + 3, sizeof(*v));
 		int n = 0;
 		v[n++] = "cp";

@@ -198,7 +198,8 @@ int names_member(const char *arg)
 	struct rx_pathspec s;
 	if (rx_pathspec_parse(&ctx, arg, &s) != 0)
 		return 0;
-	int yes = s.nseg > 1 || (s.nseg == 1 && s.partno == RX_PART_AUTO && rx_is_initfs_file(s.image));
+	int yes = s.nseg > 1 || s.partno == RX_PART_ESP ||
+		  (s.nseg == 1 && s.partno == RX_PART_AUTO && rx_is_initfs_file(s.image));
 	rx_pathspec_free(&s);
 	return yes;
 }

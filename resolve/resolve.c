@@ -50,8 +50,8 @@ static int parse_rest(struct rx_ctx *ctx, const char *arg, const char *rest, str
 	} else if (!strncmp(rest, "redoxfs", 7) && (rest[7] == 0 || rest[7] == ':')) {
 		rest += rest[7] ? 8 : 7;
 	} else if (!strncmp(rest, "esp", 3) && (rest[3] == 0 || rest[3] == ':')) {
-		return rx_fail(ctx, ENOTSUP, "%s: the EFI system partition (:esp) cannot be opened as a "
-			       "filesystem yet", arg);
+		s->partno = RX_PART_ESP;
+		rest += rest[3] ? 4 : 3;
 	}
 	if (*rest == 0)
 		return 0;
@@ -144,6 +144,19 @@ static int open_redoxfs(struct rx_res *res, const struct rx_pathspec *s)
 	}
 	if (r == 0)
 		vfs_rfs_init(&lv->vfs, lv->fs, lv->tx, res->opts.now);
+	return r;
+}
+
+/* The EFI system partition: the disk opened (and locked when writing), its FAT. */
+static int open_esp(struct rx_res *res, const struct rx_pathspec *s)
+{
+	struct rx_ctx *ctx = res->ctx;
+	struct rx_level *lv = new_level(res, RX_LV_FAT, rx_xasprintf("%s:esp", s->image));
+	int r = rx_image_open(ctx, s->image, RX_PART_AUTO, res->opts.write ? RX_DEV_RDWR : RX_DEV_RDONLY, &lv->img);
+	if (r == 0)
+		r = rx_esp_open(ctx, lv->img->container, &lv->img->table, res->opts.write, &lv->esp);
+	if (r == 0)
+		vfs_fat_init(&lv->vfs, ctx, lv->esp.fat, res->opts.write, res->opts.now);
 	return r;
 }
 
@@ -355,6 +368,8 @@ int rx_res_open(struct rx_ctx *ctx, const char *arg, const struct rx_res_opts *o
 	const struct rx_pathspec *s = &res->spec;
 	if (s->partno == RX_PART_AUTO && rx_is_initfs_file(s->image))
 		r = open_host_archive(res, s->image);
+	else if (s->partno == RX_PART_ESP)
+		r = open_esp(res, s);
 	else
 		r = open_redoxfs(res, s);
 	if (r)
@@ -387,7 +402,7 @@ static int enter_levels(struct rx_res *res, const struct rx_res_opts *opts, int 
 
 struct rx_image *rx_res_image(struct rx_res *r)
 {
-	return r->lv[0].kind == RX_LV_REDOXFS ? r->lv[0].img : NULL;
+	return r->lv[0].img;
 }
 
 int rx_res_same(struct rx_res *res, const struct rx_pathspec *s)
@@ -503,7 +518,9 @@ int rx_res_commit(struct rx_res *res)
 		}
 		if (!lv->vfs.dirty)
 			continue;
-		if (lv->kind == RX_LV_REDOXFS) {
+		if (lv->kind == RX_LV_FAT) {
+			/* Each change landed as it was made (no transaction in FAT). */
+		} else if (lv->kind == RX_LV_REDOXFS) {
 			r = rfs_tx_commit(lv->tx);
 			lv->tx = NULL;
 			if (r)
@@ -543,6 +560,10 @@ void rx_res_close(struct rx_res *res)
 		}
 		if (lv->tx)
 			rfs_tx_abort(lv->tx);
+		if (lv->kind == RX_LV_FAT) {
+			rx_esp_close(&lv->esp);
+			lv->vfs.priv = NULL;	/* the FAT, just closed */
+		}
 		if (lv->loaded)
 			ifs_archive_free(&lv->a);
 		else

@@ -5,7 +5,9 @@
  *
  * IMAGE is a host file or block device: a raw or qcow2 disk image, or an
  * initfs archive (found by its "RedoxFtw" magic). :pN names a partition;
- * without it RedoxFS is found the way the bootloader finds it. Each further
+ * without it RedoxFS is found the way the bootloader finds it. :esp is the
+ * EFI system partition's FAT (changes there land as they are made: FAT has
+ * no transactions; disk/fat/fat.h says what a crash can leave). Each further
  * ":/path" goes one level deeper: the path before it must name a regular file
  * that is itself a container (an initfs archive, found by magic, not by
  * name), and the path after it is inside that container. So
@@ -24,16 +26,18 @@
 #ifndef RX_RESOLVE_H
 #define RX_RESOLVE_H
 
+#include "boot.h"
 #include "image.h"
 #include "initfs.h"
 #include "vfs.h"
 
 #define RX_RES_MAX_LEVELS 8
+#define RX_PART_ESP (-2)	/* :esp, the EFI system partition */
 
 /* The argument taken apart (no file is opened, only stat'ed to find where IMAGE ends). */
 struct rx_pathspec {
 	char *image;
-	int partno;		/* RX_PART_AUTO unless :pN */
+	int partno;		/* RX_PART_AUTO unless :pN (or RX_PART_ESP for :esp) */
 	int nseg;
 	char **seg;		/* each starts with '/' */
 };
@@ -64,7 +68,7 @@ struct rx_res_opts {
 	struct vfs_time (*now)(void);
 };
 
-enum rx_level_kind { RX_LV_REDOXFS = 1, RX_LV_INITFS };
+enum rx_level_kind { RX_LV_REDOXFS = 1, RX_LV_INITFS, RX_LV_FAT };
 
 struct rx_level {
 	enum rx_level_kind kind;
@@ -75,6 +79,8 @@ struct rx_level {
 	struct rx_image *img;
 	struct rfs *fs;
 	struct rfs_tx *tx;
+	/* FAT (the EFI system partition) */
+	struct rx_esp esp;
 	/* initfs */
 	char *host;		/* the archive is this host file */
 	int host_fd;		/* held (and locked) while writing */
@@ -140,5 +146,6 @@ void rx_res_close(struct rx_res *r);
 void vfs_rfs_init(struct vfs *v, struct rfs *fs, struct rfs_tx *tx, struct vfs_time (*now)(void));
 void vfs_ifs_init(struct vfs *v, struct rx_ctx *ctx, struct ifs_node *root, enum ifs_layout layout,
 		  int writable);
+void vfs_fat_init(struct vfs *v, struct rx_ctx *ctx, struct fat_fs *fs, int writable, struct vfs_time (*now)(void));
 
 #endif

@@ -47,6 +47,7 @@ enum {
 	VFS_HAS_LINKS = 4u,	/* symbolic links */
 	VFS_HAS_HARDLINKS = 8u,
 	VFS_HAS_MODES = 16u,	/* all permission bits (else only what the format keeps) */
+	VFS_HAS_PERMS = 32u,	/* permission bits at all (FAT has none) */
 };
 
 /* setattr: which fields of the attr to apply. */

@@ -363,7 +363,7 @@ void vfs_ifs_init(struct vfs *v, struct rx_ctx *ctx, struct ifs_node *root, enum
 	v->ctx = ctx;
 	v->kind = "an initfs archive";
 	v->has = (ifs_layout_link_form(layout) != IFS_LINK_NONE ? VFS_HAS_LINKS : 0) |
-		 (ifs_layout_has_modes(layout) ? VFS_HAS_MODES : 0);
+		 (ifs_layout_has_modes(layout) ? VFS_HAS_MODES : 0) | VFS_HAS_PERMS;
 	v->writable = writable;
 	v->priv = p;
 }

@@ -212,7 +212,7 @@ void vfs_rfs_init(struct vfs *v, struct rfs *fs, struct rfs_tx *tx, struct vfs_t
 	v->ops = &rfs_vfs_ops;
 	v->ctx = fs->ctx;
 	v->kind = "RedoxFS";
-	v->has = VFS_HAS_OWNER | VFS_HAS_TIMES | VFS_HAS_LINKS | VFS_HAS_HARDLINKS | VFS_HAS_MODES;
+	v->has = VFS_HAS_OWNER | VFS_HAS_TIMES | VFS_HAS_LINKS | VFS_HAS_HARDLINKS | VFS_HAS_MODES | VFS_HAS_PERMS;
 	v->writable = tx != NULL;
 	v->now = now;
 	v->priv = p;
