@@ -458,7 +458,7 @@ int cmd_cp(int argc, char **argv)
 	int lr = end_stat(&c, &dst, dst.path, 1, &da);
 	int dst_is_dir = lr == 0 && vfs_is_dir(&da);
 	int status = EXIT_OK;
-	if (lr && lr != -ENOENT && lr != -ENOTDIR) {
+	if (lr && lr != -ENOENT && lr != -ENOTDIR && !rfs_is_damage(lr)) {
 		report(end_ctx(&c, &dst), dst.label, dst.path);
 		status = EXIT_FAIL;
 	}

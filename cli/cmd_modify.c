@@ -42,9 +42,12 @@ int cmd_mv(int argc, char **argv)
 	int n = argc - optind, r = 0;
 	const char *dest = paths[n - 1];
 	struct vfs_attr da;
-	/* Only a missing dest means "move to dest": a read error must not change where things go. */
+	/*
+	 * Only a missing dest (or a damaged one, which the rename replaces unread)
+	 * means "move to dest": a read error must not change where things go.
+	 */
 	int lr = (flags & VFS_EXCHANGE) ? -ENOENT : vfs_stat(w.v, dest, 1, &da);
-	if (lr && lr != -ENOENT && lr != -ENOTDIR)
+	if (lr && lr != -ENOENT && lr != -ENOTDIR && !rfs_is_damage(lr))
 		return place_finish(&w, paths, lr, dest);
 	int into = lr == 0 && vfs_is_dir(&da);
 	rx_clear(w.v->ctx);

@@ -553,7 +553,7 @@ int cmd_put(int argc, char **argv)
 	}
 	/* Only a missing dest means "put as dest": a read error must not change where things go. */
 	int lr = rfs_lookup(fs, dest, 1, &dn);
-	if (lr && lr != -ENOENT && lr != -ENOTDIR)
+	if (lr && lr != -ENOENT && lr != -ENOTDIR && !rfs_is_damage(lr))
 		return wsession_fail(&w, dest);
 	int into = lr == 0 && rfs_is_dir(&dn);
 	rx_clear(fs->ctx);

@@ -63,6 +63,15 @@ static int parse_rest(struct rx_ctx *ctx, const char *arg, const char *rest, str
 			add_seg(s, "/", 1);	/* "ARCHIVE:" is the archive's root */
 			return 0;
 		}
+		if (rest[0] != '/' && s->nseg > 0) {
+			/* "/dir/a:b": a name with ':', which no filesystem here allows. */
+			const char *prev = s->seg[s->nseg - 1], *base = strrchr(prev, '/');
+			base = base ? base + 1 : prev;
+			return rx_fail(ctx, EINVAL, "%s: the name '%s:%.*s' contains ':', which RedoxFS, initfs and "
+				       "FAT names never do (a path inside an archive starts with '/': expected "
+				       "IMAGE[:pN][:/path][:/member])", arg, base,
+				       (int)RX_MIN(len, 64), rest);
+		}
 		if (rest[0] != '/')
 			return rx_fail(ctx, EINVAL, "%s: expected IMAGE[:pN][:/path][:/member], got '%.*s' "
 				       "where a path starting with '/' belongs", arg, (int)RX_MIN(len, 64), rest);
