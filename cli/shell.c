@@ -417,6 +417,18 @@ static int run_line(struct shell *sh, const char *line)
 /* ---- interactive ---- */
 
 #ifdef HAVE_LIBEDIT
+/*
+ * libedit keeps copies (wcsdup) of the name and help given to EL_ADDFN and
+ * never frees them, even in el_end: not ours to fix, so LeakSanitizer is told
+ * to ignore them. rximg itself never calls wcsdup, and libedit is built
+ * without frame pointers, so its frames are not in the report to match.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:libedit\nleak:wcsdup\n";
+}
+
 static char *prompt_text;
 
 static char *prompt(EditLine *el)

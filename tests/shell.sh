@@ -92,7 +92,7 @@ send \n
 expect boot \*> 
 send ca\t
 send ini\t
-send :/etc/init.rc\n
+send \x08:/etc/init.rc\n
 expect echo from the test
 send status\n
 expect mkdir /tt

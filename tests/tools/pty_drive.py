@@ -38,7 +38,7 @@ def main():
             os.write(fd, text)
         elif line.startswith("expect "):
             rx = re.compile(line[7:].encode())
-            deadline = time.time() + 10
+            deadline = time.time() + 30
             while True:
                 m = rx.search(out, pos)
                 if m:
