@@ -29,6 +29,7 @@ struct arc {
 	char *spec;		/* the archive alone: arg without the member */
 	char *member;		/* a path inside the archive, or NULL */
 	const char *label;	/* what messages name */
+	char *label_own;	/* label, kept past the place (which a commit closes) */
 	struct place p;		/* the archive, opened as the innermost level */
 	int opened;
 	const struct ifs_archive *a;	/* its header and tree (p's level owns them) */
@@ -123,7 +124,9 @@ static void arc_close(struct arc *x)
 	free(x->spec);
 	free(x->member);
 	free(x->host);
-	x->spec = x->member = x->host = NULL;
+	free(x->label_own);
+	x->spec = x->member = x->host = x->label_own = NULL;
+	x->label = x->arg;
 }
 
 /*
@@ -149,7 +152,7 @@ static int arc_open(struct arc *x, enum ifs_layout force, int write, int missing
 	x->loaded = lv->loaded;
 	x->a = lv->loaded ? &lv->a : NULL;
 	x->root = lv->root;
-	x->label = lv->label;
+	x->label = x->label_own = rx_xstrdup(lv->label);
 	return 0;
 }
 
