@@ -81,22 +81,29 @@ static int parent_of(struct vfs *v, const char *path, struct ifs_node **dir, cha
 	return r;
 }
 
+/* The entry path names: its directory (links on the way followed) and its index there. */
+static int entry_of(struct vfs *v, const char *path, struct ifs_node **dir, long *k)
+{
+	char *name;
+	int r = parent_of(v, path, dir, &name);
+	if (r)
+		return r;
+	*k = ifs_dir_find(*dir, name, strlen(name));
+	free(name);
+	return *k < 0 ? rx_fail(v->ctx, ENOENT, "no such file or directory") : 0;
+}
+
 /* The node named by path, without following a last symlink. */
 static int lookup(struct vfs *v, const char *path, int follow, struct ifs_node **n)
 {
 	if (follow || ifs_is_root_path(path))
 		return ifs_resolve(v->ctx, root_of(v), path, 1, n);
 	struct ifs_node *dir;
-	char *name;
-	int r = parent_of(v, path, &dir, &name);
-	if (r)
-		return r;
-	long k = ifs_dir_find(dir, name, strlen(name));
-	free(name);
-	if (k < 0)
-		return rx_fail(v->ctx, ENOENT, "no such file or directory");
-	*n = dir->ents[k].node;
-	return 0;
+	long k;
+	int r = entry_of(v, path, &dir, &k);
+	if (r == 0)
+		*n = dir->ents[k].node;
+	return r;
 }
 
 static int i_stat(struct vfs *v, const char *path, int follow, struct vfs_attr *out)
@@ -216,14 +223,10 @@ static int i_mkdir(struct vfs *v, const char *path, uint16_t mode, int parents)
 static int i_remove(struct vfs *v, const char *path, int recursive, int dir_ok)
 {
 	struct ifs_node *dir;
-	char *name;
-	int r = parent_of(v, path, &dir, &name);
+	long k;
+	int r = entry_of(v, path, &dir, &k);
 	if (r)
 		return r;
-	long k = ifs_dir_find(dir, name, strlen(name));
-	free(name);
-	if (k < 0)
-		return rx_fail(v->ctx, ENOENT, "no such file or directory");
 	struct ifs_node *n = dir->ents[k].node;
 	if (n->type == IFS_DIR && !recursive && !dir_ok)
 		return rx_fail(v->ctx, EISDIR, "is a directory");
