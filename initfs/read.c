@@ -529,7 +529,8 @@ int ifs_load(struct rx_ctx *ctx, const uint8_t *b, uint64_t len, enum ifs_layout
 			n = add_cand(v, n, IFS_V5A, REC12A, 0, 0, 0);
 			n = add_cand(v, n, IFS_V4, REC20, 0, 0, 1);
 		}
-		if (len >= 42 && get_le16(b + 0x2A) == 0 && ito >= IFS_PAGE) {
+		/* A 42- or 43-byte file ends inside the page_size field: absent counts as 0. */
+		if (len >= 42 && (len < 44 || get_le16(b + 0x2A) == 0) && ito >= IFS_PAGE) {
 			enum ifs_layout l = get_le64(b + 0x22) ? IFS_V3 : get_le64(b + 0x1A) ? IFS_V2B : IFS_V2A;
 			n = add_cand(v, n, l, REC20, 0, 0, 1);
 		}

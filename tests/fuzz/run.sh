@@ -34,7 +34,14 @@ for t in $targets; do
 	if [ $rc -ne 0 ]; then
 		status=1
 		echo "fuzz_$t: FINDING (exit $rc), log $log:"
-		grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$log" | head -20
+		# Prefixed so that summaries filtering on the target's name keep them.
+		grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==|^ +#[0-4] ' "$log" | head -24 |
+			sed "s/^/fuzz_$t:   /"
+		# A small input is printed whole, so a CI log alone reproduces the finding.
+		for f in "$fz/findings/$t-"*; do
+			[ -f "$f" ] && [ "$(wc -c <"$f")" -le 4096 ] &&
+				echo "fuzz_$t:   input $(basename "$f") base64: $(base64 -w0 <"$f")"
+		done
 	fi
 done
 exit $status
