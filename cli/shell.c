@@ -99,46 +99,113 @@ static void free_words(char **v, int n)
 	free(v);
 }
 
-/* cwd-relative path -> absolute, with "." and ".." taken out (only the part before a ':/member'). */
-static char *absolute(const struct shell *sh, const char *arg)
+/*
+ * Apply one path (relative or absolute) to the levels of *out, each a
+ * normalized "/a/b". ".." at the root of an archive leaves it for the
+ * directory that holds the archive, as the levels are entered the other way.
+ */
+static void walk_levels(char ***lv, size_t *n, const char *path, size_t len)
 {
-	const char *colon = strchr(arg, ':');
-	size_t head = colon ? (size_t)(colon - arg) : strlen(arg);
-	char *joined = arg[0] == '/' ? strndup(arg, head) : rx_xasprintf("%s/%.*s", sh->cwd, (int)head, arg);
-	if (!joined)
-		abort();
-	char *out = rx_xmalloc(strlen(joined) + 2);
-	size_t o = 0;
-	for (char *s = joined; *s;) {
-		while (*s == '/')
+	if (len && path[0] == '/') {
+		free((*lv)[*n - 1]);
+		(*lv)[*n - 1] = rx_xstrdup("");
+	}
+	const char *s = path, *end = path + len;
+	while (s < end) {
+		while (s < end && *s == '/')
 			s++;
-		char *e = s;
-		while (*e && *e != '/')
+		const char *e = s;
+		while (e < end && *e != '/')
 			e++;
-		size_t len = (size_t)(e - s);
-		if (len == 1 && s[0] == '.') {
-		} else if (len == 2 && s[0] == '.' && s[1] == '.') {
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--;
-		} else if (len) {
-			out[o++] = '/';
-			memcpy(out + o, s, len);
-			o += len;
+		size_t l = (size_t)(e - s);
+		char *cur = (*lv)[*n - 1];
+		if (l == 2 && s[0] == '.' && s[1] == '.') {
+			if (!cur[0] && *n > 1) {
+				free(cur);
+				(*n)--;
+				cur = (*lv)[*n - 1];
+			}
+			char *slash = strrchr(cur, '/');
+			if (slash)
+				*slash = 0;
+		} else if (l && !(l == 1 && s[0] == '.')) {
+			char *grown = rx_xasprintf("%s/%.*s", cur, (int)l, s);
+			free(cur);
+			(*lv)[*n - 1] = grown;
 		}
 		s = e;
 	}
-	if (o == 0)
-		out[o++] = '/';
-	out[o] = 0;
-	free(joined);
-	if (colon) {
-		char *both = rx_xasprintf("%s%s", out, colon);
-		free(out);
-		out = both;
+}
+
+/*
+ * A path typed in the shell -> the absolute multi-level path the verbs take
+ * ("/boot/initfs:/etc/init.rc"). A relative path starts in the innermost level
+ * of the cwd; an absolute one at the image's root. Each ":/member" opens a level.
+ */
+static char *absolute(const struct shell *sh, const char *arg)
+{
+	char **lv = NULL;
+	size_t n = 0;
+	const char *p = sh->cwd;
+	for (;;) {	/* the cwd's levels: "/boot/initfs:/etc" -> "/boot/initfs", "/etc" */
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+		lv = rx_xrealloc(lv, (n + 1) * sizeof(*lv));
+		lv[n] = rx_xstrdup("");
+		n++;
+		walk_levels(&lv, &n, p, len);
+		if (!colon)
+			break;
+		p = colon + 1;
 	}
+	if (arg[0] == '/') {
+		for (size_t i = 1; i < n; i++)
+			free(lv[i]);
+		n = 1;
+	}
+	for (p = arg;;) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+		walk_levels(&lv, &n, p, len);
+		if (!colon)
+			break;
+		p = colon + 1;
+		lv = rx_xrealloc(lv, (n + 1) * sizeof(*lv));
+		lv[n++] = rx_xstrdup("");
+	}
+	size_t cap = 1;
+	for (size_t i = 0; i < n; i++)
+		cap += strlen(lv[i]) + 2;
+	char *out = rx_xmalloc(cap), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		o += sprintf(o, "%s%s", i ? ":" : "", lv[i][0] ? lv[i] : "/");
+		free(lv[i]);
+	}
+	free(lv);
 	return out;
+}
+
+/*
+ * The vfs and the path inside it for an absolute multi-level path; *res is
+ * opened (through the session) when a level is an archive. Failures are left
+ * on sh->ctx for the caller to print or drop.
+ */
+static struct vfs *level_vfs(struct shell *sh, const char *abs, struct rx_res **res, const char **path)
+{
+	*res = NULL;
+	if (!strchr(abs, ':')) {
+		*path = abs;
+		return session_vfs(sh);
+	}
+	char *arg = rx_xasprintf("%s:%s", sh->image, abs);
+	struct rx_res_opts o;
+	place_opts(&o, 0);
+	int r = rx_res_open_in(sh->res, arg, &o, res);
+	free(arg);
+	if (r)
+		return NULL;
+	*path = (*res)->path;
+	return rx_res_vfs(*res);
 }
 
 static char *image_path(const struct shell *sh, const char *arg)
@@ -147,6 +214,44 @@ static char *image_path(const struct shell *sh, const char *arg)
 	char *s = rx_xasprintf("%s:%s", sh->image, abs);
 	free(abs);
 	return s;
+}
+
+/* cd: into a directory, or into an initfs archive (a regular file that opens as one). */
+static int change_dir(struct shell *sh, const char *arg)
+{
+	char *to = absolute(sh, arg);
+	struct rx_res *res, *arc = NULL;
+	const char *path;
+	struct vfs_attr a;
+	struct vfs *v = level_vfs(sh, to, &res, &path);
+	int status = EXIT_FAIL;
+	if (!v || vfs_stat(v, path, 1, &a) != 0) {
+		report(&sh->ctx, sh->image, to);
+	} else if (vfs_is_dir(&a)) {
+		status = EXIT_OK;
+	} else {
+		/* Entered only when it opens as an archive; any other file is not a directory. */
+		char *inner = rx_xasprintf("%s:/", to);
+		struct vfs *in = level_vfs(sh, inner, &arc, &path);
+		if (in) {
+			free(to);
+			to = inner;
+			status = EXIT_OK;
+		} else {
+			fprintf(stderr, "rximg: %s: %s: not a directory or an initfs archive\n", sh->image, to);
+			free(inner);
+		}
+	}
+	rx_clear(&sh->ctx);
+	rx_res_close(arc);
+	rx_res_close(res);
+	if (status == EXIT_OK) {
+		free(sh->cwd);
+		sh->cwd = to;
+	} else {
+		free(to);
+	}
+	return status;
 }
 
 /* ---- commands ---- */
@@ -357,24 +462,7 @@ static int run_line(struct shell *sh, const char *line)
 		}
 		v->dirty |= was;
 	} else if (!strcmp(cmd, "cd")) {
-		char *to = absolute(sh, argc > 1 ? argv[1] : "/");
-		struct vfs_attr a;
-		if (strchr(to, ':')) {
-			fprintf(stderr, "rximg: cd: %s: the current directory stays in the image's filesystem\n", to);
-			status = EXIT_FAIL;
-		} else if (vfs_stat(session_vfs(sh), to, 1, &a) != 0) {
-			report(&sh->ctx, sh->image, to);
-			rx_clear(&sh->ctx);
-			status = EXIT_FAIL;
-		} else if (!vfs_is_dir(&a)) {
-			fprintf(stderr, "rximg: %s: %s: not a directory\n", sh->image, to);
-			status = EXIT_FAIL;
-		} else {
-			free(sh->cwd);
-			sh->cwd = to;
-			to = NULL;
-		}
-		free(to);
+		status = change_dir(sh, argc > 1 ? argv[1] : "/");
 	} else if (!strcmp(cmd, "pwd")) {
 		printf("%s\n", sh->cwd);
 	} else if (!strcmp(cmd, "status")) {
@@ -538,8 +626,13 @@ static unsigned char complete_word(EditLine *el, int ch)
 				closedir(d);
 		} else {
 			char *abs = absolute(sh, dirlen ? dir : ".");
-			vfs_readdir(session_vfs(sh), abs, 1, cand_entry, &c);
+			struct rx_res *res;
+			const char *path;
+			struct vfs *v = level_vfs(sh, abs, &res, &path);
+			if (v)
+				vfs_readdir(v, path, 1, cand_entry, &c);
 			rx_clear(&sh->ctx);
+			rx_res_close(res);
 			free(abs);
 		}
 		free(dir);

@@ -61,6 +61,24 @@ if [ -n "$ARC" ]; then
 	ok "a member of the initfs in the script" sh -c '
 		printf "cd /boot\nmkdir initfs:/etc/new\nls initfs:/etc\n" | "$1" shell "$2" | grep -qx new' sh "$R" "$IMG"
 	ok "the archive is still whole" "$R" initfs info --json "$IMG:/boot/initfs"
+	# cd into the archive: relative paths work inside it, ".." at its root leaves it.
+	printf '%s\n' 'cd /boot/initfs' pwd 'cd etc' pwd 'mkdir inner' \
+		"put $WORK/hostfile inner" 'mv inner/hostfile ../moved' 'cd ..' pwd 'cd ..' pwd \
+		'cd initfs:/etc/inner' pwd 'cd /' pwd >"$WORK/cd.rx"
+	ok "cd enters the archive and leaves it again" sh -c '
+		"$1" shell "$2" -f "$3" >"$4" &&
+		[ "$(tr "\n" " " <"$4")" = "/boot/initfs:/ /boot/initfs:/etc /boot/initfs:/ /boot /boot/initfs:/etc/inner / " ]' \
+		sh "$R" "$IMG" "$WORK/cd.rx" "$WORK/cd.out"
+	ok "what was done inside the archive landed there" sh -c '
+		[ "$("$1" cat "$2:/boot/initfs:/moved")" = "host file" ] && "$1" stat "$2:/boot/initfs:/etc/inner" >/dev/null' \
+		sh "$R" "$IMG"
+	ok "the image checks clean after the session inside the archive" "$R" check -q "$IMG"
+	cp "$IMG" "$WORK/before-cd.img"
+	ok "cd into a file that is no archive is refused" fails_cleanly "not a directory or an initfs archive" \
+		"$R" shell "$IMG" -f /dev/stdin <<<"cd /boot/initfs:/etc/init.rc"
+	ok "and past a regular file too" fails_cleanly "not a directory" \
+		"$R" shell "$IMG" -f /dev/stdin <<<"cd /boot/initfs/x"
+	ok "a failed cd wrote nothing" cmp "$IMG" "$WORK/before-cd.img"
 fi
 # The image is locked while a shell holds it.
 mkfifo "$WORK/fifo"
@@ -94,6 +112,12 @@ send ca\t
 send ini\t
 send \x08:/etc/init.rc\n
 expect echo from the test
+send cd initfs:/et\t
+send \n
+expect initfs:/etc \*> 
+send cat init.\t
+send \n
+expect echo from the test
 send status\n
 expect mkdir /tt
 send exit\n
@@ -101,7 +125,7 @@ expect Commit\? \[y/N\]
 send y\n
 EOF
 mkdir -p "$WORK/state"
-ok "an interactive session (completion, cd, cat of a member, status, commit on exit)" \
+ok "an interactive session (completion, cd into the initfs and completion there, cat of a member, status, commit on exit)" \
 	env XDG_STATE_HOME="$WORK/state" TERM=dumb "$PY" "$top_srcdir/tests/tools/pty_drive.py" "$WORK/drive.txt" -- \
 	"$R" shell "$IMG"
 ok "the completed command ran and was committed" "$R" stat "$IMG:/tt"
