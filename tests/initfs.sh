@@ -294,6 +294,18 @@ if [ -n "$g" ]; then
 		'$RXIMG' initfs extract -f '$d/case.img' '$d/out2' && [ -d '$d/out2/etc' ] && [ ! -L '$d/out2/etc' ] &&
 		[ -z \"\$(ls -A '$WORK/outside')\" ]"
 
+	# Found by fuzzing (fuzz_initfs): files that end inside the 44-byte header.
+	for b64 in UmVkb3hGdHf///////////0CCzfW+amxpyFviJ11HVlaj3BCQpnQm3Rj \
+		UmVkb3hGdHcAEAAeAACyKhN2AAAB/QILN9f5qbGnIW+PL3BCQpnQm3Rj; do
+		d=$WORK/hostile/short-$(printf %s "$b64" | cksum | cut -d' ' -f1)
+		mkdir -p "$d"
+		printf %s "$b64" | base64 -d >"$d/case.img"
+		ok "hostile $(wc -c <"$d/case.img")-byte header: info fails cleanly" \
+			fails_cleanly 'layout|header|too short|smaller' rx initfs info "$d/case.img"
+		ok "hostile $(wc -c <"$d/case.img")-byte header: extract fails cleanly" \
+			extract_fails 'layout|header|too short|smaller' "$d"
+	done
+
 	# Random damage to header, inode table, directory tables and names.
 	fz=$WORK/fuzz
 	mkdir -p "$fz"
