@@ -93,6 +93,11 @@ int place_finish(struct place *p, char **paths, int r, const char *path);
  */
 struct rx_res;
 void place_session(struct rx_res *session, struct rx_ctx *ctx);
+/* The shell's words (cli/shellwords.c): split as sh would (NULL, *argc -1 on an unclosed quote). */
+char **shell_split_words(const char *line, int *argc);
+void shell_free_words(char **v, int n);
+/* A typed path made absolute against cwd ("/boot/initfs:/etc"), "." and ".." taken out, level by level. */
+char *shell_absolute(const char *cwd, const char *arg);
 /* Does arg name something only the vfs verbs reach: inside an initfs archive (at any depth), or the ESP? */
 int names_member(const char *arg);
 

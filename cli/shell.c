@@ -42,148 +42,6 @@ static struct vfs *session_vfs(struct shell *sh)
 	return &sh->res->lv[0].vfs;
 }
 
-/* ---- words ---- */
-
-/* Split a line the way sh would (quotes, backslashes, # comments); NULL on an unclosed quote. */
-static char **split_words(const char *line, int *argc)
-{
-	char **v = NULL;
-	int n = 0;
-	const char *p = line;
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-			p++;
-		if (!*p || *p == '#')
-			break;
-		size_t cap = strlen(p) + 1, len = 0;
-		char *w = rx_xmalloc(cap);
-		char q = 0;
-		for (; *p; p++) {
-			if (q) {
-				if (*p == q)
-					q = 0;
-				else if (*p == '\\' && q == '"' && (p[1] == '"' || p[1] == '\\' || p[1] == '$'))
-					w[len++] = *++p;
-				else
-					w[len++] = *p;
-			} else if (*p == '\'' || *p == '"') {
-				q = *p;
-			} else if (*p == '\\' && p[1]) {
-				w[len++] = *++p;
-			} else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-				break;
-			} else {
-				w[len++] = *p;
-			}
-		}
-		w[len] = 0;
-		v = rx_xrealloc(v, (size_t)(n + 2) * sizeof(*v));
-		v[n++] = w;
-		v[n] = NULL;
-		if (q) {
-			for (int i = 0; i < n; i++)
-				free(v[i]);
-			free(v);
-			*argc = -1;
-			return NULL;
-		}
-	}
-	*argc = n;
-	return v;
-}
-
-static void free_words(char **v, int n)
-{
-	for (int i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/*
- * Apply one path (relative or absolute) to the levels of *out, each a
- * normalized "/a/b". ".." at the root of an archive leaves it for the
- * directory that holds the archive, as the levels are entered the other way.
- */
-static void walk_levels(char ***lv, size_t *n, const char *path, size_t len)
-{
-	if (len && path[0] == '/') {
-		free((*lv)[*n - 1]);
-		(*lv)[*n - 1] = rx_xstrdup("");
-	}
-	const char *s = path, *end = path + len;
-	while (s < end) {
-		while (s < end && *s == '/')
-			s++;
-		const char *e = s;
-		while (e < end && *e != '/')
-			e++;
-		size_t l = (size_t)(e - s);
-		char *cur = (*lv)[*n - 1];
-		if (l == 2 && s[0] == '.' && s[1] == '.') {
-			if (!cur[0] && *n > 1) {
-				free(cur);
-				(*n)--;
-				cur = (*lv)[*n - 1];
-			}
-			char *slash = strrchr(cur, '/');
-			if (slash)
-				*slash = 0;
-		} else if (l && !(l == 1 && s[0] == '.')) {
-			char *grown = rx_xasprintf("%s/%.*s", cur, (int)l, s);
-			free(cur);
-			(*lv)[*n - 1] = grown;
-		}
-		s = e;
-	}
-}
-
-/*
- * A path typed in the shell -> the absolute multi-level path the verbs take
- * ("/boot/initfs:/etc/init.rc"). A relative path starts in the innermost level
- * of the cwd; an absolute one at the image's root. Each ":/member" opens a level.
- */
-static char *absolute(const struct shell *sh, const char *arg)
-{
-	char **lv = NULL;
-	size_t n = 0;
-	const char *p = sh->cwd;
-	for (;;) {	/* the cwd's levels: "/boot/initfs:/etc" -> "/boot/initfs", "/etc" */
-		const char *colon = strchr(p, ':');
-		size_t len = colon ? (size_t)(colon - p) : strlen(p);
-		lv = rx_xrealloc(lv, (n + 1) * sizeof(*lv));
-		lv[n] = rx_xstrdup("");
-		n++;
-		walk_levels(&lv, &n, p, len);
-		if (!colon)
-			break;
-		p = colon + 1;
-	}
-	if (arg[0] == '/') {
-		for (size_t i = 1; i < n; i++)
-			free(lv[i]);
-		n = 1;
-	}
-	for (p = arg;;) {
-		const char *colon = strchr(p, ':');
-		size_t len = colon ? (size_t)(colon - p) : strlen(p);
-		walk_levels(&lv, &n, p, len);
-		if (!colon)
-			break;
-		p = colon + 1;
-		lv = rx_xrealloc(lv, (n + 1) * sizeof(*lv));
-		lv[n++] = rx_xstrdup("");
-	}
-	size_t cap = 1;
-	for (size_t i = 0; i < n; i++)
-		cap += strlen(lv[i]) + 2;
-	char *out = rx_xmalloc(cap), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		o += sprintf(o, "%s%s", i ? ":" : "", lv[i][0] ? lv[i] : "/");
-		free(lv[i]);
-	}
-	free(lv);
-	return out;
-}
 
 /*
  * The vfs and the path inside it for an absolute multi-level path; *res is
@@ -210,7 +68,7 @@ static struct vfs *level_vfs(struct shell *sh, const char *abs, struct rx_res **
 
 static char *image_path(const struct shell *sh, const char *arg)
 {
-	char *abs = absolute(sh, arg);
+	char *abs = shell_absolute(sh->cwd, arg);
 	char *s = rx_xasprintf("%s:%s", sh->image, abs);
 	free(abs);
 	return s;
@@ -219,7 +77,7 @@ static char *image_path(const struct shell *sh, const char *arg)
 /* cd: into a directory, or into an initfs archive (a regular file that opens as one). */
 static int change_dir(struct shell *sh, const char *arg)
 {
-	char *to = absolute(sh, arg);
+	char *to = shell_absolute(sh->cwd, arg);
 	struct rx_res *res, *arc = NULL;
 	const char *path;
 	struct vfs_attr a;
@@ -352,7 +210,7 @@ static int run_scmd(struct shell *sh, const struct scmd *c, int argc, char **arg
 	fflush(stdout);
 	int status = run_verb(n, v);
 	fflush(stdout);
-	free_words(v, n);
+	shell_free_words(v, n);
 	return status;
 }
 
@@ -435,7 +293,7 @@ static void do_rollback(struct shell *sh)
 static int run_line(struct shell *sh, const char *line)
 {
 	int argc;
-	char **argv = split_words(line, &argc);
+	char **argv = shell_split_words(line, &argc);
 	if (argc < 0) {
 		fprintf(stderr, "rximg: shell: unclosed quote\n");
 		return EXIT_USAGE;
@@ -498,7 +356,7 @@ static int run_line(struct shell *sh, const char *line)
 		fprintf(stderr, "rximg: shell: unknown command '%s' (type help)\n", cmd);
 		status = EXIT_USAGE;
 	}
-	free_words(argv, argc);
+	shell_free_words(argv, argc);
 	return status;
 }
 
@@ -625,7 +483,7 @@ static unsigned char complete_word(EditLine *el, int ch)
 			if (d)
 				closedir(d);
 		} else {
-			char *abs = absolute(sh, dirlen ? dir : ".");
+			char *abs = shell_absolute(sh->cwd, dirlen ? dir : ".");
 			struct rx_res *res;
 			const char *path;
 			struct vfs *v = level_vfs(sh, abs, &res, &path);

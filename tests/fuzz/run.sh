@@ -10,7 +10,7 @@ build=$(cd "$1" && pwd)
 secs=$2
 shift 2
 src=$(cd "$(dirname "$0")/../.." && pwd)
-targets=${*:-redoxfs crypt initfs qcow2 part fat path}
+targets=${*:-redoxfs crypt initfs qcow2 part fat path shell}
 fz=$build/tests/fuzz
 mkdir -p "$fz/findings"
 if [ ! -d "$fz/seeds" ]; then

@@ -15,7 +15,7 @@ sparse() { $PY "$src/tests/fuzz/sparse.py" "$@"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rximg-seeds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-for t in redoxfs crypt initfs qcow2 part fat path; do mkdir -p "$OUT/$t"; done
+for t in redoxfs crypt initfs qcow2 part fat path shell; do mkdir -p "$OUT/$t"; done
 
 # A small tree with what the formats can hold: nested directories, an empty
 # file, a file spanning several records, a sparse file, symlinks.
@@ -118,6 +118,20 @@ for s in img img:/ img:/etc/init.rc img:p1 img:p2:/a/b img:redoxfs:/x dir/disk.i
 	printf '%s' "$s" >"$OUT/path/$(printf '%s' "$s" | cksum | cut -d' ' -f1)"
 done
 
-for t in redoxfs crypt initfs qcow2 part fat path; do
+# ---- the shell's command lines ---------------------------------------------------------
+n=0
+while IFS= read -r s; do
+	n=$((n + 1))
+	printf '%s' "$s" >"$OUT/shell/line$n"
+done <<'LINES'
+cd /boot/initfs
+ls -l ../etc "two words" 'single quoted' a\ b
+put host.txt initfs:/etc/ # a comment
+cd ../../..:/x
+mv "a\"b" '..' ./../c:/d/./e
+cat "unclosed
+LINES
+
+for t in redoxfs crypt initfs qcow2 part fat path shell; do
 	echo "$t: $(ls "$OUT/$t" | wc -l) seeds, $(cat "$OUT/$t"/* 2>/dev/null | wc -c) bytes"
 done
