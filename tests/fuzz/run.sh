@@ -13,9 +13,12 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 targets=${*:-redoxfs crypt initfs qcow2 part fat path shell}
 fz=$build/tests/fuzz
 mkdir -p "$fz/findings"
-if [ ! -d "$fz/seeds" ]; then
+missing=
+for t in $targets; do [ -d "$fz/seeds/$t" ] || missing=1; done
+if [ -n "$missing" ]; then	# first run, or a target newer than the seeds
 	rm -rf "$fz/seeds.tmp"
 	"$src/tests/fuzz/seeds.sh" "$build/rximg" "$fz/seeds.tmp" >/dev/null
+	rm -rf "$fz/seeds"
 	mv "$fz/seeds.tmp" "$fz/seeds"
 fi
 status=0
