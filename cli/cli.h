@@ -204,8 +204,6 @@ struct node_facts {
 };
 int node_facts(struct rfs *fs, const struct rfs_node *n, struct node_facts *f);
 void node_facts_free(struct node_facts *f);
-void json_node(struct json *j, struct rfs *fs, const char *path, const char *name,
-	       const struct rfs_node *n, const struct node_facts *f);
 /* Bytes a copy of the tree at root writes: its files' sizes, each node once (progress totals). */
 int tree_file_bytes(struct rfs *fs, const struct rfs_node *root, uint64_t *bytes);
 

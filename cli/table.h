@@ -1,0 +1,109 @@
+/*
+ * Output that is data, declared once. A verb lists its fields (JSON key and
+ * kind), fills a record per row, and prints it either as JSON (the fields in
+ * the order declared) or as text, through a layout: pieces of text, each
+ * showing one field's value. The kind alone decides the JSON type, so a value
+ * a JSON reader would round (2^53 and above) can only come out as a string.
+ */
+#ifndef RX_TABLE_H
+#define RX_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "json.h"
+
+enum fkind {
+	F_STR,		/* text; JSON string */
+	F_COUNT,	/* a count, id or size bounded below 2^53: JSON number (a decimal string if not) */
+	F_U64,		/* any 64-bit value (read from disk, given by the user): JSON decimal string */
+	F_I64,		/* any signed 64-bit value: JSON decimal string */
+	F_HEX,		/* an address or bit mask: "0x..." in both */
+	F_BOOL,		/* JSON true or false; text "yes" or "no" */
+	F_MODE,		/* type and permission bits: JSON "0755" (permission bits) */
+	F_TIME,		/* seconds and nanoseconds: JSON "sec.nsec", exact */
+	F_LIST,		/* strings: a JSON array; the text shows each through the piece's format */
+};
+
+/* A field left unset is left out of the JSON, or is null with FF_NULL. */
+enum { FF_NULL = 1 };
+
+struct field {
+	const char *key;	/* JSON key; NULL: only the text shows it */
+	enum fkind kind;
+	unsigned flags;
+};
+
+/*
+ * One piece of a text layout: fmt shows the field's value, and only when the
+ * field is set (and not 0, with C_NONZERO). TEXT_LIT: fmt is printed as is.
+ * fmt's conversions, each of that one value, with optional '-' and width:
+ *   %s  the value: a string as is, a number in decimal, a hex value as 0x...,
+ *       a bool as yes or no, a mode as 0755, a time as sec.nsec
+ *   %M  a mode as ls -l shows it (drwxr-xr-x)
+ *   %t  a local time to the minute; %T to the nanosecond, with the zone
+ *   %h  a byte count in binary units (1.5 MiB)
+ *   %p  "s" unless the value is 1 (plurals)
+ *   %%  a percent sign
+ */
+#define TEXT_LIT 0xFFu
+enum { C_NONZERO = 1 };
+struct col {
+	unsigned field;
+	const char *fmt;
+	unsigned flags;
+};
+struct layout {
+	const struct col *col;
+	size_t n;
+};
+#define LAYOUT(cols) { cols, sizeof(cols) / sizeof((cols)[0]) }
+
+#define RECORD_MAX 40
+struct cell {
+	const char *s;			/* F_STR */
+	const char *const *list;	/* F_LIST */
+	size_t len;			/* of s, or entries in list */
+	uint64_t u;			/* numbers, bools, modes, seconds; F_I64 as two's complement */
+	uint32_t nsec;
+	unsigned char set, text_only;
+};
+struct record {
+	const struct field *f;
+	size_t n;
+	struct cell c[RECORD_MAX];
+};
+#define RECORD_INIT(r, fields) record_init((r), (fields), sizeof(fields) / sizeof((fields)[0]))
+
+void record_init(struct record *r, const struct field *f, size_t n);
+/* Setters check the field's kind (a mismatch is a programming error: abort). s NULL: left unset. */
+void rec_str(struct record *r, unsigned i, const char *s);
+void rec_strn(struct record *r, unsigned i, const char *s, size_t len);
+void rec_u64(struct record *r, unsigned i, uint64_t v);	/* F_COUNT, F_U64, F_HEX, F_BOOL, F_MODE */
+void rec_i64(struct record *r, unsigned i, int64_t v);
+void rec_time(struct record *r, unsigned i, uint64_t sec, uint32_t nsec);
+void rec_list(struct record *r, unsigned i, const char *const *v, size_t n);
+/* The text shows field i, the JSON leaves it out (a value the format does not store). */
+void rec_text_only(struct record *r, unsigned i);
+
+/* Where records go: a JSON document, or text on f. */
+struct out {
+	FILE *f;
+	int json;
+	struct json j;
+};
+void out_init(struct out *o, FILE *f, int json);
+/* JSON: the record as an object (key NULL inside arrays); text: the layout (NULL: nothing). */
+void out_record(struct out *o, const char *key, const struct record *r, const struct layout *l);
+/* JSON: the record's fields inside the object open now; text: the layout. */
+void out_fields(struct out *o, const struct record *r, const struct layout *l);
+/* JSON structure; nothing in text. */
+void out_obj(struct out *o, const char *key);
+void out_arr(struct out *o, const char *key);
+void out_end_obj(struct out *o);
+void out_end_arr(struct out *o);
+/* Ends a JSON document; flushes. */
+void out_done(struct out *o);
+
+#endif
