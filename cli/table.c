@@ -62,6 +62,22 @@ void rec_list(struct record *r, unsigned i, const char *const *v, size_t n)
 	c->len = n;
 }
 
+void rec_record(struct record *r, unsigned i, const struct record *sub, const struct layout *l)
+{
+	struct cell *c = cell_of(r, i, i < r->n && r->f[i].kind == F_RECORD);
+	c->sub = sub;
+	c->len = 1;
+	c->sub_layout = l;
+}
+
+void rec_records(struct record *r, unsigned i, const struct record *sub, size_t n, const struct layout *l)
+{
+	struct cell *c = cell_of(r, i, i < r->n && r->f[i].kind == F_RECORDS);
+	c->sub = sub;
+	c->len = n;
+	c->sub_layout = l;
+}
+
 void rec_text_only(struct record *r, unsigned i)
 {
 	if (i < r->n)
@@ -69,6 +85,8 @@ void rec_text_only(struct record *r, unsigned i)
 }
 
 /* ---- JSON ---- */
+
+static void json_fields(struct json *j, const struct record *r);
 
 static void json_field(struct json *j, const struct field *f, const struct cell *c)
 {
@@ -115,6 +133,20 @@ static void json_field(struct json *j, const struct field *f, const struct cell 
 			json_str(j, NULL, c->list[k]);
 		json_end_arr(j);
 		break;
+	case F_RECORD:
+		json_obj(j, f->key);
+		json_fields(j, c->sub);
+		json_end_obj(j);
+		break;
+	case F_RECORDS:
+		json_arr(j, f->key);
+		for (size_t k = 0; k < c->len; k++) {
+			json_obj(j, NULL);
+			json_fields(j, &c->sub[k]);
+			json_end_obj(j);
+		}
+		json_end_arr(j);
+		break;
 	}
 }
 
@@ -138,6 +170,9 @@ static const char *plain(const struct field *f, const struct cell *c, const char
 	case F_LIST:
 		*len = strlen(item);
 		return item;
+	case F_RECORD:
+	case F_RECORDS:
+		abort();	/* shown through their own layout */
 	case F_COUNT:
 	case F_U64: snprintf(buf, cap, "%llu", (unsigned long long)c->u); break;
 	case F_I64: snprintf(buf, cap, "%lld", (long long)(int64_t)c->u); break;
@@ -179,6 +214,7 @@ static void text_piece(FILE *out, const char *fmt, const struct field *f, const 
 		case 'M': mode_string((uint16_t)c->u, buf); break;
 		case 't': format_time(c->u, c->nsec, 0, buf, sizeof(buf)); break;
 		case 'T': format_time(c->u, c->nsec, 1, buf, sizeof(buf)); break;
+		case 'x': snprintf(buf, sizeof(buf), "%llx", (unsigned long long)c->u); break;
 		case 'h': rx_human_size(c->u, buf, sizeof(buf)); break;
 		case 'p': snprintf(buf, sizeof(buf), "%s", c->u == 1 ? "" : "s"); break;
 		case '%': snprintf(buf, sizeof(buf), "%%"); break;
@@ -194,6 +230,8 @@ static void text_piece(FILE *out, const char *fmt, const struct field *f, const 
 	}
 }
 
+static void text_layout(FILE *out, const struct record *r, const struct layout *l);
+
 static void text_layout(FILE *out, const struct record *r, const struct layout *l)
 {
 	for (size_t i = 0; l && i < l->n; i++) {
@@ -206,9 +244,13 @@ static void text_layout(FILE *out, const struct record *r, const struct layout *
 			abort();
 		const struct field *f = &r->f[col->field];
 		const struct cell *c = &r->c[col->field];
-		if (!c->set || ((col->flags & C_NONZERO) && c->u == 0 && f->kind != F_LIST))
+		int listed = f->kind == F_LIST || f->kind == F_RECORDS;
+		if (!c->set || ((col->flags & C_NONZERO) && (listed ? c->len : c->u) == 0))
 			continue;
-		if (f->kind == F_LIST) {
+		if (f->kind == F_RECORD || f->kind == F_RECORDS) {
+			for (size_t k = 0; k < c->len; k++)
+				text_layout(out, &c->sub[k], c->sub_layout);
+		} else if (f->kind == F_LIST) {
 			for (size_t k = 0; k < c->len; k++)
 				text_piece(out, col->fmt, f, c, c->list[k]);
 		} else {

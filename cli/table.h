@@ -24,6 +24,8 @@ enum fkind {
 	F_MODE,		/* type and permission bits: JSON "0755" (permission bits) */
 	F_TIME,		/* seconds and nanoseconds: JSON "sec.nsec", exact */
 	F_LIST,		/* strings: a JSON array; the text shows each through the piece's format */
+	F_RECORD,	/* a record: a JSON object; the text shows it through its own layout */
+	F_RECORDS,	/* records: a JSON array of objects; the text shows each through the layout */
 };
 
 /* A field left unset is left out of the JSON, or is null with FF_NULL. */
@@ -37,12 +39,14 @@ struct field {
 
 /*
  * One piece of a text layout: fmt shows the field's value, and only when the
- * field is set (and not 0, with C_NONZERO). TEXT_LIT: fmt is printed as is.
+ * field is set (and not 0 or empty, with C_NONZERO). TEXT_LIT: fmt is printed
+ * as is. A record field shows its record's own layout (fmt is not used).
  * fmt's conversions, each of that one value, with optional '-' and width:
  *   %s  the value: a string as is, a number in decimal, a hex value as 0x...,
  *       a bool as yes or no, a mode as 0755, a time as sec.nsec
  *   %M  a mode as ls -l shows it (drwxr-xr-x)
  *   %t  a local time to the minute; %T to the nanosecond, with the zone
+ *   %x  a number in hexadecimal, without 0x
  *   %h  a byte count in binary units (1.5 MiB)
  *   %p  "s" unless the value is 1 (plurals)
  *   %%  a percent sign
@@ -61,10 +65,13 @@ struct layout {
 #define LAYOUT(cols) { cols, sizeof(cols) / sizeof((cols)[0]) }
 
 #define RECORD_MAX 40
+struct record;
 struct cell {
 	const char *s;			/* F_STR */
 	const char *const *list;	/* F_LIST */
-	size_t len;			/* of s, or entries in list */
+	const struct record *sub;	/* F_RECORD, F_RECORDS */
+	const struct layout *sub_layout;
+	size_t len;			/* of s, or entries in list or sub */
 	uint64_t u;			/* numbers, bools, modes, seconds; F_I64 as two's complement */
 	uint32_t nsec;
 	unsigned char set, text_only;
@@ -84,6 +91,9 @@ void rec_u64(struct record *r, unsigned i, uint64_t v);	/* F_COUNT, F_U64, F_HEX
 void rec_i64(struct record *r, unsigned i, int64_t v);
 void rec_time(struct record *r, unsigned i, uint64_t sec, uint32_t nsec);
 void rec_list(struct record *r, unsigned i, const char *const *v, size_t n);
+/* Records within a record: they must live as long as r; l is how the text shows each. */
+void rec_record(struct record *r, unsigned i, const struct record *sub, const struct layout *l);
+void rec_records(struct record *r, unsigned i, const struct record *sub, size_t n, const struct layout *l);
 /* The text shows field i, the JSON leaves it out (a value the format does not store). */
 void rec_text_only(struct record *r, unsigned i);
 
