@@ -250,8 +250,10 @@ int cmd_bootloader(int argc, char **argv);
 
 /* qcow2 containers (cmd_qcow.c) */
 int make_overlay(const char *base, const char *path, int relative, unsigned cluster_bits);
-void info_container_text(const struct rx_dev *dev);
-void info_container_json(struct json *j, const struct rx_dev *dev);
+/* rximg info's container: the record (cli/table.h) of dev and its backing chain, and its layout; free() it. */
+struct record;
+struct layout;
+struct record *container_record(const struct rx_dev *dev, const struct layout **l);
 void warn_probed_backing(const struct rx_dev *dev);
 
 #endif

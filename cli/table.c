@@ -21,6 +21,7 @@ static struct cell *cell_of(struct record *r, unsigned i, int ok)
 	if (i >= r->n || !ok)
 		abort();	/* a verb's table and its setters disagree */
 	r->c[i].set = 1;
+	r->c[i].null = 0;
 	return &r->c[i];
 }
 
@@ -78,6 +79,14 @@ void rec_records(struct record *r, unsigned i, const struct record *sub, size_t 
 	c->sub_layout = l;
 }
 
+void rec_null(struct record *r, unsigned i)
+{
+	if (i >= r->n)
+		abort();
+	memset(&r->c[i], 0, sizeof(r->c[i]));
+	r->c[i].null = 1;
+}
+
 void rec_text_only(struct record *r, unsigned i)
 {
 	if (i < r->n)
@@ -92,7 +101,7 @@ static void json_field(struct json *j, const struct field *f, const struct cell 
 {
 	char buf[32];
 	if (!c->set || c->text_only) {
-		if ((f->flags & FF_NULL) && !c->set)
+		if (c->null || ((f->flags & FF_NULL) && !c->set))
 			json_null(j, f->key);
 		return;
 	}
@@ -141,6 +150,8 @@ static void json_field(struct json *j, const struct field *f, const struct cell 
 	case F_RECORDS:
 		json_arr(j, f->key);
 		for (size_t k = 0; k < c->len; k++) {
+			if (c->sub[k].text_only)
+				continue;
 			json_obj(j, NULL);
 			json_fields(j, &c->sub[k]);
 			json_end_obj(j);

@@ -74,11 +74,12 @@ struct cell {
 	size_t len;			/* of s, or entries in list or sub */
 	uint64_t u;			/* numbers, bools, modes, seconds; F_I64 as two's complement */
 	uint32_t nsec;
-	unsigned char set, text_only;
+	unsigned char set, text_only, null;
 };
 struct record {
 	const struct field *f;
 	size_t n;
+	int text_only;		/* a row only the text shows (JSON arrays leave it out) */
 	struct cell c[RECORD_MAX];
 };
 #define RECORD_INIT(r, fields) record_init((r), (fields), sizeof(fields) / sizeof((fields)[0]))
@@ -94,6 +95,8 @@ void rec_list(struct record *r, unsigned i, const char *const *v, size_t n);
 /* Records within a record: they must live as long as r; l is how the text shows each. */
 void rec_record(struct record *r, unsigned i, const struct record *sub, const struct layout *l);
 void rec_records(struct record *r, unsigned i, const struct record *sub, size_t n, const struct layout *l);
+/* Field i is JSON null; the text leaves it out. */
+void rec_null(struct record *r, unsigned i);
 /* The text shows field i, the JSON leaves it out (a value the format does not store). */
 void rec_text_only(struct record *r, unsigned i);
 
