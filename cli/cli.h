@@ -252,8 +252,8 @@ int cmd_bootloader(int argc, char **argv);
 int make_overlay(const char *base, const char *path, int relative, unsigned cluster_bits);
 /* rximg info's container: the record (cli/table.h) of dev and its backing chain, and its layout; free() it. */
 struct record;
-struct layout;
-struct record *container_record(const struct rx_dev *dev, const struct layout **l);
+struct tlayout;
+struct record *container_record(const struct rx_dev *dev, const struct tlayout **l);
 void warn_probed_backing(const struct rx_dev *dev);
 
 #endif

@@ -14,47 +14,47 @@ enum { CHECK_CLEAN = 0, CHECK_CORRECTED = 1, CHECK_FOUND = 4, CHECK_OPERROR = 8,
 
 /* A problem found, a repair made: one record each, as they come. */
 enum { P_SEVERITY, P_WHERE, P_PROBLEM, P_REPAIR, P_IMAGE };
-static const struct field problem_fields[] = {
-	[P_SEVERITY] = { "severity", F_STR, 0 },
-	[P_WHERE] = { "where", F_STR, 0 },
-	[P_PROBLEM] = { "problem", F_STR, 0 },
-	[P_REPAIR] = { "repair", F_STR, 0 },
-	[P_IMAGE] = { NULL, F_STR, 0 },
+static const struct tfield problem_fields[] = {
+	[P_SEVERITY] = { "severity", TK_STR, 0 },
+	[P_WHERE] = { "where", TK_STR, 0 },
+	[P_PROBLEM] = { "problem", TK_STR, 0 },
+	[P_REPAIR] = { "repair", TK_STR, 0 },
+	[P_IMAGE] = { NULL, TK_STR, 0 },
 };
-static const struct col problem_cols[] = {
+static const struct tcol problem_cols[] = {
 	{ P_IMAGE, "%s: ", 0 }, { P_SEVERITY, "%s: ", 0 }, { P_REPAIR, "repaired: ", 0 },
 	{ P_WHERE, "%s: ", 0 }, { P_PROBLEM, "%s\n", 0 }, { P_REPAIR, "%s\n", 0 },
 };
-static const struct layout problem_layout = LAYOUT(problem_cols);
+static const struct tlayout problem_layout = LAYOUT(problem_cols);
 
 /* The image checked, whether it was repaired, and the counts. */
 enum {
 	S_IMAGE, S_NOT_REPAIRED, S_REPAIRED, S_ERRORS, S_WARNINGS, S_NODES, S_DIRS, S_FILES, S_SYMLINKS,
 	S_RECORDS, S_COMPRESSED, S_USED, S_FREE, S_LEAKED, S_STALE, S_EXIT, S_VERDICT,
 };
-static const struct field summary_fields[] = {
-	[S_IMAGE] = { "image", F_STR, 0 },
-	[S_NOT_REPAIRED] = { "not_repaired", F_STR, 0 },
-	[S_REPAIRED] = { "repaired", F_COUNT, 0 },
-	[S_ERRORS] = { "errors", F_COUNT, 0 },
-	[S_WARNINGS] = { "warnings", F_COUNT, 0 },
-	[S_NODES] = { "nodes", F_COUNT, 0 },
-	[S_DIRS] = { "directories", F_COUNT, 0 },
-	[S_FILES] = { "files", F_COUNT, 0 },
-	[S_SYMLINKS] = { "symlinks", F_COUNT, 0 },
-	[S_RECORDS] = { "records", F_COUNT, 0 },
-	[S_COMPRESSED] = { "compressed_records", F_COUNT, 0 },
-	[S_USED] = { "used_blocks", F_COUNT, 0 },
-	[S_FREE] = { "free_blocks", F_COUNT, 0 },
-	[S_LEAKED] = { "leaked_blocks", F_COUNT, 0 },
-	[S_STALE] = { "stale_blocks", F_COUNT, 0 },
-	[S_EXIT] = { "exit_status", F_COUNT, 0 },
-	[S_VERDICT] = { NULL, F_STR, 0 },
+static const struct tfield summary_fields[] = {
+	[S_IMAGE] = { "image", TK_STR, 0 },
+	[S_NOT_REPAIRED] = { "not_repaired", TK_STR, 0 },
+	[S_REPAIRED] = { "repaired", TK_COUNT, 0 },
+	[S_ERRORS] = { "errors", TK_COUNT, 0 },
+	[S_WARNINGS] = { "warnings", TK_COUNT, 0 },
+	[S_NODES] = { "nodes", TK_COUNT, 0 },
+	[S_DIRS] = { "directories", TK_COUNT, 0 },
+	[S_FILES] = { "files", TK_COUNT, 0 },
+	[S_SYMLINKS] = { "symlinks", TK_COUNT, 0 },
+	[S_RECORDS] = { "records", TK_COUNT, 0 },
+	[S_COMPRESSED] = { "compressed_records", TK_COUNT, 0 },
+	[S_USED] = { "used_blocks", TK_COUNT, 0 },
+	[S_FREE] = { "free_blocks", TK_COUNT, 0 },
+	[S_LEAKED] = { "leaked_blocks", TK_COUNT, 0 },
+	[S_STALE] = { "stale_blocks", TK_COUNT, 0 },
+	[S_EXIT] = { "exit_status", TK_COUNT, 0 },
+	[S_VERDICT] = { NULL, TK_STR, 0 },
 };
-static const struct col not_repaired_cols[] = {
+static const struct tcol not_repaired_cols[] = {
 	{ S_IMAGE, "%s: not repaired: ", 0 }, { S_NOT_REPAIRED, "%s; the image was left unchanged\n", 0 },
 };
-static const struct col summary_cols[] = {
+static const struct tcol summary_cols[] = {
 	{ S_IMAGE, "%s: ", 0 }, { S_NODES, "%s nodes", 0 }, { S_DIRS, " (%s directories", 0 },
 	{ S_FILES, ", %s files", 0 }, { S_SYMLINKS, ", %s symlinks)", 0 }, { S_RECORDS, ", %s records", 0 },
 	{ S_COMPRESSED, " (%s compressed)", 0 }, { S_USED, ", %s blocks used", 0 }, { S_FREE, ", %s free", 0 },
@@ -62,7 +62,8 @@ static const struct col summary_cols[] = {
 	{ S_IMAGE, "%s: ", 0 }, { S_VERDICT, "%s: ", 0 }, { S_ERRORS, "%s error%p", 0 },
 	{ S_WARNINGS, ", %s warning%p\n", 0 },
 };
-static const struct layout not_repaired_layout = LAYOUT(not_repaired_cols), summary_layout = LAYOUT(summary_cols);
+static const struct tlayout not_repaired_layout = LAYOUT(not_repaired_cols);
+static const struct tlayout summary_layout = LAYOUT(summary_cols);
 
 struct report_ctx {
 	int quiet;

@@ -67,128 +67,128 @@ enum {
 	I_IMAGE, I_CONTAINER, I_IN_USE, I_PARTITION_TABLE, I_REDOXFS, I_REDOXFS_ERROR, I_BOOTLOADERS,
 	I_WARNINGS,
 };
-static const struct field info_fields[] = {
-	[I_IMAGE] = { "image", F_STR, 0 },
-	[I_CONTAINER] = { "container", F_RECORD, 0 },
-	[I_IN_USE] = { "in_use", F_RECORD, FF_NULL },
-	[I_PARTITION_TABLE] = { "partition_table", F_RECORD, 0 },
-	[I_REDOXFS] = { "redoxfs", F_RECORD, FF_NULL },
-	[I_REDOXFS_ERROR] = { "redoxfs_error", F_STR, 0 },
-	[I_BOOTLOADERS] = { "bootloaders", F_RECORDS, 0 },
-	[I_WARNINGS] = { "warnings", F_LIST, 0 },
+static const struct tfield info_fields[] = {
+	[I_IMAGE] = { "image", TK_STR, 0 },
+	[I_CONTAINER] = { "container", TK_RECORD, 0 },
+	[I_IN_USE] = { "in_use", TK_RECORD, TF_NULL },
+	[I_PARTITION_TABLE] = { "partition_table", TK_RECORD, 0 },
+	[I_REDOXFS] = { "redoxfs", TK_RECORD, TF_NULL },
+	[I_REDOXFS_ERROR] = { "redoxfs_error", TK_STR, 0 },
+	[I_BOOTLOADERS] = { "bootloaders", TK_RECORDS, 0 },
+	[I_WARNINGS] = { "warnings", TK_LIST, 0 },
 };
-static const struct col info_cols[] = {
+static const struct tcol info_cols[] = {
 	{ I_IMAGE, "Image:      %s\n", 0 }, { I_CONTAINER, NULL, 0 }, { I_IN_USE, NULL, 0 },
 	{ I_PARTITION_TABLE, NULL, 0 }, { I_REDOXFS, NULL, 0 }, { I_REDOXFS_ERROR, "RedoxFS:    none (%s)\n", 0 },
 	{ I_BOOTLOADERS, NULL, 0 }, { I_WARNINGS, "Warning:    %s\n", 0 },
 };
-static const struct layout info_layout = LAYOUT(info_cols);
+static const struct tlayout info_layout = LAYOUT(info_cols);
 
 enum { U_BY, U_PID, U_PROCESS, U_WRITING, U_LOCK };
-static const struct field in_use_fields[] = {
-	[U_BY] = { "by", F_STR, 0 },
-	[U_PID] = { "pid", F_COUNT, FF_NULL },
-	[U_PROCESS] = { "process", F_STR, FF_NULL },
-	[U_WRITING] = { "writing", F_BOOL, 0 },
-	[U_LOCK] = { "lock", F_STR, 0 },
+static const struct tfield in_use_fields[] = {
+	[U_BY] = { "by", TK_STR, 0 },
+	[U_PID] = { "pid", TK_COUNT, TF_NULL },
+	[U_PROCESS] = { "process", TK_STR, TF_NULL },
+	[U_WRITING] = { "writing", TK_BOOL, 0 },
+	[U_LOCK] = { "lock", TK_STR, 0 },
 };
-static const struct col in_use_cols[] = { { U_BY, "In use:     by %s\n", 0 } };
-static const struct layout in_use_layout = LAYOUT(in_use_cols);
+static const struct tcol in_use_cols[] = { { U_BY, "In use:     by %s\n", 0 } };
+static const struct tlayout in_use_layout = LAYOUT(in_use_cols);
 
 enum { PT_TYPE, PT_ID, PT_PARTITIONS, PT_NONE };
-static const struct field table_fields[] = {
-	[PT_TYPE] = { "type", F_STR, FF_NULL },
-	[PT_ID] = { "id", F_STR, FF_NULL },
-	[PT_PARTITIONS] = { "partitions", F_RECORDS, 0 },
-	[PT_NONE] = { NULL, F_STR, 0 },
+static const struct tfield table_fields[] = {
+	[PT_TYPE] = { "type", TK_STR, TF_NULL },
+	[PT_ID] = { "id", TK_STR, TF_NULL },
+	[PT_PARTITIONS] = { "partitions", TK_RECORDS, 0 },
+	[PT_NONE] = { NULL, TK_STR, 0 },
 };
-static const struct col table_cols[] = {
+static const struct tcol table_cols[] = {
 	{ PT_TYPE, "Partitions: %s", 0 }, { PT_ID, ", id %s", 0 }, { PT_TYPE, "\n", 0 },
 	{ PT_NONE, "Partitions: %s\n", 0 }, { PT_PARTITIONS, NULL, 0 },
 };
-static const struct layout table_layout = LAYOUT(table_cols);
+static const struct tlayout table_layout = LAYOUT(table_cols);
 
 enum {
 	P_NUMBER, P_TYPE, P_TYPE_NAME, P_NAME, P_UUID, P_START, P_SIZE, P_FILESYSTEM,
 	P_SHOWN_NAME, P_END, P_SHOWN_TYPE, P_TYPE_IN_PARENS,
 };
-static const struct field part_fields[] = {
-	[P_NUMBER] = { "number", F_COUNT, 0 },
-	[P_TYPE] = { "type", F_STR, 0 },
-	[P_TYPE_NAME] = { "type_name", F_STR, FF_NULL },
-	[P_NAME] = { "name", F_STR, 0 },
-	[P_UUID] = { "uuid", F_STR, 0 },
-	[P_START] = { "start", F_U64, 0 },
-	[P_SIZE] = { "size", F_U64, 0 },
-	[P_FILESYSTEM] = { "filesystem", F_STR, 0 },
-	[P_SHOWN_NAME] = { NULL, F_STR, 0 },
-	[P_END] = { NULL, F_U64, 0 },
-	[P_SHOWN_TYPE] = { NULL, F_STR, 0 },
-	[P_TYPE_IN_PARENS] = { NULL, F_STR, 0 },
+static const struct tfield part_fields[] = {
+	[P_NUMBER] = { "number", TK_COUNT, 0 },
+	[P_TYPE] = { "type", TK_STR, 0 },
+	[P_TYPE_NAME] = { "type_name", TK_STR, TF_NULL },
+	[P_NAME] = { "name", TK_STR, 0 },
+	[P_UUID] = { "uuid", TK_STR, 0 },
+	[P_START] = { "start", TK_U64, 0 },
+	[P_SIZE] = { "size", TK_U64, 0 },
+	[P_FILESYSTEM] = { "filesystem", TK_STR, 0 },
+	[P_SHOWN_NAME] = { NULL, TK_STR, 0 },
+	[P_END] = { NULL, TK_U64, 0 },
+	[P_SHOWN_TYPE] = { NULL, TK_STR, 0 },
+	[P_TYPE_IN_PARENS] = { NULL, TK_STR, 0 },
 };
-static const struct col part_cols[] = {
+static const struct tcol part_cols[] = {
 	{ P_NUMBER, "  p%-2s ", 0 }, { P_SHOWN_NAME, "%-10s ", 0 }, { P_START, "bytes %s", 0 },
 	{ P_END, "..%s", 0 }, { P_SIZE, " (%h)", 0 }, { P_SHOWN_TYPE, ", type %s", 0 },
 	{ P_TYPE_IN_PARENS, " (%s)", 0 }, { P_FILESYSTEM, ", filesystem %s", 0 }, { TEXT_LIT, "\n", 0 },
 };
-static const struct layout part_layout = LAYOUT(part_cols);
+static const struct tlayout part_layout = LAYOUT(part_cols);
 
 enum {
 	R_PARTITION, R_OFFSET, R_RESERVED, R_UUID, R_GENERATION, R_SIZE, R_BLOCKS, R_FREE_BLOCKS,
 	R_FREE_BYTES, R_ENCRYPTED, R_BOOT_FILES, R_WHOLE, R_BOOT_HEADING,
 };
-static const struct field fs_fields[] = {
-	[R_PARTITION] = { "partition", F_COUNT, FF_NULL },
-	[R_OFFSET] = { "offset", F_U64, 0 },
-	[R_RESERVED] = { "reserved_bytes", F_COUNT, 0 },
-	[R_UUID] = { "uuid", F_STR, 0 },
-	[R_GENERATION] = { "generation", F_U64, 0 },
-	[R_SIZE] = { "size", F_U64, 0 },
-	[R_BLOCKS] = { "blocks", F_COUNT, 0 },
-	[R_FREE_BLOCKS] = { "free_blocks", F_COUNT, 0 },
-	[R_FREE_BYTES] = { "free_bytes", F_U64, 0 },
-	[R_ENCRYPTED] = { "encrypted", F_BOOL, 0 },
-	[R_BOOT_FILES] = { "boot_files", F_RECORDS, 0 },
-	[R_WHOLE] = { NULL, F_STR, 0 },
-	[R_BOOT_HEADING] = { NULL, F_STR, 0 },
+static const struct tfield fs_fields[] = {
+	[R_PARTITION] = { "partition", TK_COUNT, TF_NULL },
+	[R_OFFSET] = { "offset", TK_U64, 0 },
+	[R_RESERVED] = { "reserved_bytes", TK_COUNT, 0 },
+	[R_UUID] = { "uuid", TK_STR, 0 },
+	[R_GENERATION] = { "generation", TK_U64, 0 },
+	[R_SIZE] = { "size", TK_U64, 0 },
+	[R_BLOCKS] = { "blocks", TK_COUNT, 0 },
+	[R_FREE_BLOCKS] = { "free_blocks", TK_COUNT, 0 },
+	[R_FREE_BYTES] = { "free_bytes", TK_U64, 0 },
+	[R_ENCRYPTED] = { "encrypted", TK_BOOL, 0 },
+	[R_BOOT_FILES] = { "boot_files", TK_RECORDS, 0 },
+	[R_WHOLE] = { NULL, TK_STR, 0 },
+	[R_BOOT_HEADING] = { NULL, TK_STR, 0 },
 };
-static const struct col fs_cols[] = {
+static const struct tcol fs_cols[] = {
 	{ R_PARTITION, "RedoxFS:    partition p%s", 0 }, { R_WHOLE, "RedoxFS:    %s", 0 },
-	{ R_RESERVED, ", after a %s-byte reserved area", C_NONZERO }, { R_UUID, "\n  UUID:       %s\n", 0 },
+	{ R_RESERVED, ", after a %s-byte reserved area", TC_NONZERO }, { R_UUID, "\n  UUID:       %s\n", 0 },
 	{ R_GENERATION, "  Generation: %s\n", 0 }, { R_SIZE, "  Size:       %s bytes (%h)", 0 },
 	{ R_BLOCKS, ", %s blocks\n", 0 }, { R_FREE_BLOCKS, "  Free:       %s blocks", 0 },
 	{ R_FREE_BYTES, " (%h)\n", 0 }, { R_ENCRYPTED, "  Encrypted:  %s\n", 0 },
 	{ R_BOOT_HEADING, "%s\n", 0 }, { R_BOOT_FILES, NULL, 0 },
 };
-static const struct layout fs_layout = LAYOUT(fs_cols);
+static const struct tlayout fs_layout = LAYOUT(fs_cols);
 
 enum { B_PATH, B_ERROR, B_TYPE, B_SIZE, B_STATE };
-static const struct field file_fields[] = {
-	[B_PATH] = { "path", F_STR, 0 },
-	[B_ERROR] = { "error", F_STR, 0 },
-	[B_TYPE] = { "type", F_STR, 0 },
-	[B_SIZE] = { "size", F_COUNT, 0 },
-	[B_STATE] = { NULL, F_STR, 0 },
+static const struct tfield file_fields[] = {
+	[B_PATH] = { "path", TK_STR, 0 },
+	[B_ERROR] = { "error", TK_STR, 0 },
+	[B_TYPE] = { "type", TK_STR, 0 },
+	[B_SIZE] = { "size", TK_COUNT, 0 },
+	[B_STATE] = { NULL, TK_STR, 0 },
 };
-static const struct col file_cols[] = {
+static const struct tcol file_cols[] = {
 	{ B_PATH, "  %-22s", 0 }, { B_STATE, " %s\n", 0 }, { B_TYPE, " %s", 0 }, { B_SIZE, ", %s bytes\n", 0 },
 };
-static const struct layout file_layout = LAYOUT(file_cols);
+static const struct tlayout file_layout = LAYOUT(file_cols);
 
 enum { A_PATH, A_SIZE, A_SHA256, A_ARCH, A_LIVE, A_SHOWN_ARCH };
-static const struct field app_fields[] = {
-	[A_PATH] = { "path", F_STR, 0 },
-	[A_SIZE] = { "size", F_COUNT, 0 },
-	[A_SHA256] = { "sha256", F_STR, 0 },
-	[A_ARCH] = { "arch", F_STR, FF_NULL },
-	[A_LIVE] = { "live", F_BOOL, 0 },
-	[A_SHOWN_ARCH] = { NULL, F_STR, 0 },
+static const struct tfield app_fields[] = {
+	[A_PATH] = { "path", TK_STR, 0 },
+	[A_SIZE] = { "size", TK_COUNT, 0 },
+	[A_SHA256] = { "sha256", TK_STR, 0 },
+	[A_ARCH] = { "arch", TK_STR, TF_NULL },
+	[A_LIVE] = { "live", TK_BOOL, 0 },
+	[A_SHOWN_ARCH] = { NULL, TK_STR, 0 },
 };
-static const struct col app_cols[] = {
+static const struct tcol app_cols[] = {
 	{ A_PATH, "Bootloader: %s", 0 }, { A_SIZE, ", %s bytes", 0 }, { A_SHOWN_ARCH, ", %s", 0 },
-	{ A_LIVE, ", live", C_NONZERO }, { TEXT_LIT, "\n", 0 },
+	{ A_LIVE, ", live", TC_NONZERO }, { TEXT_LIT, "\n", 0 },
 };
-static const struct layout app_layout = LAYOUT(app_cols);
+static const struct tlayout app_layout = LAYOUT(app_cols);
 
 int cmd_info(int argc, char **argv)
 {
@@ -245,7 +245,7 @@ int cmd_info(int argc, char **argv)
 	char (*fsnames)[32] = rx_xcalloc((size_t)pt->count + 1, sizeof(*fsnames));
 	char (*sums)[65] = rx_xcalloc(boot.napps + 1, sizeof(*sums));
 	char errs[RX_ARRAY_SIZE(boot_files)][sizeof(ctx.msg)];
-	const struct layout *cont_layout;
+	const struct tlayout *cont_layout;
 	struct record *cont = container_record(img->container, &cont_layout);
 	RECORD_INIT(&r, info_fields);
 	rec_str(&r, I_IMAGE, t.image);

@@ -288,44 +288,44 @@ enum {
 	/* prose only the text shows */
 	I_AS_TOLD, I_HEADER_SIZE, I_NO_BOOTSTRAP, I_ROOM, I_OVER, I_FAILS, I_PASSES,
 };
-static const struct field info_fields[] = {
-	[I_ARCHIVE] = { "archive", F_STR, 0 },
-	[I_LAYOUT] = { "layout", F_STR, 0 },
-	[I_DESCRIPTION] = { "description", F_STR, 0 },
-	[I_DETECTED] = { "detected", F_BOOL, 0 },
-	[I_WRITABLE] = { "writable", F_BOOL, 0 },
-	[I_FILE_SIZE] = { "file_size", F_COUNT, 0 },
-	[I_INITFS_SIZE] = { "initfs_size", F_COUNT, 0 },
-	[I_ITO] = { "inode_table_offset", F_COUNT, 0 },
-	[I_COUNT] = { "inode_count", F_COUNT, 0 },
-	[I_ROOT] = { "root_inode", F_COUNT, 0 },
-	[I_PAGE_SIZE] = { "page_size", F_COUNT, FF_NULL },
-	[I_TIME] = { "creation_time", F_TIME, FF_NULL },
-	[I_ENTRY] = { "bootstrap_entry", F_HEX, FF_NULL },
-	[I_BOOTSTRAP] = { "bootstrap", F_RECORD, FF_NULL },
-	[I_FILES] = { "files", F_COUNT, 0 },
-	[I_DIRS] = { "directories", F_COUNT, 0 },
-	[I_LINKS] = { "symlinks", F_COUNT, 0 },
-	[I_DATA] = { "data_bytes", F_U64, 0 },
-	[I_LINK_FORM] = { "symlink_targets", F_STR, 0 },
-	[I_MAX] = { "max_size", F_U64, 0 },	/* the user's */
-	[I_NEEDED] = { "needed", F_COUNT, 0 },
-	[I_FREE] = { "free", F_I64, 0 },
-	[I_WARNINGS] = { "warnings", F_LIST, 0 },
-	[I_BOOTABLE] = { "bootable", F_BOOL, 0 },
-	[I_BOOT_PROBLEMS] = { "boot_problems", F_LIST, 0 },
-	[I_INODE_SIZE] = { "inode_size", F_COUNT, 0 },
-	[I_AS_TOLD] = { NULL, F_BOOL, 0 },
-	[I_HEADER_SIZE] = { NULL, F_COUNT, 0 },
-	[I_NO_BOOTSTRAP] = { NULL, F_STR, 0 },
-	[I_ROOM] = { NULL, F_U64, 0 },
-	[I_OVER] = { NULL, F_U64, 0 },
-	[I_FAILS] = { NULL, F_COUNT, 0 },
-	[I_PASSES] = { NULL, F_STR, 0 },
+static const struct tfield info_fields[] = {
+	[I_ARCHIVE] = { "archive", TK_STR, 0 },
+	[I_LAYOUT] = { "layout", TK_STR, 0 },
+	[I_DESCRIPTION] = { "description", TK_STR, 0 },
+	[I_DETECTED] = { "detected", TK_BOOL, 0 },
+	[I_WRITABLE] = { "writable", TK_BOOL, 0 },
+	[I_FILE_SIZE] = { "file_size", TK_COUNT, 0 },
+	[I_INITFS_SIZE] = { "initfs_size", TK_COUNT, 0 },
+	[I_ITO] = { "inode_table_offset", TK_COUNT, 0 },
+	[I_COUNT] = { "inode_count", TK_COUNT, 0 },
+	[I_ROOT] = { "root_inode", TK_COUNT, 0 },
+	[I_PAGE_SIZE] = { "page_size", TK_COUNT, TF_NULL },
+	[I_TIME] = { "creation_time", TK_TIME, TF_NULL },
+	[I_ENTRY] = { "bootstrap_entry", TK_HEX, TF_NULL },
+	[I_BOOTSTRAP] = { "bootstrap", TK_RECORD, TF_NULL },
+	[I_FILES] = { "files", TK_COUNT, 0 },
+	[I_DIRS] = { "directories", TK_COUNT, 0 },
+	[I_LINKS] = { "symlinks", TK_COUNT, 0 },
+	[I_DATA] = { "data_bytes", TK_U64, 0 },
+	[I_LINK_FORM] = { "symlink_targets", TK_STR, 0 },
+	[I_MAX] = { "max_size", TK_U64, 0 },	/* the user's */
+	[I_NEEDED] = { "needed", TK_COUNT, 0 },
+	[I_FREE] = { "free", TK_I64, 0 },
+	[I_WARNINGS] = { "warnings", TK_LIST, 0 },
+	[I_BOOTABLE] = { "bootable", TK_BOOL, 0 },
+	[I_BOOT_PROBLEMS] = { "boot_problems", TK_LIST, 0 },
+	[I_INODE_SIZE] = { "inode_size", TK_COUNT, 0 },
+	[I_AS_TOLD] = { NULL, TK_BOOL, 0 },
+	[I_HEADER_SIZE] = { NULL, TK_COUNT, 0 },
+	[I_NO_BOOTSTRAP] = { NULL, TK_STR, 0 },
+	[I_ROOM] = { NULL, TK_U64, 0 },
+	[I_OVER] = { NULL, TK_U64, 0 },
+	[I_FAILS] = { NULL, TK_COUNT, 0 },
+	[I_PASSES] = { NULL, TK_STR, 0 },
 };
-static const struct col info_cols[] = {
+static const struct tcol info_cols[] = {
 	{ I_ARCHIVE, "archive          %s\n", 0 },
-	{ I_LAYOUT, "layout           %s", 0 }, { I_AS_TOLD, " (as told)", C_NONZERO },
+	{ I_LAYOUT, "layout           %s", 0 }, { I_AS_TOLD, " (as told)", TC_NONZERO },
 	{ I_DESCRIPTION, ": %s\n", 0 },
 	{ I_FILE_SIZE, "size             %s bytes", 0 }, { I_HEADER_SIZE, " (initfs_size %s)", 0 },
 	{ TEXT_LIT, "\n", 0 },
@@ -344,27 +344,27 @@ static const struct col info_cols[] = {
 	{ I_FAILS, "boot check       fails: %s of the warnings keep it from booting\n", 0 },
 	{ I_PASSES, "boot check       passes: %s\n", 0 },
 };
-static const struct layout info_layout = LAYOUT(info_cols);
+static const struct tlayout info_layout = LAYOUT(info_cols);
 
 enum { B_OFFSET, B_LENGTH, B_REGION, B_ELF, B_ELF_LENGTH, B_CLASS, B_ORDER, B_MACHINE, B_E_ENTRY, B_WHAT };
-static const struct field boot_fields[] = {
-	[B_OFFSET] = { "offset", F_COUNT, 0 },
-	[B_LENGTH] = { "length", F_COUNT, 0 },
-	[B_REGION] = { "region", F_COUNT, 0 },
-	[B_ELF] = { "elf", F_BOOL, 0 },
-	[B_ELF_LENGTH] = { "elf_length", F_COUNT, 0 },
-	[B_CLASS] = { "class", F_COUNT, 0 },
-	[B_ORDER] = { "byte_order", F_STR, 0 },
-	[B_MACHINE] = { "machine", F_COUNT, 0 },
-	[B_E_ENTRY] = { "e_entry", F_HEX, 0 },
-	[B_WHAT] = { NULL, F_STR, 0 },	/* what it is when its ELF headers are not read */
+static const struct tfield boot_fields[] = {
+	[B_OFFSET] = { "offset", TK_COUNT, 0 },
+	[B_LENGTH] = { "length", TK_COUNT, 0 },
+	[B_REGION] = { "region", TK_COUNT, 0 },
+	[B_ELF] = { "elf", TK_BOOL, 0 },
+	[B_ELF_LENGTH] = { "elf_length", TK_COUNT, 0 },
+	[B_CLASS] = { "class", TK_COUNT, 0 },
+	[B_ORDER] = { "byte_order", TK_STR, 0 },
+	[B_MACHINE] = { "machine", TK_COUNT, 0 },
+	[B_E_ENTRY] = { "e_entry", TK_HEX, 0 },
+	[B_WHAT] = { NULL, TK_STR, 0 },	/* what it is when its ELF headers are not read */
 };
-static const struct col boot_cols[] = {
+static const struct tcol boot_cols[] = {
 	{ B_LENGTH, "bootstrap        %s bytes", 0 }, { B_OFFSET, " at 0x%x", 0 },
 	{ B_CLASS, " (ELF%s", 0 }, { B_ORDER, " %s-endian", 0 }, { B_MACHINE, ", machine %s", 0 },
 	{ B_E_ENTRY, ", e_entry %s)", 0 }, { B_WHAT, " (%s)", 0 }, { TEXT_LIT, "\n", 0 },
 };
-static const struct layout boot_layout = LAYOUT(boot_cols);
+static const struct tlayout boot_layout = LAYOUT(boot_cols);
 
 static int info_one(struct arc *x, int json, uint64_t max)
 {
@@ -505,23 +505,23 @@ static const struct ifs_dirent **listing(const struct ifs_node *d, int unsorted)
 
 /* An entry of initfs ls. */
 enum { E_PATH, E_NAME, E_TYPE, E_MODE, E_UID, E_GID, E_SIZE, E_INODE, E_TARGET };
-static const struct field entry_fields[] = {
-	[E_PATH] = { "path", F_STR, 0 },
-	[E_NAME] = { "name", F_STR, 0 },
-	[E_TYPE] = { "type", F_STR, 0 },
-	[E_MODE] = { "mode", F_MODE, 0 },
-	[E_UID] = { "uid", F_COUNT, 0 },
-	[E_GID] = { "gid", F_COUNT, 0 },
-	[E_SIZE] = { "size", F_COUNT, 0 },	/* directories: entries, as redox-initfs-dump */
-	[E_INODE] = { "inode", F_COUNT, 0 },
-	[E_TARGET] = { "target", F_STR, 0 },
+static const struct tfield entry_fields[] = {
+	[E_PATH] = { "path", TK_STR, 0 },
+	[E_NAME] = { "name", TK_STR, 0 },
+	[E_TYPE] = { "type", TK_STR, 0 },
+	[E_MODE] = { "mode", TK_MODE, 0 },
+	[E_UID] = { "uid", TK_COUNT, 0 },
+	[E_GID] = { "gid", TK_COUNT, 0 },
+	[E_SIZE] = { "size", TK_COUNT, 0 },	/* directories: entries, as redox-initfs-dump */
+	[E_INODE] = { "inode", TK_COUNT, 0 },
+	[E_TARGET] = { "target", TK_STR, 0 },
 };
-static const struct col entry_short_cols[] = { { E_NAME, "%s\n", 0 } };
-static const struct col entry_long_cols[] = {
+static const struct tcol entry_short_cols[] = { { E_NAME, "%s\n", 0 } };
+static const struct tcol entry_long_cols[] = {
 	{ E_MODE, "%M ", 0 }, { E_UID, "%5s ", 0 }, { E_GID, "%5s ", 0 }, { E_SIZE, "%10s ", 0 },
 	{ E_INODE, "%5s ", 0 }, { E_NAME, "%s", 0 }, { E_TARGET, " -> %s", 0 }, { TEXT_LIT, "\n", 0 },
 };
-static const struct layout entry_short = LAYOUT(entry_short_cols), entry_long = LAYOUT(entry_long_cols);
+static const struct tlayout entry_short = LAYOUT(entry_short_cols), entry_long = LAYOUT(entry_long_cols);
 
 static void ls_entry(struct lsopt *o, const char *path, const char *name, size_t len,
 		     const struct ifs_node *n)

@@ -34,44 +34,44 @@ enum {
 	N_ATIME, N_TARGET, N_STORAGE, N_HTREE_DEPTH, N_RECORDS, N_COMPRESSED, N_ERROR, N_NODE_BLOCK,
 	N_RECORD_SIZE, N_STORED_BLOCKS, N_STORAGE_WORDS, N_IN,
 };
-static const struct field node_fields[] = {
-	[N_PATH] = { "path", F_STR, 0 },
-	[N_NAME] = { "name", F_STR, 0 },
-	[N_TYPE] = { "type", F_STR, 0 },
-	[N_MODE] = { "mode", F_MODE, 0 },
-	[N_UID] = { "uid", F_COUNT, 0 },
-	[N_GID] = { "gid", F_COUNT, 0 },
-	[N_SIZE] = { "size", F_COUNT, 0 },
-	[N_NLINK] = { "nlink", F_COUNT, 0 },
-	[N_NODE] = { "node", F_COUNT, 0 },
-	[N_BLOCKS] = { "blocks", F_U64, 0 },	/* as stored: nothing bounds it */
-	[N_MTIME] = { "mtime", F_TIME, 0 },
-	[N_CTIME] = { "ctime", F_TIME, 0 },
-	[N_ATIME] = { "atime", F_TIME, 0 },
-	[N_TARGET] = { "target", F_STR, 0 },
-	[N_STORAGE] = { "storage", F_STR, 0 },
-	[N_HTREE_DEPTH] = { "htree_depth", F_COUNT, 0 },
-	[N_RECORDS] = { "records", F_COUNT, 0 },
-	[N_COMPRESSED] = { "compressed_records", F_COUNT, 0 },
-	[N_ERROR] = { "error", F_STR, 0 },
-	[N_NODE_BLOCK] = { "node_block", F_COUNT, 0 },
-	[N_RECORD_SIZE] = { "record_size", F_COUNT, 0 },
-	[N_STORED_BLOCKS] = { "stored_blocks", F_COUNT, 0 },
-	[N_STORAGE_WORDS] = { NULL, F_STR, 0 },
-	[N_IN] = { NULL, F_STR, 0 },
+static const struct tfield node_fields[] = {
+	[N_PATH] = { "path", TK_STR, 0 },
+	[N_NAME] = { "name", TK_STR, 0 },
+	[N_TYPE] = { "type", TK_STR, 0 },
+	[N_MODE] = { "mode", TK_MODE, 0 },
+	[N_UID] = { "uid", TK_COUNT, 0 },
+	[N_GID] = { "gid", TK_COUNT, 0 },
+	[N_SIZE] = { "size", TK_COUNT, 0 },
+	[N_NLINK] = { "nlink", TK_COUNT, 0 },
+	[N_NODE] = { "node", TK_COUNT, 0 },
+	[N_BLOCKS] = { "blocks", TK_U64, 0 },	/* as stored: nothing bounds it */
+	[N_MTIME] = { "mtime", TK_TIME, 0 },
+	[N_CTIME] = { "ctime", TK_TIME, 0 },
+	[N_ATIME] = { "atime", TK_TIME, 0 },
+	[N_TARGET] = { "target", TK_STR, 0 },
+	[N_STORAGE] = { "storage", TK_STR, 0 },
+	[N_HTREE_DEPTH] = { "htree_depth", TK_COUNT, 0 },
+	[N_RECORDS] = { "records", TK_COUNT, 0 },
+	[N_COMPRESSED] = { "compressed_records", TK_COUNT, 0 },
+	[N_ERROR] = { "error", TK_STR, 0 },
+	[N_NODE_BLOCK] = { "node_block", TK_COUNT, 0 },
+	[N_RECORD_SIZE] = { "record_size", TK_COUNT, 0 },
+	[N_STORED_BLOCKS] = { "stored_blocks", TK_COUNT, 0 },
+	[N_STORAGE_WORDS] = { NULL, TK_STR, 0 },
+	[N_IN] = { NULL, TK_STR, 0 },
 };
 
-static const struct col ls_short_cols[] = { { N_NAME, "%s\n", 0 } };
-static const struct col ls_long_cols[] = {
+static const struct tcol ls_short_cols[] = { { N_NAME, "%s\n", 0 } };
+static const struct tcol ls_long_cols[] = {
 	{ N_MODE, "%M ", 0 }, { N_NLINK, "%3s ", 0 }, { N_UID, "%5s ", 0 }, { N_GID, "%5s ", 0 },
 	{ N_SIZE, "%10s ", 0 }, { N_MTIME, "%t ", 0 }, { N_NAME, "%s", 0 }, { N_TARGET, " -> %s", 0 },
 	{ TEXT_LIT, "\n", 0 },
 };
 /* An entry that could not be read: its name, '?' for the rest. */
-static const struct col ls_damaged_long_cols[] = {
+static const struct tcol ls_damaged_long_cols[] = {
 	{ N_NAME, "??????????   ?     ?     ?          ?                ? %s\n", 0 },
 };
-static const struct col stat_cols[] = {
+static const struct tcol stat_cols[] = {
 	{ N_PATH, "  Path: %s", 0 }, { N_TARGET, " -> %s", 0 }, { N_TYPE, "\n  Type: %s\n", 0 },
 	{ N_MODE, "  Mode: %s (%M)", 0 }, { N_UID, "  Uid: %s", 0 }, { N_GID, "  Gid: %s\n", 0 },
 	{ N_SIZE, "  Size: %s", 0 }, { N_BLOCKS, "  Blocks: %s (4 KiB, incl. the node)", 0 },
@@ -83,7 +83,7 @@ static const struct col stat_cols[] = {
 	{ N_STORAGE, "\n", 0 },
 	{ N_ATIME, "Access: %T\n", 0 }, { N_MTIME, "Modify: %T\n", 0 }, { N_CTIME, "Create: %T\n", 0 },
 };
-static const struct layout ls_short = LAYOUT(ls_short_cols), ls_long = LAYOUT(ls_long_cols),
+static const struct tlayout ls_short = LAYOUT(ls_short_cols), ls_long = LAYOUT(ls_long_cols),
 			   ls_damaged_long = LAYOUT(ls_damaged_long_cols), stat_layout = LAYOUT(stat_cols);
 
 /* A node's record: the common attributes, then (fs not NULL) what RedoxFS stores of n. */

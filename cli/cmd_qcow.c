@@ -40,59 +40,59 @@ static int parse_format(const char *verb, const char *s, const char **fmt)
 
 /* The container and, for a qcow2, its backing chain: each file, then the file it names. */
 enum { K_KIND, K_FORMAT, K_SIZE, K_CHAIN, K_VIRTUAL };
-static const struct field container_fields[] = {
-	[K_KIND] = { "kind", F_STR, 0 },
-	[K_FORMAT] = { "format", F_STR, 0 },
-	[K_SIZE] = { "size", F_U64, 0 },
-	[K_CHAIN] = { "chain", F_RECORDS, 0 },
-	[K_VIRTUAL] = { NULL, F_BOOL, 0 },
+static const struct tfield container_fields[] = {
+	[K_KIND] = { "kind", TK_STR, 0 },
+	[K_FORMAT] = { "format", TK_STR, 0 },
+	[K_SIZE] = { "size", TK_U64, 0 },
+	[K_CHAIN] = { "chain", TK_RECORDS, 0 },
+	[K_VIRTUAL] = { NULL, TK_BOOL, 0 },
 };
-static const struct col container_cols[] = {
-	{ K_FORMAT, "Container:  %s", 0 }, { K_KIND, " %s,", 0 }, { K_VIRTUAL, " virtual size", C_NONZERO },
+static const struct tcol container_cols[] = {
+	{ K_FORMAT, "Container:  %s", 0 }, { K_KIND, " %s,", 0 }, { K_VIRTUAL, " virtual size", TC_NONZERO },
 	{ K_SIZE, " %s bytes (%h)\n", 0 }, { K_CHAIN, NULL, 0 },
 };
-static const struct layout container_layout = LAYOUT(container_cols);
+static const struct tlayout container_layout = LAYOUT(container_cols);
 
 enum {
 	Q_FILE, Q_FORMAT, Q_SIZE, Q_VERSION, Q_FILE_SIZE, Q_CLUSTER_SIZE, Q_REFCOUNT_BITS, Q_INCOMPATIBLE,
 	Q_COMPATIBLE, Q_AUTOCLEAR, Q_EXTENDED_L2, Q_COMPRESSION, Q_SNAPSHOTS, Q_BACKING_NAME, Q_BACKING_FILE,
 	Q_BACKING_FORMAT, Q_LEAD, Q_RAW_SIZE, Q_ZSTD, Q_DIRTY, Q_CORRUPT, Q_PROBED,
 };
-static const struct field chain_fields[] = {
-	[Q_FILE] = { "file", F_STR, 0 },
-	[Q_FORMAT] = { "format", F_STR, 0 },
-	[Q_SIZE] = { "size", F_U64, 0 },
-	[Q_VERSION] = { "version", F_COUNT, 0 },
-	[Q_FILE_SIZE] = { "file_size", F_U64, 0 },
-	[Q_CLUSTER_SIZE] = { "cluster_size", F_COUNT, 0 },
-	[Q_REFCOUNT_BITS] = { "refcount_bits", F_COUNT, 0 },
-	[Q_INCOMPATIBLE] = { "incompatible_features", F_HEX, 0 },
-	[Q_COMPATIBLE] = { "compatible_features", F_HEX, 0 },
-	[Q_AUTOCLEAR] = { "autoclear_features", F_HEX, 0 },
-	[Q_EXTENDED_L2] = { "extended_l2", F_BOOL, 0 },
-	[Q_COMPRESSION] = { "compression", F_STR, 0 },
-	[Q_SNAPSHOTS] = { "snapshots", F_COUNT, 0 },
-	[Q_BACKING_NAME] = { "backing_name", F_STR, 0 },
-	[Q_BACKING_FILE] = { "backing_file", F_STR, 0 },
-	[Q_BACKING_FORMAT] = { "backing_format", F_STR, 0 },
-	[Q_LEAD] = { NULL, F_STR, 0 },
-	[Q_RAW_SIZE] = { NULL, F_U64, 0 },
-	[Q_ZSTD] = { NULL, F_BOOL, 0 },
-	[Q_DIRTY] = { NULL, F_BOOL, 0 },
-	[Q_CORRUPT] = { NULL, F_BOOL, 0 },
-	[Q_PROBED] = { NULL, F_BOOL, 0 },
+static const struct tfield chain_fields[] = {
+	[Q_FILE] = { "file", TK_STR, 0 },
+	[Q_FORMAT] = { "format", TK_STR, 0 },
+	[Q_SIZE] = { "size", TK_U64, 0 },
+	[Q_VERSION] = { "version", TK_COUNT, 0 },
+	[Q_FILE_SIZE] = { "file_size", TK_U64, 0 },
+	[Q_CLUSTER_SIZE] = { "cluster_size", TK_COUNT, 0 },
+	[Q_REFCOUNT_BITS] = { "refcount_bits", TK_COUNT, 0 },
+	[Q_INCOMPATIBLE] = { "incompatible_features", TK_HEX, 0 },
+	[Q_COMPATIBLE] = { "compatible_features", TK_HEX, 0 },
+	[Q_AUTOCLEAR] = { "autoclear_features", TK_HEX, 0 },
+	[Q_EXTENDED_L2] = { "extended_l2", TK_BOOL, 0 },
+	[Q_COMPRESSION] = { "compression", TK_STR, 0 },
+	[Q_SNAPSHOTS] = { "snapshots", TK_COUNT, 0 },
+	[Q_BACKING_NAME] = { "backing_name", TK_STR, 0 },
+	[Q_BACKING_FILE] = { "backing_file", TK_STR, 0 },
+	[Q_BACKING_FORMAT] = { "backing_format", TK_STR, 0 },
+	[Q_LEAD] = { NULL, TK_STR, 0 },
+	[Q_RAW_SIZE] = { NULL, TK_U64, 0 },
+	[Q_ZSTD] = { NULL, TK_BOOL, 0 },
+	[Q_DIRTY] = { NULL, TK_BOOL, 0 },
+	[Q_CORRUPT] = { NULL, TK_BOOL, 0 },
+	[Q_PROBED] = { NULL, TK_BOOL, 0 },
 };
-static const struct col chain_cols[] = {
+static const struct tcol chain_cols[] = {
 	{ Q_LEAD, "%s", 0 }, { Q_FILE, "%s: ", 0 }, { Q_RAW_SIZE, "raw, %s bytes (%h)\n", 0 },
 	{ Q_VERSION, "qcow2 v%s", 0 }, { Q_CLUSTER_SIZE, ", %s-byte clusters", 0 },
 	{ Q_REFCOUNT_BITS, ", %s-bit refcounts", 0 }, { Q_FILE_SIZE, ", file %s bytes (%h)", 0 },
-	{ Q_EXTENDED_L2, ", extended L2", C_NONZERO }, { Q_ZSTD, ", zstd", C_NONZERO },
-	{ Q_SNAPSHOTS, ", %s snapshots", C_NONZERO }, { Q_DIRTY, ", marked dirty", C_NONZERO },
-	{ Q_CORRUPT, ", marked corrupt", C_NONZERO }, { Q_VERSION, "\n", 0 },
+	{ Q_EXTENDED_L2, ", extended L2", TC_NONZERO }, { Q_ZSTD, ", zstd", TC_NONZERO },
+	{ Q_SNAPSHOTS, ", %s snapshots", TC_NONZERO }, { Q_DIRTY, ", marked dirty", TC_NONZERO },
+	{ Q_CORRUPT, ", marked corrupt", TC_NONZERO }, { Q_VERSION, "\n", 0 },
 	{ Q_BACKING_NAME, "              backing file '%s'", 0 }, { Q_BACKING_FORMAT, " (%s", 0 },
-	{ Q_PROBED, ", probed", C_NONZERO }, { Q_BACKING_NAME, ")\n", 0 },
+	{ Q_PROBED, ", probed", TC_NONZERO }, { Q_BACKING_NAME, ")\n", 0 },
 };
-static const struct layout chain_layout = LAYOUT(chain_cols);
+static const struct tlayout chain_layout = LAYOUT(chain_cols);
 
 static void str_or_null(struct record *r, unsigned i, const char *s)
 {
@@ -102,7 +102,7 @@ static void str_or_null(struct record *r, unsigned i, const char *s)
 		rec_null(r, i);
 }
 
-struct record *container_record(const struct rx_dev *dev, const struct layout **l)
+struct record *container_record(const struct rx_dev *dev, const struct tlayout **l)
 {
 	const struct rx_qcow2_info *in = rx_qcow2_info(dev);
 	size_t n = 0;

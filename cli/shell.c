@@ -329,16 +329,16 @@ static void do_rollback(struct shell *sh)
 
 /* status: what is pending. */
 enum { T_IMAGE, T_PENDING, T_COMMANDS };
-static const struct field status_fields[] = {
-	[T_IMAGE] = { "image", F_STR, 0 },
-	[T_PENDING] = { "pending", F_BOOL, 0 },
-	[T_COMMANDS] = { "commands", F_LIST, 0 },
+static const struct tfield status_fields[] = {
+	[T_IMAGE] = { "image", TK_STR, 0 },
+	[T_PENDING] = { "pending", TK_BOOL, 0 },
+	[T_COMMANDS] = { "commands", TK_LIST, 0 },
 };
-static const struct col pending_cols[] = {
+static const struct tcol pending_cols[] = {
 	{ T_IMAGE, "pending for %s (lands with commit):\n", 0 }, { T_COMMANDS, "  %s\n", 0 },
 };
-static const struct col nothing_cols[] = { { TEXT_LIT, "nothing pending\n", 0 } };
-static const struct layout pending_layout = LAYOUT(pending_cols), nothing_layout = LAYOUT(nothing_cols);
+static const struct tcol nothing_cols[] = { { TEXT_LIT, "nothing pending\n", 0 } };
+static const struct tlayout pending_layout = LAYOUT(pending_cols), nothing_layout = LAYOUT(nothing_cols);
 
 static void show_status(struct shell *sh, int json)
 {

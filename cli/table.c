@@ -7,7 +7,7 @@
 /* The largest integer every JSON reader holds exactly (a double's 53 bits). */
 #define JSON_EXACT_MAX ((1ULL << 53) - 1)
 
-void record_init(struct record *r, const struct field *f, size_t n)
+void record_init(struct record *r, const struct tfield *f, size_t n)
 {
 	if (n > RECORD_MAX)
 		abort();
@@ -16,7 +16,7 @@ void record_init(struct record *r, const struct field *f, size_t n)
 	r->n = n;
 }
 
-static struct cell *cell_of(struct record *r, unsigned i, int ok)
+static struct tcell *cell_of(struct record *r, unsigned i, int ok)
 {
 	if (i >= r->n || !ok)
 		abort();	/* a verb's table and its setters disagree */
@@ -27,7 +27,7 @@ static struct cell *cell_of(struct record *r, unsigned i, int ok)
 
 void rec_strn(struct record *r, unsigned i, const char *s, size_t len)
 {
-	struct cell *c = cell_of(r, i, i < r->n && r->f[i].kind == F_STR);
+	struct tcell *c = cell_of(r, i, i < r->n && r->f[i].kind == TK_STR);
 	c->s = s;
 	c->len = len;
 }
@@ -40,40 +40,40 @@ void rec_str(struct record *r, unsigned i, const char *s)
 
 void rec_u64(struct record *r, unsigned i, uint64_t v)
 {
-	enum fkind k = i < r->n ? r->f[i].kind : F_STR;
-	cell_of(r, i, k == F_COUNT || k == F_U64 || k == F_HEX || k == F_BOOL || k == F_MODE)->u = v;
+	enum tkind k = i < r->n ? r->f[i].kind : TK_STR;
+	cell_of(r, i, k == TK_COUNT || k == TK_U64 || k == TK_HEX || k == TK_BOOL || k == TK_MODE)->u = v;
 }
 
 void rec_i64(struct record *r, unsigned i, int64_t v)
 {
-	cell_of(r, i, i < r->n && r->f[i].kind == F_I64)->u = (uint64_t)v;
+	cell_of(r, i, i < r->n && r->f[i].kind == TK_I64)->u = (uint64_t)v;
 }
 
 void rec_time(struct record *r, unsigned i, uint64_t sec, uint32_t nsec)
 {
-	struct cell *c = cell_of(r, i, i < r->n && r->f[i].kind == F_TIME);
+	struct tcell *c = cell_of(r, i, i < r->n && r->f[i].kind == TK_TIME);
 	c->u = sec;
 	c->nsec = nsec;
 }
 
 void rec_list(struct record *r, unsigned i, const char *const *v, size_t n)
 {
-	struct cell *c = cell_of(r, i, i < r->n && r->f[i].kind == F_LIST);
+	struct tcell *c = cell_of(r, i, i < r->n && r->f[i].kind == TK_LIST);
 	c->list = v;
 	c->len = n;
 }
 
-void rec_record(struct record *r, unsigned i, const struct record *sub, const struct layout *l)
+void rec_record(struct record *r, unsigned i, const struct record *sub, const struct tlayout *l)
 {
-	struct cell *c = cell_of(r, i, i < r->n && r->f[i].kind == F_RECORD);
+	struct tcell *c = cell_of(r, i, i < r->n && r->f[i].kind == TK_RECORD);
 	c->sub = sub;
 	c->len = 1;
 	c->sub_layout = l;
 }
 
-void rec_records(struct record *r, unsigned i, const struct record *sub, size_t n, const struct layout *l)
+void rec_records(struct record *r, unsigned i, const struct record *sub, size_t n, const struct tlayout *l)
 {
-	struct cell *c = cell_of(r, i, i < r->n && r->f[i].kind == F_RECORDS);
+	struct tcell *c = cell_of(r, i, i < r->n && r->f[i].kind == TK_RECORDS);
 	c->sub = sub;
 	c->len = n;
 	c->sub_layout = l;
@@ -97,57 +97,57 @@ void rec_text_only(struct record *r, unsigned i)
 
 static void json_fields(struct json *j, const struct record *r);
 
-static void json_field(struct json *j, const struct field *f, const struct cell *c)
+static void json_field(struct json *j, const struct tfield *f, const struct tcell *c)
 {
 	char buf[32];
 	if (!c->set || c->text_only) {
-		if (c->null || ((f->flags & FF_NULL) && !c->set))
+		if (c->null || ((f->flags & TF_NULL) && !c->set))
 			json_null(j, f->key);
 		return;
 	}
 	switch (f->kind) {
-	case F_STR:
+	case TK_STR:
 		json_strn(j, f->key, c->s, c->len);
 		break;
-	case F_COUNT:
+	case TK_COUNT:
 		/* Bounded by construction; should a value ever not be, it stays exact as a string. */
 		if (c->u <= JSON_EXACT_MAX)
 			json_u64(j, f->key, c->u);
 		else
 			json_u64_str(j, f->key, c->u);
 		break;
-	case F_U64:
+	case TK_U64:
 		json_u64_str(j, f->key, c->u);
 		break;
-	case F_I64:
+	case TK_I64:
 		snprintf(buf, sizeof(buf), "%lld", (long long)(int64_t)c->u);
 		json_str(j, f->key, buf);
 		break;
-	case F_HEX:
+	case TK_HEX:
 		json_hex(j, f->key, c->u);
 		break;
-	case F_BOOL:
+	case TK_BOOL:
 		json_bool(j, f->key, c->u != 0);
 		break;
-	case F_MODE:
+	case TK_MODE:
 		snprintf(buf, sizeof(buf), "%04o", (unsigned)(c->u & 07777));
 		json_str(j, f->key, buf);
 		break;
-	case F_TIME:
+	case TK_TIME:
 		json_time(j, f->key, c->u, c->nsec);
 		break;
-	case F_LIST:
+	case TK_LIST:
 		json_arr(j, f->key);
 		for (size_t k = 0; k < c->len; k++)
 			json_str(j, NULL, c->list[k]);
 		json_end_arr(j);
 		break;
-	case F_RECORD:
+	case TK_RECORD:
 		json_obj(j, f->key);
 		json_fields(j, c->sub);
 		json_end_obj(j);
 		break;
-	case F_RECORDS:
+	case TK_RECORDS:
 		json_arr(j, f->key);
 		for (size_t k = 0; k < c->len; k++) {
 			if (c->sub[k].text_only)
@@ -171,26 +171,26 @@ static void json_fields(struct json *j, const struct record *r)
 /* ---- text ---- */
 
 /* The value as %s shows it, into buf; returns its bytes and length. */
-static const char *plain(const struct field *f, const struct cell *c, const char *item, char *buf,
+static const char *plain(const struct tfield *f, const struct tcell *c, const char *item, char *buf,
 			 size_t cap, size_t *len)
 {
 	switch (f->kind) {
-	case F_STR:
+	case TK_STR:
 		*len = c->len;
 		return c->s;
-	case F_LIST:
+	case TK_LIST:
 		*len = strlen(item);
 		return item;
-	case F_RECORD:
-	case F_RECORDS:
+	case TK_RECORD:
+	case TK_RECORDS:
 		abort();	/* shown through their own layout */
-	case F_COUNT:
-	case F_U64: snprintf(buf, cap, "%llu", (unsigned long long)c->u); break;
-	case F_I64: snprintf(buf, cap, "%lld", (long long)(int64_t)c->u); break;
-	case F_HEX: snprintf(buf, cap, "0x%llx", (unsigned long long)c->u); break;
-	case F_BOOL: snprintf(buf, cap, "%s", c->u ? "yes" : "no"); break;
-	case F_MODE: snprintf(buf, cap, "%04o", (unsigned)(c->u & 07777)); break;
-	case F_TIME: snprintf(buf, cap, "%llu.%09u", (unsigned long long)c->u, c->nsec); break;
+	case TK_COUNT:
+	case TK_U64: snprintf(buf, cap, "%llu", (unsigned long long)c->u); break;
+	case TK_I64: snprintf(buf, cap, "%lld", (long long)(int64_t)c->u); break;
+	case TK_HEX: snprintf(buf, cap, "0x%llx", (unsigned long long)c->u); break;
+	case TK_BOOL: snprintf(buf, cap, "%s", c->u ? "yes" : "no"); break;
+	case TK_MODE: snprintf(buf, cap, "%04o", (unsigned)(c->u & 07777)); break;
+	case TK_TIME: snprintf(buf, cap, "%llu.%09u", (unsigned long long)c->u, c->nsec); break;
 	}
 	*len = strlen(buf);
 	return buf;
@@ -203,7 +203,7 @@ static void pad(FILE *f, long n)
 }
 
 /* One piece of text: fmt with its conversions of the one value (item: a list's entry). */
-static void text_piece(FILE *out, const char *fmt, const struct field *f, const struct cell *c,
+static void text_piece(FILE *out, const char *fmt, const struct tfield *f, const struct tcell *c,
 		       const char *item)
 {
 	for (const char *p = fmt; *p; p++) {
@@ -235,33 +235,34 @@ static void text_piece(FILE *out, const char *fmt, const struct field *f, const 
 			len = strlen(buf);
 		if (!left)
 			pad(out, width - (long)len);
-		fwrite(s, 1, len, out);
+		if (len)
+			fwrite(s, 1, len, out);
 		if (left)
 			pad(out, width - (long)len);
 	}
 }
 
-static void text_layout(FILE *out, const struct record *r, const struct layout *l);
+static void text_layout(FILE *out, const struct record *r, const struct tlayout *l);
 
-static void text_layout(FILE *out, const struct record *r, const struct layout *l)
+static void text_layout(FILE *out, const struct record *r, const struct tlayout *l)
 {
 	for (size_t i = 0; l && i < l->n; i++) {
-		const struct col *col = &l->col[i];
+		const struct tcol *col = &l->col[i];
 		if (col->field == TEXT_LIT) {
 			fputs(col->fmt, out);
 			continue;
 		}
 		if (col->field >= r->n)
 			abort();
-		const struct field *f = &r->f[col->field];
-		const struct cell *c = &r->c[col->field];
-		int listed = f->kind == F_LIST || f->kind == F_RECORDS;
-		if (!c->set || ((col->flags & C_NONZERO) && (listed ? c->len : c->u) == 0))
+		const struct tfield *f = &r->f[col->field];
+		const struct tcell *c = &r->c[col->field];
+		int listed = f->kind == TK_LIST || f->kind == TK_RECORDS;
+		if (!c->set || ((col->flags & TC_NONZERO) && (listed ? c->len : c->u) == 0))
 			continue;
-		if (f->kind == F_RECORD || f->kind == F_RECORDS) {
+		if (f->kind == TK_RECORD || f->kind == TK_RECORDS) {
 			for (size_t k = 0; k < c->len; k++)
 				text_layout(out, &c->sub[k], c->sub_layout);
-		} else if (f->kind == F_LIST) {
+		} else if (f->kind == TK_LIST) {
 			for (size_t k = 0; k < c->len; k++)
 				text_piece(out, col->fmt, f, c, c->list[k]);
 		} else {
@@ -281,7 +282,7 @@ void out_init(struct out *o, FILE *f, int json)
 		json_init(&o->j, f);
 }
 
-void out_record(struct out *o, const char *key, const struct record *r, const struct layout *l)
+void out_record(struct out *o, const char *key, const struct record *r, const struct tlayout *l)
 {
 	if (o->json) {
 		json_obj(&o->j, key);
@@ -292,7 +293,7 @@ void out_record(struct out *o, const char *key, const struct record *r, const st
 	}
 }
 
-void out_fields(struct out *o, const struct record *r, const struct layout *l)
+void out_fields(struct out *o, const struct record *r, const struct tlayout *l)
 {
 	if (o->json)
 		json_fields(&o->j, r);

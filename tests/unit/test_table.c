@@ -6,30 +6,30 @@
 #include "tap.h"
 
 enum { X_NAME, X_COUNT, X_BIG, X_ADDR, X_FLAG, X_MODE, X_WHEN, X_GONE, X_NULL, X_LIST, X_SUB, X_SUBS, X_PROSE };
-static const struct field x_fields[] = {
-	[X_NAME] = { "name", F_STR, 0 },
-	[X_COUNT] = { "count", F_COUNT, 0 },
-	[X_BIG] = { "big", F_U64, 0 },
-	[X_ADDR] = { "addr", F_HEX, 0 },
-	[X_FLAG] = { "flag", F_BOOL, 0 },
-	[X_MODE] = { "mode", F_MODE, 0 },
-	[X_WHEN] = { "when", F_TIME, 0 },
-	[X_GONE] = { "gone", F_STR, FF_NULL },
-	[X_NULL] = { "null", F_STR, 0 },
-	[X_LIST] = { "list", F_LIST, 0 },
-	[X_SUB] = { "sub", F_RECORD, 0 },
-	[X_SUBS] = { "subs", F_RECORDS, 0 },
-	[X_PROSE] = { NULL, F_STR, 0 },
+static const struct tfield x_fields[] = {
+	[X_NAME] = { "name", TK_STR, 0 },
+	[X_COUNT] = { "count", TK_COUNT, 0 },
+	[X_BIG] = { "big", TK_U64, 0 },
+	[X_ADDR] = { "addr", TK_HEX, 0 },
+	[X_FLAG] = { "flag", TK_BOOL, 0 },
+	[X_MODE] = { "mode", TK_MODE, 0 },
+	[X_WHEN] = { "when", TK_TIME, 0 },
+	[X_GONE] = { "gone", TK_STR, TF_NULL },
+	[X_NULL] = { "null", TK_STR, 0 },
+	[X_LIST] = { "list", TK_LIST, 0 },
+	[X_SUB] = { "sub", TK_RECORD, 0 },
+	[X_SUBS] = { "subs", TK_RECORDS, 0 },
+	[X_PROSE] = { NULL, TK_STR, 0 },
 };
-static const struct col x_cols[] = {
+static const struct tcol x_cols[] = {
 	{ X_NAME, "[%-6s]", 0 }, { X_COUNT, "[%4s file%p]", 0 }, { X_ADDR, "[%s %x]", 0 },
-	{ X_FLAG, "[%s]", 0 }, { X_FLAG, "[shown when set]", C_NONZERO }, { X_MODE, "[%s %M]", 0 },
+	{ X_FLAG, "[%s]", 0 }, { X_FLAG, "[shown when set]", TC_NONZERO }, { X_MODE, "[%s %M]", 0 },
 	{ X_NULL, "[never]", 0 }, { X_LIST, "<%s>", 0 }, { X_SUB, NULL, 0 }, { X_SUBS, NULL, 0 },
 	{ X_PROSE, "[%s 100%%]", 0 }, { TEXT_LIT, "\n", 0 },
 };
-static const struct layout x_layout = LAYOUT(x_cols);
-static const struct col sub_cols[] = { { X_NAME, "{%s}", 0 } };
-static const struct layout sub_layout = LAYOUT(sub_cols);
+static const struct tlayout x_layout = LAYOUT(x_cols);
+static const struct tcol sub_cols[] = { { X_NAME, "{%s}", 0 } };
+static const struct tlayout sub_layout = LAYOUT(sub_cols);
 
 static char *render(const struct record *r, int json)
 {
@@ -95,7 +95,7 @@ int main(void)
 	const char *t = render(&r, 0);
 	const char *want_t = "[abc   ][   1 file][0xffffffffffffffff ffffffffffffffff][no][0755 drwxr-xr-x]"
 			     "<a><b\"c>{one}{two}{text only}[prose 100%]\n";
-	ok(!strcmp(t, want_t), "text: widths, plurals, hex, modes, lists, records, C_NONZERO:\n# %s", t);
+	ok(!strcmp(t, want_t), "text: widths, plurals, hex, modes, lists, records, TC_NONZERO:\n# %s", t);
 	rec_u64(&r, X_FLAG, 1);
 	rec_u64(&r, X_COUNT, 2);
 	t = render(&r, 0);
