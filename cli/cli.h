@@ -209,8 +209,6 @@ struct node_facts {
 };
 int node_facts(struct rfs *fs, const struct rfs_node *n, struct node_facts *f);
 void node_facts_free(struct node_facts *f);
-void json_node(struct json *j, struct rfs *fs, const char *path, const char *name,
-	       const struct rfs_node *n, const struct node_facts *f);
 /* Bytes a copy of the tree at root writes: its files' sizes, each node once (progress totals). */
 int tree_file_bytes(struct rfs *fs, const struct rfs_node *root, uint64_t *bytes);
 
@@ -257,8 +255,10 @@ int cmd_bootloader(int argc, char **argv);
 
 /* qcow2 containers (cmd_qcow.c) */
 int make_overlay(const char *base, const char *path, int relative, unsigned cluster_bits);
-void info_container_text(const struct rx_dev *dev);
-void info_container_json(struct json *j, const struct rx_dev *dev);
+/* rximg info's container: the record (cli/table.h) of dev and its backing chain, and its layout; free() it. */
+struct record;
+struct tlayout;
+struct record *container_record(const struct rx_dev *dev, const struct tlayout **l);
 void warn_probed_backing(const struct rx_dev *dev);
 
 #endif

@@ -7,13 +7,67 @@
 #include "check.h"
 #include "cli.h"
 #include "progress.h"
+#include "table.h"
 
 /* fsck-style exit codes, documented in rximg-check(1). */
 enum { CHECK_CLEAN = 0, CHECK_CORRECTED = 1, CHECK_FOUND = 4, CHECK_OPERROR = 8, CHECK_USAGE = 16 };
 
+/* A problem found, a repair made: one record each, as they come. */
+enum { P_SEVERITY, P_WHERE, P_PROBLEM, P_REPAIR, P_IMAGE };
+static const struct tfield problem_fields[] = {
+	[P_SEVERITY] = { "severity", TK_STR, 0 },
+	[P_WHERE] = { "where", TK_STR, 0 },
+	[P_PROBLEM] = { "problem", TK_STR, 0 },
+	[P_REPAIR] = { "repair", TK_STR, 0 },
+	[P_IMAGE] = { NULL, TK_STR, 0 },
+};
+static const struct tcol problem_cols[] = {
+	{ P_IMAGE, "%s: ", 0 }, { P_SEVERITY, "%s: ", 0 }, { P_REPAIR, "repaired: ", 0 },
+	{ P_WHERE, "%s: ", 0 }, { P_PROBLEM, "%s\n", 0 }, { P_REPAIR, "%s\n", 0 },
+};
+static const struct tlayout problem_layout = LAYOUT(problem_cols);
+
+/* The image checked, whether it was repaired, and the counts. */
+enum {
+	S_IMAGE, S_NOT_REPAIRED, S_REPAIRED, S_ERRORS, S_WARNINGS, S_NODES, S_DIRS, S_FILES, S_SYMLINKS,
+	S_RECORDS, S_COMPRESSED, S_USED, S_FREE, S_LEAKED, S_STALE, S_EXIT, S_VERDICT,
+};
+static const struct tfield summary_fields[] = {
+	[S_IMAGE] = { "image", TK_STR, 0 },
+	[S_NOT_REPAIRED] = { "not_repaired", TK_STR, 0 },
+	[S_REPAIRED] = { "repaired", TK_COUNT, 0 },
+	[S_ERRORS] = { "errors", TK_COUNT, 0 },
+	[S_WARNINGS] = { "warnings", TK_COUNT, 0 },
+	[S_NODES] = { "nodes", TK_COUNT, 0 },
+	[S_DIRS] = { "directories", TK_COUNT, 0 },
+	[S_FILES] = { "files", TK_COUNT, 0 },
+	[S_SYMLINKS] = { "symlinks", TK_COUNT, 0 },
+	[S_RECORDS] = { "records", TK_COUNT, 0 },
+	[S_COMPRESSED] = { "compressed_records", TK_COUNT, 0 },
+	[S_USED] = { "used_blocks", TK_COUNT, 0 },
+	[S_FREE] = { "free_blocks", TK_COUNT, 0 },
+	[S_LEAKED] = { "leaked_blocks", TK_COUNT, 0 },
+	[S_STALE] = { "stale_blocks", TK_COUNT, 0 },
+	[S_EXIT] = { "exit_status", TK_COUNT, 0 },
+	[S_VERDICT] = { NULL, TK_STR, 0 },
+};
+static const struct tcol not_repaired_cols[] = {
+	{ S_IMAGE, "%s: not repaired: ", 0 }, { S_NOT_REPAIRED, "%s; the image was left unchanged\n", 0 },
+};
+static const struct tcol summary_cols[] = {
+	{ S_IMAGE, "%s: ", 0 }, { S_NODES, "%s nodes", 0 }, { S_DIRS, " (%s directories", 0 },
+	{ S_FILES, ", %s files", 0 }, { S_SYMLINKS, ", %s symlinks)", 0 }, { S_RECORDS, ", %s records", 0 },
+	{ S_COMPRESSED, " (%s compressed)", 0 }, { S_USED, ", %s blocks used", 0 }, { S_FREE, ", %s free", 0 },
+	{ S_LEAKED, ", %s leaked\n", 0 },
+	{ S_IMAGE, "%s: ", 0 }, { S_VERDICT, "%s: ", 0 }, { S_ERRORS, "%s error%p", 0 },
+	{ S_WARNINGS, ", %s warning%p\n", 0 },
+};
+static const struct tlayout not_repaired_layout = LAYOUT(not_repaired_cols);
+static const struct tlayout summary_layout = LAYOUT(summary_cols);
+
 struct report_ctx {
-	int json, quiet;
-	struct json *j;
+	int quiet;
+	struct out out;
 	const char *image;
 	struct progress bar;
 };
@@ -27,28 +81,36 @@ static void print_problem(void *arg, int sev, const char *where, const char *wha
 {
 	struct report_ctx *rc = arg;
 	progress_pause();
-	if (rc->json) {
-		json_obj(rc->j, NULL);
-		json_str(rc->j, "severity", sev == CHECK_ERROR ? "error" : "warning");
-		json_str(rc->j, "where", where);
-		json_str(rc->j, "problem", what);
-		json_end_obj(rc->j);
-	} else if (sev == CHECK_ERROR || !rc->quiet) {
-		printf("%s: %s: %s: %s\n", rc->image, sev == CHECK_ERROR ? "error" : "warning", where, what);
-	}
+	if (sev != CHECK_ERROR && rc->quiet && !rc->out.json)
+		return;
+	struct record r;
+	RECORD_INIT(&r, problem_fields);
+	rec_str(&r, P_IMAGE, rc->image);
+	rec_str(&r, P_SEVERITY, sev == CHECK_ERROR ? "error" : "warning");
+	rec_str(&r, P_WHERE, where);
+	rec_str(&r, P_PROBLEM, what);
+	out_record(&rc->out, NULL, &r, &problem_layout);
 }
 
 static void print_repair(void *arg, const char *where, const char *what)
 {
 	struct report_ctx *rc = arg;
-	if (rc->json) {
-		json_obj(rc->j, NULL);
-		json_str(rc->j, "where", where);
-		json_str(rc->j, "repair", what);
-		json_end_obj(rc->j);
-	} else {
-		printf("%s: repaired: %s: %s\n", rc->image, where, what);
-	}
+	struct record r;
+	RECORD_INIT(&r, problem_fields);
+	rec_str(&r, P_IMAGE, rc->image);
+	rec_str(&r, P_WHERE, where);
+	rec_str(&r, P_REPAIR, what);
+	out_record(&rc->out, NULL, &r, &problem_layout);
+}
+
+/* The JSON document's start: {"image": ... */
+static void begin_report(struct report_ctx *rc)
+{
+	struct record r;
+	RECORD_INIT(&r, summary_fields);
+	rec_str(&r, S_IMAGE, rc->image);
+	out_obj(&rc->out, NULL);
+	out_fields(&rc->out, &r, NULL);
 }
 
 static const char check_help[] =
@@ -95,30 +157,24 @@ static int run_repair(const char *arg, struct opened *op, struct report_ctx *rc,
 	rep->repaired = print_repair;
 	rep->arg = rc;
 	rep->now = now_time();
-	if (rc->json) {
-		json_init(rc->j, stdout);
-		json_obj(rc->j, NULL);
-		json_str(rc->j, "image", op->t.image);
-		json_arr(rc->j, "repairs");
-	}
+	begin_report(rc);
+	out_arr(&rc->out, "repairs");
 	r = rfs_repair(op->fs, rep);
-	if (rc->json)
-		json_end_arr(rc->j);
+	out_end_arr(&rc->out);
 	if (r) {
-		if (rc->json) {
-			json_end_obj(rc->j);
-			json_done(rc->j);
-		}
+		out_end_obj(&rc->out);
+		out_done(&rc->out);
 		report(op->fs->ctx, op->t.image, NULL);
 		close_target(op);
 		return CHECK_OPERROR;
 	}
 	if (rep->gave_up) {
-		if (rc->json)
-			json_str(rc->j, "not_repaired", rep->reason);
-		else
-			printf("%s: not repaired: %s; the image was left unchanged\n", op->t.image,
-			       rep->reason);
+		struct record nr;
+		RECORD_INIT(&nr, summary_fields);
+		rec_str(&nr, S_IMAGE, op->t.image);
+		rec_text_only(&nr, S_IMAGE);	/* already at the top */
+		rec_str(&nr, S_NOT_REPAIRED, rep->reason);
+		out_fields(&rc->out, &nr, &not_repaired_layout);
 	}
 	return -1;
 }
@@ -132,14 +188,14 @@ int cmd_check(int argc, char **argv)
 	};
 	struct report_ctx rc = { 0 };
 	struct rfs_repair rep = { 0 };
-	struct json j;
+	int json = 0;
 	int c, repair = 0;
 	while ((c = getopt_long(argc, argv, "qynh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q': rc.quiet = 1; break;
 		case 'y': repair = 1; break;
 		case 'n': repair = 0; break;
-		case 'j': rc.json = 1; break;
+		case 'j': json = 1; break;
 		case 'h': fputs(check_help, stdout); return CHECK_CLEAN;
 		default: bad_option("check", argv); return CHECK_USAGE;
 		}
@@ -149,7 +205,7 @@ int cmd_check(int argc, char **argv)
 		return CHECK_USAGE;
 	}
 	struct opened op;
-	rc.j = &j;
+	out_init(&rc.out, stdout, json);
 	if (repair) {
 		int s = run_repair(argv[optind], &op, &rc, &rep);
 		if (s >= 0)
@@ -158,19 +214,14 @@ int cmd_check(int argc, char **argv)
 		if (open_target(argv[optind], &op))
 			return CHECK_OPERROR;
 		rc.image = op.t.image;
-		if (rc.json) {
-			json_init(&j, stdout);
-			json_obj(&j, NULL);
-			json_str(&j, "image", op.t.image);
-		}
+		begin_report(&rc);
 	}
 	struct rfs_check chk = { .problem = print_problem, .arg = &rc, .blocks_done = bar_step };
 	uint64_t free_blocks;
 	int bar = !rc.quiet && isatty(STDERR_FILENO) && rfs_free_blocks(op.fs, &free_blocks) == 0;
 	rx_clear(op.fs->ctx);	/* an unreadable log is the check's to report */
 	progress_init_units(&rc.bar, "check", bar ? op.fs->nblocks - free_blocks : 0, RFS_BLOCK, !bar);
-	if (rc.json)
-		json_arr(&j, "problems");
+	out_arr(&rc.out, "problems");
 	int r = rfs_check(op.fs, &chk);
 	char block0[512];
 	/* Sound in itself, yet invisible to the loaders, which probe block 0 of the partition only. */
@@ -188,39 +239,30 @@ int cmd_check(int argc, char **argv)
 		return CHECK_OPERROR;
 	}
 	int status = chk.errors ? CHECK_FOUND : rep.changes ? CHECK_CORRECTED : CHECK_CLEAN;
-	if (rc.json) {
-		json_end_arr(&j);
-		if (repair)
-			json_u64(&j, "repaired", rep.changes);
-		json_u64(&j, "errors", chk.errors);
-		json_u64(&j, "warnings", chk.warnings);
-		json_u64(&j, "nodes", chk.nodes);
-		json_u64(&j, "directories", chk.dirs);
-		json_u64(&j, "files", chk.files);
-		json_u64(&j, "symlinks", chk.symlinks);
-		json_u64(&j, "records", chk.records);
-		json_u64(&j, "compressed_records", chk.compressed);
-		json_u64(&j, "used_blocks", chk.used_blocks);
-		json_u64(&j, "free_blocks", chk.free_blocks);
-		json_u64(&j, "leaked_blocks", chk.leaked_blocks);
-		json_u64(&j, "stale_blocks", chk.stale_blocks);
-		json_u64(&j, "exit_status", (uint64_t)status);
-		json_end_obj(&j);
-		json_done(&j);
-	} else if (!rc.quiet || chk.errors) {
-		printf("%s: %llu nodes (%llu directories, %llu files, %llu symlinks), %llu records "
-		       "(%llu compressed), %llu blocks used, %llu free, %llu leaked\n",
-		       op.t.image, (unsigned long long)chk.nodes, (unsigned long long)chk.dirs,
-		       (unsigned long long)chk.files, (unsigned long long)chk.symlinks,
-		       (unsigned long long)chk.records, (unsigned long long)chk.compressed,
-		       (unsigned long long)chk.used_blocks, (unsigned long long)chk.free_blocks,
-		       (unsigned long long)chk.leaked_blocks);
-		printf("%s: %s: %llu error%s, %llu warning%s\n", op.t.image,
-		       chk.errors ? "PROBLEMS FOUND" : rep.changes ? "REPAIRED, now clean" : "clean",
-		       (unsigned long long)chk.errors,
-		       chk.errors == 1 ? "" : "s", (unsigned long long)chk.warnings,
-		       chk.warnings == 1 ? "" : "s");
-	}
+	out_end_arr(&rc.out);
+	struct record sr;
+	RECORD_INIT(&sr, summary_fields);
+	rec_str(&sr, S_IMAGE, op.t.image);
+	rec_text_only(&sr, S_IMAGE);	/* already at the top */
+	if (repair)
+		rec_u64(&sr, S_REPAIRED, rep.changes);
+	rec_u64(&sr, S_ERRORS, chk.errors);
+	rec_u64(&sr, S_WARNINGS, chk.warnings);
+	rec_u64(&sr, S_NODES, chk.nodes);
+	rec_u64(&sr, S_DIRS, chk.dirs);
+	rec_u64(&sr, S_FILES, chk.files);
+	rec_u64(&sr, S_SYMLINKS, chk.symlinks);
+	rec_u64(&sr, S_RECORDS, chk.records);
+	rec_u64(&sr, S_COMPRESSED, chk.compressed);
+	rec_u64(&sr, S_USED, chk.used_blocks);
+	rec_u64(&sr, S_FREE, chk.free_blocks);
+	rec_u64(&sr, S_LEAKED, chk.leaked_blocks);
+	rec_u64(&sr, S_STALE, chk.stale_blocks);
+	rec_u64(&sr, S_EXIT, (uint64_t)status);
+	rec_str(&sr, S_VERDICT, chk.errors ? "PROBLEMS FOUND" : rep.changes ? "REPAIRED, now clean" : "clean");
+	out_fields(&rc.out, &sr, !rc.quiet || chk.errors ? &summary_layout : NULL);
+	out_end_obj(&rc.out);
+	out_done(&rc.out);
 	close_target(&op);
 	return status;
 }

@@ -5,6 +5,7 @@
 #include "boot.h"
 #include "cli.h"
 #include "progress.h"
+#include "table.h"
 
 static const char *const boot_files[] = {
 	"/boot/kernel", "/boot/initfs", "/usr/lib/boot/kernel", "/usr/lib/boot/initfs",
@@ -61,6 +62,134 @@ static uint64_t fs_offset(const struct rx_image *img)
 	return img->fs_start;
 }
 
+/* What info shows: the container, who else holds it, the partitions, the RedoxFS, the loaders. */
+enum {
+	I_IMAGE, I_CONTAINER, I_IN_USE, I_PARTITION_TABLE, I_REDOXFS, I_REDOXFS_ERROR, I_BOOTLOADERS,
+	I_WARNINGS,
+};
+static const struct tfield info_fields[] = {
+	[I_IMAGE] = { "image", TK_STR, 0 },
+	[I_CONTAINER] = { "container", TK_RECORD, 0 },
+	[I_IN_USE] = { "in_use", TK_RECORD, TF_NULL },
+	[I_PARTITION_TABLE] = { "partition_table", TK_RECORD, 0 },
+	[I_REDOXFS] = { "redoxfs", TK_RECORD, TF_NULL },
+	[I_REDOXFS_ERROR] = { "redoxfs_error", TK_STR, 0 },
+	[I_BOOTLOADERS] = { "bootloaders", TK_RECORDS, 0 },
+	[I_WARNINGS] = { "warnings", TK_LIST, 0 },
+};
+static const struct tcol info_cols[] = {
+	{ I_IMAGE, "Image:      %s\n", 0 }, { I_CONTAINER, NULL, 0 }, { I_IN_USE, NULL, 0 },
+	{ I_PARTITION_TABLE, NULL, 0 }, { I_REDOXFS, NULL, 0 }, { I_REDOXFS_ERROR, "RedoxFS:    none (%s)\n", 0 },
+	{ I_BOOTLOADERS, NULL, 0 }, { I_WARNINGS, "Warning:    %s\n", 0 },
+};
+static const struct tlayout info_layout = LAYOUT(info_cols);
+
+enum { U_BY, U_PID, U_PROCESS, U_WRITING, U_LOCK };
+static const struct tfield in_use_fields[] = {
+	[U_BY] = { "by", TK_STR, 0 },
+	[U_PID] = { "pid", TK_COUNT, TF_NULL },
+	[U_PROCESS] = { "process", TK_STR, TF_NULL },
+	[U_WRITING] = { "writing", TK_BOOL, 0 },
+	[U_LOCK] = { "lock", TK_STR, 0 },
+};
+static const struct tcol in_use_cols[] = { { U_BY, "In use:     by %s\n", 0 } };
+static const struct tlayout in_use_layout = LAYOUT(in_use_cols);
+
+enum { PT_TYPE, PT_ID, PT_PARTITIONS, PT_NONE };
+static const struct tfield table_fields[] = {
+	[PT_TYPE] = { "type", TK_STR, TF_NULL },
+	[PT_ID] = { "id", TK_STR, TF_NULL },
+	[PT_PARTITIONS] = { "partitions", TK_RECORDS, 0 },
+	[PT_NONE] = { NULL, TK_STR, 0 },
+};
+static const struct tcol table_cols[] = {
+	{ PT_TYPE, "Partitions: %s", 0 }, { PT_ID, ", id %s", 0 }, { PT_TYPE, "\n", 0 },
+	{ PT_NONE, "Partitions: %s\n", 0 }, { PT_PARTITIONS, NULL, 0 },
+};
+static const struct tlayout table_layout = LAYOUT(table_cols);
+
+enum {
+	P_NUMBER, P_TYPE, P_TYPE_NAME, P_NAME, P_UUID, P_START, P_SIZE, P_FILESYSTEM,
+	P_SHOWN_NAME, P_END, P_SHOWN_TYPE, P_TYPE_IN_PARENS,
+};
+static const struct tfield part_fields[] = {
+	[P_NUMBER] = { "number", TK_COUNT, 0 },
+	[P_TYPE] = { "type", TK_STR, 0 },
+	[P_TYPE_NAME] = { "type_name", TK_STR, TF_NULL },
+	[P_NAME] = { "name", TK_STR, 0 },
+	[P_UUID] = { "uuid", TK_STR, 0 },
+	[P_START] = { "start", TK_U64, 0 },
+	[P_SIZE] = { "size", TK_U64, 0 },
+	[P_FILESYSTEM] = { "filesystem", TK_STR, 0 },
+	[P_SHOWN_NAME] = { NULL, TK_STR, 0 },
+	[P_END] = { NULL, TK_U64, 0 },
+	[P_SHOWN_TYPE] = { NULL, TK_STR, 0 },
+	[P_TYPE_IN_PARENS] = { NULL, TK_STR, 0 },
+};
+static const struct tcol part_cols[] = {
+	{ P_NUMBER, "  p%-2s ", 0 }, { P_SHOWN_NAME, "%-10s ", 0 }, { P_START, "bytes %s", 0 },
+	{ P_END, "..%s", 0 }, { P_SIZE, " (%h)", 0 }, { P_SHOWN_TYPE, ", type %s", 0 },
+	{ P_TYPE_IN_PARENS, " (%s)", 0 }, { P_FILESYSTEM, ", filesystem %s", 0 }, { TEXT_LIT, "\n", 0 },
+};
+static const struct tlayout part_layout = LAYOUT(part_cols);
+
+enum {
+	R_PARTITION, R_OFFSET, R_RESERVED, R_UUID, R_GENERATION, R_SIZE, R_BLOCKS, R_FREE_BLOCKS,
+	R_FREE_BYTES, R_ENCRYPTED, R_BOOT_FILES, R_WHOLE, R_BOOT_HEADING,
+};
+static const struct tfield fs_fields[] = {
+	[R_PARTITION] = { "partition", TK_COUNT, TF_NULL },
+	[R_OFFSET] = { "offset", TK_U64, 0 },
+	[R_RESERVED] = { "reserved_bytes", TK_COUNT, 0 },
+	[R_UUID] = { "uuid", TK_STR, 0 },
+	[R_GENERATION] = { "generation", TK_U64, 0 },
+	[R_SIZE] = { "size", TK_U64, 0 },
+	[R_BLOCKS] = { "blocks", TK_COUNT, 0 },
+	[R_FREE_BLOCKS] = { "free_blocks", TK_COUNT, 0 },
+	[R_FREE_BYTES] = { "free_bytes", TK_U64, 0 },
+	[R_ENCRYPTED] = { "encrypted", TK_BOOL, 0 },
+	[R_BOOT_FILES] = { "boot_files", TK_RECORDS, 0 },
+	[R_WHOLE] = { NULL, TK_STR, 0 },
+	[R_BOOT_HEADING] = { NULL, TK_STR, 0 },
+};
+static const struct tcol fs_cols[] = {
+	{ R_PARTITION, "RedoxFS:    partition p%s", 0 }, { R_WHOLE, "RedoxFS:    %s", 0 },
+	{ R_RESERVED, ", after a %s-byte reserved area", TC_NONZERO }, { R_UUID, "\n  UUID:       %s\n", 0 },
+	{ R_GENERATION, "  Generation: %s\n", 0 }, { R_SIZE, "  Size:       %s bytes (%h)", 0 },
+	{ R_BLOCKS, ", %s blocks\n", 0 }, { R_FREE_BLOCKS, "  Free:       %s blocks", 0 },
+	{ R_FREE_BYTES, " (%h)\n", 0 }, { R_ENCRYPTED, "  Encrypted:  %s\n", 0 },
+	{ R_BOOT_HEADING, "%s\n", 0 }, { R_BOOT_FILES, NULL, 0 },
+};
+static const struct tlayout fs_layout = LAYOUT(fs_cols);
+
+enum { B_PATH, B_ERROR, B_TYPE, B_SIZE, B_STATE };
+static const struct tfield file_fields[] = {
+	[B_PATH] = { "path", TK_STR, 0 },
+	[B_ERROR] = { "error", TK_STR, 0 },
+	[B_TYPE] = { "type", TK_STR, 0 },
+	[B_SIZE] = { "size", TK_COUNT, 0 },
+	[B_STATE] = { NULL, TK_STR, 0 },
+};
+static const struct tcol file_cols[] = {
+	{ B_PATH, "  %-22s", 0 }, { B_STATE, " %s\n", 0 }, { B_TYPE, " %s", 0 }, { B_SIZE, ", %s bytes\n", 0 },
+};
+static const struct tlayout file_layout = LAYOUT(file_cols);
+
+enum { A_PATH, A_SIZE, A_SHA256, A_ARCH, A_LIVE, A_SHOWN_ARCH };
+static const struct tfield app_fields[] = {
+	[A_PATH] = { "path", TK_STR, 0 },
+	[A_SIZE] = { "size", TK_COUNT, 0 },
+	[A_SHA256] = { "sha256", TK_STR, 0 },
+	[A_ARCH] = { "arch", TK_STR, TF_NULL },
+	[A_LIVE] = { "live", TK_BOOL, 0 },
+	[A_SHOWN_ARCH] = { NULL, TK_STR, 0 },
+};
+static const struct tcol app_cols[] = {
+	{ A_PATH, "Bootloader: %s", 0 }, { A_SIZE, ", %s bytes", 0 }, { A_SHOWN_ARCH, ", %s", 0 },
+	{ A_LIVE, ", live", TC_NONZERO }, { TEXT_LIT, "\n", 0 },
+};
+static const struct tlayout app_layout = LAYOUT(app_cols);
+
 int cmd_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -95,9 +224,8 @@ int cmd_info(int argc, char **argv)
 	snprintf(fs_msg, sizeof(fs_msg), "%s", ctx.msg);
 	uint64_t free_blocks = 0;
 	int free_ok = fs && !fs->hdr.encrypted && rfs_free_blocks(fs, &free_blocks) == 0;
-	char uuid[37], h1[32], h2[32];
+	char uuid[37];
 	const struct rx_parttable *pt = &img->table;
-	struct json j;
 	int boot_err = 0;	/* a boot file could not be read (not just missing) */
 	struct rx_lock_user user;
 	char user_text[256];
@@ -112,188 +240,138 @@ int cmd_info(int argc, char **argv)
 	} else if (whole_disk) {
 		rx_boot_validate(img, fs && !fs->hdr.encrypted ? fs : NULL, &boot, add_warning, &warn);
 	}
-	char hex[65];
-
-	if (json) {
-		json_init(&j, stdout);
-		json_obj(&j, NULL);
-		json_str(&j, "image", t.image);
-		json_obj(&j, "container");
-		info_container_json(&j, img->container);
-		json_end_obj(&j);
-		if (used) {
-			json_obj(&j, "in_use");
-			json_str(&j, "by", user_text);
-			if (user.pid)
-				json_u64(&j, "pid", (uint64_t)user.pid);
-			else
-				json_null(&j, "pid");
-			json_str(&j, "process", user.name[0] ? user.name : NULL);
-			json_bool(&j, "writing", user.writing);
-			json_str(&j, "lock", user.byte >= 0 ? "qemu" : "rximg");
-			json_end_obj(&j);
-		} else {
-			json_null(&j, "in_use");
-		}
-		json_obj(&j, "partition_table");
-		json_str(&j, "type", pt->type[0] ? pt->type : NULL);
-		json_str(&j, "id", pt->id[0] ? pt->id : NULL);
-		json_arr(&j, "partitions");
-		for (int i = 0; i < pt->count; i++) {
-			const struct rx_part *p = &pt->parts[i];
-			json_obj(&j, NULL);
-			json_u64(&j, "number", (uint64_t)p->partno);
-			json_str(&j, "type", p->type);
-			json_str(&j, "type_name", rx_part_type_name(p->type));
-			json_str(&j, "name", p->name);
-			json_str(&j, "uuid", p->uuid);
-			json_u64_str(&j, "start", p->start);
-			json_u64_str(&j, "size", p->size);
-			char fsname[32];
-			json_str(&j, "filesystem", rx_part_fs_name(img->container, p, fsname, sizeof(fsname))
-							  ? fsname : NULL);
-			json_end_obj(&j);
-		}
-		json_end_arr(&j);
-		json_end_obj(&j);
-		if (fs) {
-			format_uuid(fs->hdr.uuid, uuid);
-			json_obj(&j, "redoxfs");
-			if (img->partno > 0)
-				json_u64(&j, "partition", (uint64_t)img->partno);
-			else
-				json_null(&j, "partition");
-			json_u64_str(&j, "offset", fs_offset(img));
-			json_u64(&j, "reserved_bytes", img->fs_start);
-			json_str(&j, "uuid", uuid);
-			json_u64_str(&j, "generation", fs->hdr.generation);
-			json_u64_str(&j, "size", fs->hdr.size);
-			json_u64(&j, "blocks", fs->nblocks);
-			if (free_ok) {
-				json_u64(&j, "free_blocks", free_blocks);
-				json_u64_str(&j, "free_bytes", free_blocks * RFS_BLOCK);
-			}
-			json_bool(&j, "encrypted", fs->hdr.encrypted);
-			json_arr(&j, "boot_files");
-			for (size_t i = 0; i < RX_ARRAY_SIZE(boot_files) && !fs->hdr.encrypted; i++) {
-				struct rfs_node n;
-				int r = rfs_lookup(fs, boot_files[i], 0, &n);
-				if (r == -ENOENT) {
-					rx_clear(&ctx);
-					continue;
-				}
-				json_obj(&j, NULL);
-				if (r) {
-					json_str(&j, "path", boot_files[i]);
-					json_str(&j, "error", ctx.msg);
-					json_end_obj(&j);
-					boot_err = 1;
-					report(&ctx, t.image, boot_files[i]);
-					rx_clear(&ctx);
-					continue;
-				}
-				json_str(&j, "path", boot_files[i]);
-				json_str(&j, "type", node_type_name(n.mode));
-				json_u64(&j, "size", n.size);
-				json_end_obj(&j);
-			}
-			json_end_arr(&j);
-			json_end_obj(&j);
-		} else {
-			json_null(&j, "redoxfs");
-			json_str(&j, "redoxfs_error", fs_msg);
-		}
-		json_arr(&j, "bootloaders");
-		for (size_t i = 0; i < boot.napps; i++) {
-			const struct rx_efi_app *a = &boot.apps[i];
-			json_obj(&j, NULL);
-			json_str(&j, "path", a->path);
-			json_u64(&j, "size", a->f.size);
-			for (int k = 0; k < 32; k++)
-				snprintf(hex + 2 * k, 3, "%02x", a->f.sha256[k]);
-			json_str(&j, "sha256", hex);
-			json_str(&j, "arch", a->f.pe_ok && a->f.pe.arch ? a->f.pe.arch->name : NULL);
-			json_bool(&j, "live", a->f.live);
-			json_end_obj(&j);
-		}
-		json_end_arr(&j);
-		json_arr(&j, "warnings");
-		for (size_t i = 0; i < warn.n; i++)
-			json_str(&j, NULL, warn.msg[i]);
-		json_end_arr(&j);
-		json_end_obj(&j);
-		json_done(&j);
-	} else {
-		printf("Image:      %s\n", t.image);
-		info_container_text(img->container);
-		if (used)
-			printf("In use:     by %s\n", user_text);
-		if (pt->type[0]) {
-			printf("Partitions: %s%s%s\n", pt->type, pt->id[0] ? ", id " : "", pt->id);
-			for (int i = 0; i < pt->count; i++) {
-				const struct rx_part *p = &pt->parts[i];
-				const char *tn = rx_part_type_name(p->type);
-				rx_human_size(p->size, h1, sizeof(h1));
-				char fsname[32];
-				int named = rx_part_fs_name(img->container, p, fsname, sizeof(fsname));
-				printf("  p%-2d %-10s bytes %llu..%llu (%s), type %s%s%s%s%s%s\n", p->partno,
-				       p->name[0] ? p->name : "-", (unsigned long long)p->start,
-				       (unsigned long long)(p->start + p->size), h1, tn ? tn : p->type,
-				       tn ? " (" : "", tn ? p->type : "", tn ? ")" : "",
-				       named ? ", filesystem " : "", named ? fsname : "");
-			}
-		} else {
-			printf("Partitions: none\n");
-		}
-		if (fs) {
-			format_uuid(fs->hdr.uuid, uuid);
-			if (img->partno > 0)
-				printf("RedoxFS:    partition p%d", img->partno);
-			else
-				printf("RedoxFS:    whole image");
-			if (img->fs_start)
-				printf(", after a %llu-byte reserved area", (unsigned long long)img->fs_start);
-			rx_human_size(fs->hdr.size, h1, sizeof(h1));
-			printf("\n  UUID:       %s\n  Generation: %llu\n  Size:       %llu bytes (%s), %llu blocks\n",
-			       uuid, (unsigned long long)fs->hdr.generation,
-			       (unsigned long long)fs->hdr.size, h1, (unsigned long long)fs->nblocks);
-			if (free_ok) {
-				rx_human_size(free_blocks * RFS_BLOCK, h2, sizeof(h2));
-				printf("  Free:       %llu blocks (%s)\n", (unsigned long long)free_blocks, h2);
-			}
-			printf("  Encrypted:  %s\n", fs->hdr.encrypted ? "yes" : "no");
-			if (!fs->hdr.encrypted) {
-				printf("Boot files:\n");
-				for (size_t i = 0; i < RX_ARRAY_SIZE(boot_files); i++) {
-					struct rfs_node n;
-					int r = rfs_lookup(fs, boot_files[i], 0, &n);
-					if (r == -ENOENT) {
-						rx_clear(&ctx);
-						printf("  %-22s missing\n", boot_files[i]);
-					} else if (r) {
-						printf("  %-22s unreadable\n", boot_files[i]);
-						fflush(stdout);
-						report(&ctx, t.image, boot_files[i]);
-						rx_clear(&ctx);
-						boot_err = 1;
-					} else {
-						printf("  %-22s %s, %llu bytes\n", boot_files[i],
-						       node_type_name(n.mode), (unsigned long long)n.size);
-					}
-				}
-			}
-		} else {
-			printf("RedoxFS:    none (%s)\n", fs_msg);
-		}
-		for (size_t i = 0; i < boot.napps; i++) {
-			const struct rx_efi_app *a = &boot.apps[i];
-			printf("Bootloader: %s, %llu bytes, %s%s\n", a->path, (unsigned long long)a->f.size,
-			       a->f.pe_ok && a->f.pe.arch ? a->f.pe.arch->name : "unknown architecture",
-			       a->f.live ? ", live" : "");
-		}
-		for (size_t i = 0; i < warn.n; i++)
-			printf("Warning:    %s\n", warn.msg[i]);
+	struct record r, in_use_r, pt_r, fs_r, *parts = rx_xcalloc((size_t)pt->count + 1, sizeof(*parts));
+	struct record files[RX_ARRAY_SIZE(boot_files)], *apps = rx_xcalloc(boot.napps + 1, sizeof(*apps));
+	char (*fsnames)[32] = rx_xcalloc((size_t)pt->count + 1, sizeof(*fsnames));
+	char (*sums)[65] = rx_xcalloc(boot.napps + 1, sizeof(*sums));
+	char errs[RX_ARRAY_SIZE(boot_files)][sizeof(ctx.msg)];
+	const struct tlayout *cont_layout;
+	struct record *cont = container_record(img->container, &cont_layout);
+	RECORD_INIT(&r, info_fields);
+	rec_str(&r, I_IMAGE, t.image);
+	rec_record(&r, I_CONTAINER, cont, cont_layout);
+	if (used) {
+		RECORD_INIT(&in_use_r, in_use_fields);
+		rec_str(&in_use_r, U_BY, user_text);
+		if (user.pid)
+			rec_u64(&in_use_r, U_PID, (uint64_t)user.pid);
+		if (user.name[0])
+			rec_str(&in_use_r, U_PROCESS, user.name);
+		rec_u64(&in_use_r, U_WRITING, user.writing);
+		rec_str(&in_use_r, U_LOCK, user.byte >= 0 ? "qemu" : "rximg");
+		rec_record(&r, I_IN_USE, &in_use_r, &in_use_layout);
 	}
+	RECORD_INIT(&pt_r, table_fields);
+	if (pt->type[0]) {
+		rec_str(&pt_r, PT_TYPE, pt->type);
+		if (pt->id[0])
+			rec_str(&pt_r, PT_ID, pt->id);
+	} else {
+		rec_str(&pt_r, PT_NONE, "none");
+	}
+	for (int i = 0; i < pt->count; i++) {
+		const struct rx_part *p = &pt->parts[i];
+		struct record *q = &parts[i];
+		const char *tn = rx_part_type_name(p->type);
+		RECORD_INIT(q, part_fields);
+		rec_u64(q, P_NUMBER, (uint64_t)p->partno);
+		rec_str(q, P_TYPE, p->type);
+		rec_str(q, P_TYPE_NAME, tn);
+		rec_str(q, P_NAME, p->name);
+		rec_str(q, P_SHOWN_NAME, p->name[0] ? p->name : "-");
+		rec_str(q, P_UUID, p->uuid);
+		rec_u64(q, P_START, p->start);
+		rec_u64(q, P_END, p->start + p->size);
+		rec_u64(q, P_SIZE, p->size);
+		rec_str(q, P_SHOWN_TYPE, tn ? tn : p->type);
+		if (tn)
+			rec_str(q, P_TYPE_IN_PARENS, p->type);
+		if (rx_part_fs_name(img->container, p, fsnames[i], sizeof(fsnames[i])))
+			rec_str(q, P_FILESYSTEM, fsnames[i]);
+		else
+			rec_null(q, P_FILESYSTEM);
+	}
+	rec_records(&pt_r, PT_PARTITIONS, parts, (size_t)pt->count, &part_layout);
+	rec_record(&r, I_PARTITION_TABLE, &pt_r, &table_layout);
+	size_t nfiles = 0;
+	if (fs) {
+		format_uuid(fs->hdr.uuid, uuid);
+		RECORD_INIT(&fs_r, fs_fields);
+		if (img->partno > 0)
+			rec_u64(&fs_r, R_PARTITION, (uint64_t)img->partno);
+		else
+			rec_str(&fs_r, R_WHOLE, "whole image");
+		rec_u64(&fs_r, R_OFFSET, fs_offset(img));
+		rec_u64(&fs_r, R_RESERVED, img->fs_start);
+		rec_str(&fs_r, R_UUID, uuid);
+		rec_u64(&fs_r, R_GENERATION, fs->hdr.generation);
+		rec_u64(&fs_r, R_SIZE, fs->hdr.size);
+		rec_u64(&fs_r, R_BLOCKS, fs->nblocks);
+		if (free_ok) {
+			rec_u64(&fs_r, R_FREE_BLOCKS, free_blocks);
+			rec_u64(&fs_r, R_FREE_BYTES, free_blocks * RFS_BLOCK);
+		}
+		rec_u64(&fs_r, R_ENCRYPTED, fs->hdr.encrypted);
+		for (size_t i = 0; i < RX_ARRAY_SIZE(boot_files) && !fs->hdr.encrypted; i++) {
+			struct rfs_node n;
+			struct record *q = &files[nfiles++];
+			int e = rfs_lookup(fs, boot_files[i], 0, &n);
+			RECORD_INIT(q, file_fields);
+			rec_str(q, B_PATH, boot_files[i]);
+			if (e == -ENOENT) {
+				rec_str(q, B_STATE, "missing");
+				q->text_only = 1;	/* the JSON lists what is there */
+			} else if (e) {
+				snprintf(errs[i], sizeof(errs[i]), "%s", ctx.msg);
+				rec_str(q, B_ERROR, errs[i]);
+				rec_str(q, B_STATE, "unreadable");
+				boot_err = 1;
+			} else {
+				rec_str(q, B_TYPE, node_type_name(n.mode));
+				rec_u64(q, B_SIZE, n.size);
+			}
+			rx_clear(&ctx);
+		}
+		if (!fs->hdr.encrypted)
+			rec_str(&fs_r, R_BOOT_HEADING, "Boot files:");
+		rec_records(&fs_r, R_BOOT_FILES, files, nfiles, &file_layout);
+		rec_record(&r, I_REDOXFS, &fs_r, &fs_layout);
+	} else {
+		rec_str(&r, I_REDOXFS_ERROR, fs_msg);
+	}
+	for (size_t i = 0; i < boot.napps; i++) {
+		const struct rx_efi_app *a = &boot.apps[i];
+		const char *arch = a->f.pe_ok && a->f.pe.arch ? a->f.pe.arch->name : NULL;
+		struct record *q = &apps[i];
+		RECORD_INIT(q, app_fields);
+		rec_str(q, A_PATH, a->path);
+		rec_u64(q, A_SIZE, a->f.size);
+		for (int k = 0; k < 32; k++)
+			snprintf(sums[i] + 2 * k, 3, "%02x", a->f.sha256[k]);
+		rec_str(q, A_SHA256, sums[i]);
+		rec_str(q, A_ARCH, arch);
+		rec_str(q, A_SHOWN_ARCH, arch ? arch : "unknown architecture");
+		rec_u64(q, A_LIVE, a->f.live);
+	}
+	rec_records(&r, I_BOOTLOADERS, apps, boot.napps, &app_layout);
+	rec_list(&r, I_WARNINGS, (const char *const *)warn.msg, warn.n);
+
+	struct out o;
+	out_init(&o, stdout, json);
+	out_record(&o, NULL, &r, &info_layout);
+	out_done(&o);
+	/* Why a boot file could not be read, once its line is out. */
+	for (size_t i = 0; i < nfiles; i++)
+		if (files[i].c[B_ERROR].set) {
+			snprintf(ctx.msg, sizeof(ctx.msg), "%s", files[i].c[B_ERROR].s);
+			report(&ctx, t.image, files[i].c[B_PATH].s);
+			rx_clear(&ctx);
+		}
+	free(cont);
+	free(parts);
+	free(apps);
+	free(fsnames);
+	free(sums);
 	for (size_t i = 0; i < warn.n; i++)
 		free(warn.msg[i]);
 	free(warn.msg);

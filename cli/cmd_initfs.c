@@ -16,6 +16,7 @@
 #include "initfs.h"
 #include "outfile.h"
 #include "seahash.h"
+#include "table.h"
 
 static struct rx_ctx ictx;	/* messages of the initfs library */
 
@@ -279,6 +280,92 @@ static const char *link_form_name(enum ifs_layout l)
 	}
 }
 
+/* What initfs info shows: the header, the bootstrap, the contents, the room left, the boot check. */
+enum {
+	I_ARCHIVE, I_LAYOUT, I_DESCRIPTION, I_DETECTED, I_WRITABLE, I_FILE_SIZE, I_INITFS_SIZE, I_ITO,
+	I_COUNT, I_ROOT, I_PAGE_SIZE, I_TIME, I_ENTRY, I_BOOTSTRAP, I_FILES, I_DIRS, I_LINKS, I_DATA,
+	I_LINK_FORM, I_MAX, I_NEEDED, I_FREE, I_WARNINGS, I_BOOTABLE, I_BOOT_PROBLEMS, I_INODE_SIZE,
+	/* prose only the text shows */
+	I_AS_TOLD, I_HEADER_SIZE, I_NO_BOOTSTRAP, I_ROOM, I_OVER, I_FAILS, I_PASSES,
+};
+static const struct tfield info_fields[] = {
+	[I_ARCHIVE] = { "archive", TK_STR, 0 },
+	[I_LAYOUT] = { "layout", TK_STR, 0 },
+	[I_DESCRIPTION] = { "description", TK_STR, 0 },
+	[I_DETECTED] = { "detected", TK_BOOL, 0 },
+	[I_WRITABLE] = { "writable", TK_BOOL, 0 },
+	[I_FILE_SIZE] = { "file_size", TK_COUNT, 0 },
+	[I_INITFS_SIZE] = { "initfs_size", TK_COUNT, 0 },
+	[I_ITO] = { "inode_table_offset", TK_COUNT, 0 },
+	[I_COUNT] = { "inode_count", TK_COUNT, 0 },
+	[I_ROOT] = { "root_inode", TK_COUNT, 0 },
+	[I_PAGE_SIZE] = { "page_size", TK_COUNT, TF_NULL },
+	[I_TIME] = { "creation_time", TK_TIME, TF_NULL },
+	[I_ENTRY] = { "bootstrap_entry", TK_HEX, TF_NULL },
+	[I_BOOTSTRAP] = { "bootstrap", TK_RECORD, TF_NULL },
+	[I_FILES] = { "files", TK_COUNT, 0 },
+	[I_DIRS] = { "directories", TK_COUNT, 0 },
+	[I_LINKS] = { "symlinks", TK_COUNT, 0 },
+	[I_DATA] = { "data_bytes", TK_U64, 0 },
+	[I_LINK_FORM] = { "symlink_targets", TK_STR, 0 },
+	[I_MAX] = { "max_size", TK_U64, 0 },	/* the user's */
+	[I_NEEDED] = { "needed", TK_COUNT, 0 },
+	[I_FREE] = { "free", TK_I64, 0 },
+	[I_WARNINGS] = { "warnings", TK_LIST, 0 },
+	[I_BOOTABLE] = { "bootable", TK_BOOL, 0 },
+	[I_BOOT_PROBLEMS] = { "boot_problems", TK_LIST, 0 },
+	[I_INODE_SIZE] = { "inode_size", TK_COUNT, 0 },
+	[I_AS_TOLD] = { NULL, TK_BOOL, 0 },
+	[I_HEADER_SIZE] = { NULL, TK_COUNT, 0 },
+	[I_NO_BOOTSTRAP] = { NULL, TK_STR, 0 },
+	[I_ROOM] = { NULL, TK_U64, 0 },
+	[I_OVER] = { NULL, TK_U64, 0 },
+	[I_FAILS] = { NULL, TK_COUNT, 0 },
+	[I_PASSES] = { NULL, TK_STR, 0 },
+};
+static const struct tcol info_cols[] = {
+	{ I_ARCHIVE, "archive          %s\n", 0 },
+	{ I_LAYOUT, "layout           %s", 0 }, { I_AS_TOLD, " (as told)", TC_NONZERO },
+	{ I_DESCRIPTION, ": %s\n", 0 },
+	{ I_FILE_SIZE, "size             %s bytes", 0 }, { I_HEADER_SIZE, " (initfs_size %s)", 0 },
+	{ TEXT_LIT, "\n", 0 },
+	{ I_ITO, "inode table      offset 0x%x", 0 }, { I_COUNT, ", %s inodes", 0 },
+	{ I_INODE_SIZE, " of %s bytes", 0 }, { I_ROOT, ", root inode %s\n", 0 },
+	{ I_PAGE_SIZE, "page size        %s\n", 0 },
+	{ I_TIME, "creation time    %s (%T)\n", 0 },
+	{ I_BOOTSTRAP, NULL, 0 }, { I_NO_BOOTSTRAP, "bootstrap        %s\n", 0 },
+	{ I_ENTRY, "bootstrap_entry  %s\n", 0 },
+	{ I_FILES, "contents         %s files", 0 }, { I_DATA, " (%s bytes)", 0 },
+	{ I_LINKS, ", %s symlinks", 0 }, { I_DIRS, ", %s directories (root included)\n", 0 },
+	{ I_LINK_FORM, "symlink targets  %s\n", 0 },
+	{ I_ROOM, "free             %s bytes below", 0 }, { I_OVER, "free             none: %s bytes over", 0 },
+	{ I_MAX, " the maximum size of %s\n", 0 },
+	{ I_WARNINGS, "warning          %s\n", 0 },
+	{ I_FAILS, "boot check       fails: %s of the warnings keep it from booting\n", 0 },
+	{ I_PASSES, "boot check       passes: %s\n", 0 },
+};
+static const struct tlayout info_layout = LAYOUT(info_cols);
+
+enum { B_OFFSET, B_LENGTH, B_REGION, B_ELF, B_ELF_LENGTH, B_CLASS, B_ORDER, B_MACHINE, B_E_ENTRY, B_WHAT };
+static const struct tfield boot_fields[] = {
+	[B_OFFSET] = { "offset", TK_COUNT, 0 },
+	[B_LENGTH] = { "length", TK_COUNT, 0 },
+	[B_REGION] = { "region", TK_COUNT, 0 },
+	[B_ELF] = { "elf", TK_BOOL, 0 },
+	[B_ELF_LENGTH] = { "elf_length", TK_COUNT, 0 },
+	[B_CLASS] = { "class", TK_COUNT, 0 },
+	[B_ORDER] = { "byte_order", TK_STR, 0 },
+	[B_MACHINE] = { "machine", TK_COUNT, 0 },
+	[B_E_ENTRY] = { "e_entry", TK_HEX, 0 },
+	[B_WHAT] = { NULL, TK_STR, 0 },	/* what it is when its ELF headers are not read */
+};
+static const struct tcol boot_cols[] = {
+	{ B_LENGTH, "bootstrap        %s bytes", 0 }, { B_OFFSET, " at 0x%x", 0 },
+	{ B_CLASS, " (ELF%s", 0 }, { B_ORDER, " %s-endian", 0 }, { B_MACHINE, ", machine %s", 0 },
+	{ B_E_ENTRY, ", e_entry %s)", 0 }, { B_WHAT, " (%s)", 0 }, { TEXT_LIT, "\n", 0 },
+};
+static const struct tlayout boot_layout = LAYOUT(boot_cols);
+
 static int info_one(struct arc *x, int json, uint64_t max)
 {
 	const struct ifs_archive *a = x->a;
@@ -288,116 +375,73 @@ static int info_one(struct arc *x, int json, uint64_t max)
 	uint64_t needed = ifs_needed(a->layout, a->size);
 	if (!max)
 		max = RX_MAX(IFS_DEFAULT_MAX_SIZE, needed);
-	if (json) {
-		struct json j;
-		json_init(&j, stdout);
-		json_obj(&j, NULL);
-		json_str(&j, "archive", x->label);
-		json_str(&j, "layout", ifs_layout_name(a->layout));
-		json_str(&j, "description", ifs_layout_desc(a->layout));
-		json_bool(&j, "detected", !a->forced);
-		json_bool(&j, "writable", ifs_layout_writable(a->layout));
-		json_u64(&j, "file_size", a->len);
-		json_u64(&j, "initfs_size", a->size);
-		json_u64(&j, "inode_table_offset", a->ito);
-		json_u64(&j, "inode_count", a->count);
-		json_u64(&j, "root_inode", a->root_ino);
-		if (a->has_page_size)
-			json_u64(&j, "page_size", a->page_size);
-		else
-			json_null(&j, "page_size");
-		if (a->has_time)
-			json_time(&j, "creation_time", a->time_sec, a->time_nsec);
-		else
-			json_null(&j, "creation_time");
-		if (a->has_entry)
-			json_hex(&j, "bootstrap_entry", a->entry);
-		else
-			json_null(&j, "bootstrap_entry");
-		if (a->boot_len) {
-			json_obj(&j, "bootstrap");
-			json_u64(&j, "offset", IFS_PAGE);
-			json_u64(&j, "length", a->boot_len);
-			json_u64(&j, "region", a->data_start - IFS_PAGE);
-			json_bool(&j, "elf", a->boot_elf);
-			if (have_elf) {
-				json_u64(&j, "elf_length", elf.len);
-				json_u64(&j, "class", elf.class64 ? 64 : 32);
-				json_str(&j, "byte_order", elf.big ? "big" : "little");
-				json_u64(&j, "machine", elf.machine);
-				json_hex(&j, "e_entry", elf.entry);
-			}
-			json_end_obj(&j);
-		} else {
-			json_null(&j, "bootstrap");
-		}
-		json_u64(&j, "files", a->nfiles);
-		json_u64(&j, "directories", a->ndirs);
-		json_u64(&j, "symlinks", a->nlinks);
-		json_u64_str(&j, "data_bytes", a->data_bytes);
-		json_str(&j, "symlink_targets", link_form_name(a->layout));
-		json_u64_str(&j, "max_size", max);
-		json_u64(&j, "needed", needed);
-		char free_s[24];	/* max is the user's: a string, like max_size */
-		snprintf(free_s, sizeof(free_s), "%lld", (long long)((int64_t)max - (int64_t)needed));
-		json_str(&j, "free", free_s);
-		json_arr(&j, "warnings");
-		for (size_t i = 0; i < a->nwarnings; i++)
-			json_str(&j, NULL, a->warnings[i]);
-		json_end_arr(&j);
-		json_bool(&j, "bootable", a->nblocking == 0);
-		json_arr(&j, "boot_problems");
-		for (size_t i = 0; i < a->nwarnings; i++)
-			if (a->blocking[i])
-				json_str(&j, NULL, a->warnings[i]);
-		json_end_arr(&j);
-		json_end_obj(&j);
-		json_done(&j);
-		return 0;
-	}
-	printf("archive          %s\n", x->label);
-	printf("layout           %s%s: %s\n", ifs_layout_name(a->layout), a->forced ? " (as told)" : "",
-	       ifs_layout_desc(a->layout));
-	printf("size             %llu bytes", (unsigned long long)a->len);
+	struct record r, boot;
+	RECORD_INIT(&r, info_fields);
+	rec_str(&r, I_ARCHIVE, x->label);
+	rec_str(&r, I_LAYOUT, ifs_layout_name(a->layout));
+	rec_u64(&r, I_AS_TOLD, a->forced);
+	rec_str(&r, I_DESCRIPTION, ifs_layout_desc(a->layout));
+	rec_u64(&r, I_DETECTED, !a->forced);
+	rec_u64(&r, I_WRITABLE, ifs_layout_writable(a->layout));
+	rec_u64(&r, I_FILE_SIZE, a->len);
+	rec_u64(&r, I_INITFS_SIZE, a->size);
 	if (a->has_size)
-		printf(" (initfs_size %llu)", (unsigned long long)a->size);
-	printf("\ninode table      offset 0x%x, %u inodes of %u bytes, root inode %u\n", a->ito, a->count,
-	       a->layout >= IFS_V5A ? 12u : 20u, a->root_ino);
+		rec_u64(&r, I_HEADER_SIZE, a->size);
+	rec_u64(&r, I_ITO, a->ito);
+	rec_u64(&r, I_COUNT, a->count);
+	rec_u64(&r, I_INODE_SIZE, a->layout >= IFS_V5A ? 12u : 20u);
+	rec_u64(&r, I_ROOT, a->root_ino);
 	if (a->has_page_size)
-		printf("page size        %u\n", a->page_size);
-	if (a->has_time) {
-		char when[64];
-		format_time(a->time_sec, a->time_nsec, 1, when, sizeof(when));
-		printf("creation time    %llu.%09u (%s)\n", (unsigned long long)a->time_sec, a->time_nsec, when);
-	}
-	if (a->boot_len) {
-		printf("bootstrap        %u bytes at 0x%x", a->boot_len, IFS_PAGE);
-		if (have_elf)
-			printf(" (ELF%d %s-endian, machine %u, e_entry 0x%llx)", elf.class64 ? 64 : 32,
-			       elf.big ? "big" : "little", elf.machine, (unsigned long long)elf.entry);
-		else
-			printf(" (%s)", a->boot_elf ? "ELF with unreadable headers" : "not an ELF");
-		putchar('\n');
-	} else if (ifs_layout_has_bootstrap(a->layout)) {
-		printf("bootstrap        none\n");
-	}
+		rec_u64(&r, I_PAGE_SIZE, a->page_size);
+	if (a->has_time)
+		rec_time(&r, I_TIME, a->time_sec, a->time_nsec);
 	if (a->has_entry)
-		printf("bootstrap_entry  0x%llx\n", (unsigned long long)a->entry);
-	printf("contents         %u files (%llu bytes), %u symlinks, %u directories (root included)\n",
-	       a->nfiles, (unsigned long long)a->data_bytes, a->nlinks, a->ndirs);
-	printf("symlink targets  %s\n", link_form_name(a->layout));
-	if (needed <= max)
-		printf("free             %llu bytes below the maximum size of %llu\n",
-		       (unsigned long long)(max - needed), (unsigned long long)max);
-	else
-		printf("free             none: %llu bytes over the maximum size of %llu\n",
-		       (unsigned long long)(needed - max), (unsigned long long)max);
+		rec_u64(&r, I_ENTRY, a->entry);
+	if (a->boot_len) {
+		RECORD_INIT(&boot, boot_fields);
+		rec_u64(&boot, B_OFFSET, IFS_PAGE);
+		rec_u64(&boot, B_LENGTH, a->boot_len);
+		rec_u64(&boot, B_REGION, a->data_start - IFS_PAGE);
+		rec_u64(&boot, B_ELF, a->boot_elf);
+		if (have_elf) {
+			rec_u64(&boot, B_ELF_LENGTH, elf.len);
+			rec_u64(&boot, B_CLASS, elf.class64 ? 64 : 32);
+			rec_str(&boot, B_ORDER, elf.big ? "big" : "little");
+			rec_u64(&boot, B_MACHINE, elf.machine);
+			rec_u64(&boot, B_E_ENTRY, elf.entry);
+		} else {
+			rec_str(&boot, B_WHAT, a->boot_elf ? "ELF with unreadable headers" : "not an ELF");
+		}
+		rec_record(&r, I_BOOTSTRAP, &boot, &boot_layout);
+	} else if (ifs_layout_has_bootstrap(a->layout)) {
+		rec_str(&r, I_NO_BOOTSTRAP, "none");
+	}
+	rec_u64(&r, I_FILES, a->nfiles);
+	rec_u64(&r, I_DIRS, a->ndirs);
+	rec_u64(&r, I_LINKS, a->nlinks);
+	rec_u64(&r, I_DATA, a->data_bytes);
+	rec_str(&r, I_LINK_FORM, link_form_name(a->layout));
+	rec_u64(&r, I_MAX, max);
+	rec_u64(&r, I_NEEDED, needed);
+	rec_i64(&r, I_FREE, (int64_t)max - (int64_t)needed);
+	rec_u64(&r, needed <= max ? I_ROOM : I_OVER, needed <= max ? max - needed : needed - max);
+	rec_list(&r, I_WARNINGS, (const char *const *)a->warnings, a->nwarnings);
+	rec_u64(&r, I_BOOTABLE, a->nblocking == 0);
+	const char **problems = rx_xcalloc(a->nwarnings + 1, sizeof(*problems));
+	size_t nproblems = 0;
 	for (size_t i = 0; i < a->nwarnings; i++)
-		printf("warning          %s\n", a->warnings[i]);
+		if (a->blocking[i])
+			problems[nproblems++] = a->warnings[i];
+	rec_list(&r, I_BOOT_PROBLEMS, problems, nproblems);
 	if (a->nblocking)
-		printf("boot check       fails: %zu of the warnings keep it from booting\n", a->nblocking);
+		rec_u64(&r, I_FAILS, a->nblocking);
 	else
-		printf("boot check       passes: nothing found that keeps it from booting\n");
+		rec_str(&r, I_PASSES, "nothing found that keeps it from booting");
+	struct out o;
+	out_init(&o, stdout, json);
+	out_record(&o, NULL, &r, &info_layout);
+	out_done(&o);
+	free(problems);
 	return 0;
 }
 
@@ -438,7 +482,7 @@ static int initfs_info(int argc, char **argv)
 
 struct lsopt {
 	int longfmt, recursive, unsorted, json, directory;
-	struct json j;
+	struct out out;
 };
 
 static int cmp_dirent(const void *a, const void *b)
@@ -459,39 +503,44 @@ static const struct ifs_dirent **listing(const struct ifs_node *d, int unsorted)
 	return v;
 }
 
+/* An entry of initfs ls. */
+enum { E_PATH, E_NAME, E_TYPE, E_MODE, E_UID, E_GID, E_SIZE, E_INODE, E_TARGET };
+static const struct tfield entry_fields[] = {
+	[E_PATH] = { "path", TK_STR, 0 },
+	[E_NAME] = { "name", TK_STR, 0 },
+	[E_TYPE] = { "type", TK_STR, 0 },
+	[E_MODE] = { "mode", TK_MODE, 0 },
+	[E_UID] = { "uid", TK_COUNT, 0 },
+	[E_GID] = { "gid", TK_COUNT, 0 },
+	[E_SIZE] = { "size", TK_COUNT, 0 },	/* directories: entries, as redox-initfs-dump */
+	[E_INODE] = { "inode", TK_COUNT, 0 },
+	[E_TARGET] = { "target", TK_STR, 0 },
+};
+static const struct tcol entry_short_cols[] = { { E_NAME, "%s\n", 0 } };
+static const struct tcol entry_long_cols[] = {
+	{ E_MODE, "%M ", 0 }, { E_UID, "%5s ", 0 }, { E_GID, "%5s ", 0 }, { E_SIZE, "%10s ", 0 },
+	{ E_INODE, "%5s ", 0 }, { E_NAME, "%s", 0 }, { E_TARGET, " -> %s", 0 }, { TEXT_LIT, "\n", 0 },
+};
+static const struct tlayout entry_short = LAYOUT(entry_short_cols), entry_long = LAYOUT(entry_long_cols);
+
 static void ls_entry(struct lsopt *o, const char *path, const char *name, size_t len,
 		     const struct ifs_node *n)
 {
-	if (o->json) {
-		json_obj(&o->j, NULL);
-		json_str(&o->j, "path", path);
-		json_strn(&o->j, "name", name, len);
-		json_str(&o->j, "type", type_name(n->type));
-		char mode[8];
-		snprintf(mode, sizeof(mode), "%04o", n->mode & 07777);
-		json_str(&o->j, "mode", mode);
-		json_u64(&o->j, "uid", n->uid);
-		json_u64(&o->j, "gid", n->gid);
-		json_u64(&o->j, "size", shown_size(n));
-		if (n->ino != IFS_NO_INO)
-			json_u64(&o->j, "inode", n->ino);
-		if (n->type == IFS_LINK)
-			json_strn(&o->j, "target", n->size ? (const char *)n->data : "", (size_t)n->size);
-		json_end_obj(&o->j);
-		return;
-	}
-	if (o->longfmt) {
-		char mode[11];
-		mode_string(rfs_mode_of(n), mode);
-		printf("%s %5u %5u %10llu %5u ", mode, n->uid, n->gid, (unsigned long long)shown_size(n),
-		       n->ino);
-	}
-	fwrite(name, 1, len, stdout);
-	if (o->longfmt && n->type == IFS_LINK) {
-		fputs(" -> ", stdout);
-		fwrite(n->data ? (const char *)n->data : "", 1, (size_t)n->size, stdout);
-	}
-	putchar('\n');
+	struct record r;
+	RECORD_INIT(&r, entry_fields);
+	rec_str(&r, E_PATH, path);
+	rec_strn(&r, E_NAME, name, len);
+	rec_str(&r, E_TYPE, type_name(n->type));
+	rec_u64(&r, E_MODE, rfs_mode_of(n));
+	rec_u64(&r, E_UID, n->uid);
+	rec_u64(&r, E_GID, n->gid);
+	rec_u64(&r, E_SIZE, shown_size(n));
+	rec_u64(&r, E_INODE, n->ino);
+	if (n->ino == IFS_NO_INO)
+		rec_text_only(&r, E_INODE);	/* not in the archive yet: -l shows the placeholder */
+	if (n->type == IFS_LINK)
+		rec_strn(&r, E_TARGET, n->size ? (const char *)n->data : "", (size_t)n->size);
+	out_record(&o->out, NULL, &r, o->longfmt ? &entry_long : &entry_short);
 }
 
 static int ls_dir(struct lsopt *o, const char *path, const struct ifs_node *d, unsigned depth,
@@ -558,10 +607,8 @@ static int initfs_ls(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("initfs ls", "expected ARCHIVE[:/dir]");
-	if (o.json) {
-		json_init(&o.j, stdout);
-		json_arr(&o.j, NULL);
-	}
+	out_init(&o.out, stdout, o.json);
+	out_arr(&o.out, NULL);
 	for (int i = optind; i < argc; i++) {
 		struct arc x;
 		struct ifs_node *n;
@@ -583,10 +630,8 @@ static int initfs_ls(int argc, char **argv)
 		}
 		arc_close(&x);
 	}
-	if (o.json) {
-		json_end_arr(&o.j);
-		json_done(&o.j);
-	}
+	out_end_arr(&o.out);
+	out_done(&o.out);
 	return status;
 }
 

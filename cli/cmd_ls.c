@@ -4,10 +4,11 @@
 
 #include "cli.h"
 #include "idmap.h"
+#include "table.h"
 
 struct ls_opts {
 	int longfmt, recursive, unsorted, json, directory;
-	struct json j;
+	struct out out;
 	struct idmap visited;	/* RedoxFS directories listed: a second visit means a loop */
 	struct place *p;
 	struct rfs *fs;		/* the RedoxFS the paths are in, for what only it stores; or NULL */
@@ -23,58 +24,112 @@ static int rfs_extras(struct ls_opts *o, const char *path, struct rfs_node *n, s
 	return r ? r : node_facts(o->fs, n, f);
 }
 
-static void print_long(const char *name, size_t len, const struct vfs_attr *a, const char *target)
-{
-	char mode[11], when[64];
-	mode_string(a->mode, mode);
-	format_time(a->mtime.sec, a->mtime.nsec, 0, when, sizeof(when));
-	printf("%s %3u %5u %5u %10llu %s ", mode, a->nlink, a->uid, a->gid, (unsigned long long)a->size, when);
-	fwrite(name, 1, len, stdout);
-	if (target)
-		printf(" -> %s", target);
-	putchar('\n');
-}
+/*
+ * What ls and stat show of a node: the attributes every filesystem has, then
+ * what RedoxFS alone stores. The text of a few fields (storage, where) is
+ * prose only the text shows.
+ */
+enum {
+	N_PATH, N_NAME, N_TYPE, N_MODE, N_UID, N_GID, N_SIZE, N_NLINK, N_NODE, N_BLOCKS, N_MTIME, N_CTIME,
+	N_ATIME, N_TARGET, N_STORAGE, N_HTREE_DEPTH, N_RECORDS, N_COMPRESSED, N_ERROR, N_NODE_BLOCK,
+	N_RECORD_SIZE, N_STORED_BLOCKS, N_STORAGE_WORDS, N_IN,
+};
+static const struct tfield node_fields[] = {
+	[N_PATH] = { "path", TK_STR, 0 },
+	[N_NAME] = { "name", TK_STR, 0 },
+	[N_TYPE] = { "type", TK_STR, 0 },
+	[N_MODE] = { "mode", TK_MODE, 0 },
+	[N_UID] = { "uid", TK_COUNT, 0 },
+	[N_GID] = { "gid", TK_COUNT, 0 },
+	[N_SIZE] = { "size", TK_COUNT, 0 },
+	[N_NLINK] = { "nlink", TK_COUNT, 0 },
+	[N_NODE] = { "node", TK_COUNT, 0 },
+	[N_BLOCKS] = { "blocks", TK_U64, 0 },	/* as stored: nothing bounds it */
+	[N_MTIME] = { "mtime", TK_TIME, 0 },
+	[N_CTIME] = { "ctime", TK_TIME, 0 },
+	[N_ATIME] = { "atime", TK_TIME, 0 },
+	[N_TARGET] = { "target", TK_STR, 0 },
+	[N_STORAGE] = { "storage", TK_STR, 0 },
+	[N_HTREE_DEPTH] = { "htree_depth", TK_COUNT, 0 },
+	[N_RECORDS] = { "records", TK_COUNT, 0 },
+	[N_COMPRESSED] = { "compressed_records", TK_COUNT, 0 },
+	[N_ERROR] = { "error", TK_STR, 0 },
+	[N_NODE_BLOCK] = { "node_block", TK_COUNT, 0 },
+	[N_RECORD_SIZE] = { "record_size", TK_COUNT, 0 },
+	[N_STORED_BLOCKS] = { "stored_blocks", TK_COUNT, 0 },
+	[N_STORAGE_WORDS] = { NULL, TK_STR, 0 },
+	[N_IN] = { NULL, TK_STR, 0 },
+};
 
-/* One entry as JSON: the common attributes, then what the filesystem alone stores. */
-static void json_entry(struct json *j, struct vfs *v, struct rfs *fs, const char *path, const char *name,
-		       const struct vfs_attr *a, const char *target, const struct rfs_node *n,
-		       const struct node_facts *f)
+static const struct tcol ls_short_cols[] = { { N_NAME, "%s\n", 0 } };
+static const struct tcol ls_long_cols[] = {
+	{ N_MODE, "%M ", 0 }, { N_NLINK, "%3s ", 0 }, { N_UID, "%5s ", 0 }, { N_GID, "%5s ", 0 },
+	{ N_SIZE, "%10s ", 0 }, { N_MTIME, "%t ", 0 }, { N_NAME, "%s", 0 }, { N_TARGET, " -> %s", 0 },
+	{ TEXT_LIT, "\n", 0 },
+};
+/* An entry that could not be read: its name, '?' for the rest. */
+static const struct tcol ls_damaged_long_cols[] = {
+	{ N_NAME, "??????????   ?     ?     ?          ?                ? %s\n", 0 },
+};
+static const struct tcol stat_cols[] = {
+	{ N_PATH, "  Path: %s", 0 }, { N_TARGET, " -> %s", 0 }, { N_TYPE, "\n  Type: %s\n", 0 },
+	{ N_MODE, "  Mode: %s (%M)", 0 }, { N_UID, "  Uid: %s", 0 }, { N_GID, "  Gid: %s\n", 0 },
+	{ N_SIZE, "  Size: %s", 0 }, { N_BLOCKS, "  Blocks: %s (4 KiB, incl. the node)", 0 },
+	{ N_NLINK, "  Links: %s\n", 0 }, { N_IN, "  Storage: in %s\n", 0 },
+	{ N_NODE, "  Node: %s", 0 }, { N_NODE_BLOCK, "  Node block: %s\n", 0 },
+	{ N_STORAGE_WORDS, "  Storage: %s", 0 }, { N_HTREE_DEPTH, ", %s index level%p", 0 },
+	{ N_RECORDS, "  Storage: %s record%p", 0 }, { N_RECORD_SIZE, " of up to %s bytes", 0 },
+	{ N_COMPRESSED, ", %s compressed", 0 }, { N_STORED_BLOCKS, ", %s blocks stored", 0 },
+	{ N_STORAGE, "\n", 0 },
+	{ N_ATIME, "Access: %T\n", 0 }, { N_MTIME, "Modify: %T\n", 0 }, { N_CTIME, "Create: %T\n", 0 },
+};
+static const struct tlayout ls_short = LAYOUT(ls_short_cols), ls_long = LAYOUT(ls_long_cols),
+			   ls_damaged_long = LAYOUT(ls_damaged_long_cols), stat_layout = LAYOUT(stat_cols);
+
+/* A node's record: the common attributes, then (fs not NULL) what RedoxFS stores of n. */
+static void node_record(struct record *r, struct vfs *v, const char *path, const char *name, size_t len,
+			const struct vfs_attr *a, const char *target, struct rfs *fs, const struct rfs_node *n,
+			const struct node_facts *f)
 {
-	char buf[8];
-	json_obj(j, NULL);
-	json_str(j, "path", path);
+	RECORD_INIT(r, node_fields);
+	rec_str(r, N_PATH, path);
 	if (name)
-		json_str(j, "name", name);
-	json_str(j, "type", node_type_name(a->mode));
-	snprintf(buf, sizeof(buf), "%04o", a->mode & 07777);
-	json_str(j, "mode", buf);
-	json_u64(j, "uid", a->uid);
-	json_u64(j, "gid", a->gid);
-	json_u64(j, "size", a->size);
-	json_u64(j, "nlink", a->nlink);
-	if (fs) {
-		json_u64(j, "node", n->id);
-		json_u64_str(j, "blocks", n->blocks);	/* as stored: nothing bounds it */
-	}
+		rec_strn(r, N_NAME, name, len);
+	rec_str(r, N_TYPE, node_type_name(a->mode));
+	rec_u64(r, N_MODE, a->mode);
+	rec_u64(r, N_UID, a->uid);
+	rec_u64(r, N_GID, a->gid);
+	rec_u64(r, N_SIZE, a->size);
+	rec_u64(r, N_NLINK, a->nlink);
 	if (v->has & VFS_HAS_TIMES) {
-		json_time(j, "mtime", a->mtime.sec, a->mtime.nsec);
-		json_time(j, "ctime", a->ctime.sec, a->ctime.nsec);
-		json_time(j, "atime", a->atime.sec, a->atime.nsec);
+		rec_time(r, N_MTIME, a->mtime.sec, a->mtime.nsec);
+		rec_time(r, N_CTIME, a->ctime.sec, a->ctime.nsec);
+		rec_time(r, N_ATIME, a->atime.sec, a->atime.nsec);
 	}
-	if (target)
-		json_str(j, "target", target);
-	if (fs && rfs_is_dir(n)) {
-		json_str(j, "storage", f->htree_depth < 0 ? "empty" : f->htree_depth == 0 ? "list" : "htree");
+	rec_str(r, N_TARGET, target);
+	if (!fs) {
+		rec_str(r, N_IN, v->kind);
+		return;
+	}
+	rec_u64(r, N_NODE, n->id);
+	rec_u64(r, N_BLOCKS, n->blocks);
+	rec_u64(r, N_NODE_BLOCK, n->block);
+	if (rfs_is_dir(n)) {
+		rec_str(r, N_STORAGE, f->htree_depth < 0 ? "empty" : f->htree_depth == 0 ? "list" : "htree");
+		rec_str(r, N_STORAGE_WORDS, f->htree_depth < 0 ? "empty directory"
+					    : f->htree_depth == 0 ? "one directory list" : "hashed directory");
 		if (f->htree_depth > 0)
-			json_u64(j, "htree_depth", (uint64_t)f->htree_depth);
-	} else if (fs) {
-		json_str(j, "storage", rfs_is_inline(n) ? "inline" : "records");
-		if (!rfs_is_inline(n)) {
-			json_u64(j, "records", f->records);
-			json_u64(j, "compressed_records", f->compressed);
-		}
+			rec_u64(r, N_HTREE_DEPTH, (uint64_t)f->htree_depth);
+	} else if (rfs_is_inline(n)) {
+		rec_str(r, N_STORAGE, "inline");
+		rec_str(r, N_STORAGE_WORDS, "inline in the node");
+	} else {
+		rec_str(r, N_STORAGE, "records");
+		rec_u64(r, N_RECORDS, f->records);
+		rec_u64(r, N_RECORD_SIZE, rfs_record_size(n));
+		rec_u64(r, N_COMPRESSED, f->compressed);
+		rec_u64(r, N_STORED_BLOCKS, f->stored_blocks);
 	}
-	json_end_obj(j);
 }
 
 static int show_entry(struct ls_opts *o, const char *path, const char *name, size_t len,
@@ -91,18 +146,14 @@ static int show_entry(struct ls_opts *o, const char *path, const char *name, siz
 		r = f.target ? 0 : vfs_readlink(v, path, &target);
 	const char *t = f.target ? f.target : target;
 	if (r == 0) {
-		if (o->json) {
-			char *nm = strndup(name, len);
-			if (!nm)
-				abort();
-			json_entry(&o->j, v, o->fs, path, nm, a, t, &n, &f);
-			free(nm);
-		} else if (o->longfmt) {
-			print_long(name, len, a, t);
-		} else {
-			fwrite(name, 1, len, stdout);
-			putchar('\n');
+		struct record rec;
+		node_record(&rec, v, path, name, len, a, t, o->json ? o->fs : NULL, &n, &f);
+		if (o->longfmt && !(v->has & VFS_HAS_TIMES)) {
+			/* Not stored, so not in the JSON; ls -l shows what the filesystem answers. */
+			rec_time(&rec, N_MTIME, a->mtime.sec, a->mtime.nsec);
+			rec_text_only(&rec, N_MTIME);
 		}
+		out_record(&o->out, NULL, &rec, o->longfmt ? &ls_long : &ls_short);
 	}
 	node_facts_free(&f);
 	free(target);
@@ -117,21 +168,12 @@ static int show_entry(struct ls_opts *o, const char *path, const char *name, siz
 static void show_damaged(struct ls_opts *o, const char *path, const char *name, size_t len)
 {
 	struct rx_ctx *ctx = o->p->v->ctx;
-	char *nm = strndup(name, len);
-	if (!nm)
-		abort();
-	if (o->json) {
-		json_obj(&o->j, NULL);
-		json_str(&o->j, "path", path);
-		json_str(&o->j, "name", nm);
-		json_str(&o->j, "error", ctx->msg);
-		json_end_obj(&o->j);
-	} else {
-		if (o->longfmt)
-			printf("?????????? %3s %5s %5s %10s %16s ", "?", "?", "?", "?", "?");
-		puts(nm);
-	}
-	free(nm);
+	struct record rec;
+	RECORD_INIT(&rec, node_fields);
+	rec_str(&rec, N_PATH, path);
+	rec_strn(&rec, N_NAME, name, len);
+	rec_str(&rec, N_ERROR, ctx->msg);
+	out_record(&o->out, NULL, &rec, o->longfmt ? &ls_damaged_long : &ls_short);
 	fflush(stdout);	/* the listing and the report stay in order on a terminal */
 	place_report(o->p, path);
 	rx_clear(ctx);
@@ -253,10 +295,8 @@ int cmd_ls(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("ls", "missing IMAGE[:/dir]");
-	if (o.json) {
-		json_init(&o.j, stdout);
-		json_arr(&o.j, NULL);
-	}
+	out_init(&o.out, stdout, o.json);
+	out_arr(&o.out, NULL);
 	for (int i = optind; i < argc; i++) {
 		struct place p;
 		struct vfs_attr a;
@@ -301,52 +341,9 @@ int cmd_ls(int argc, char **argv)
 		}
 		place_close(&p);
 	}
-	if (o.json) {
-		json_end_arr(&o.j);
-		json_done(&o.j);
-	}
+	out_end_arr(&o.out);
+	out_done(&o.out);
 	return status;
-}
-
-static void stat_text(struct vfs *v, const char *path, const struct vfs_attr *a, const char *target,
-		      struct rfs *fs, const struct rfs_node *n, const struct node_facts *f)
-{
-	char mode[11], t[3][80];
-	mode_string(a->mode, mode);
-	format_time(a->atime.sec, a->atime.nsec, 1, t[0], sizeof(t[0]));
-	format_time(a->mtime.sec, a->mtime.nsec, 1, t[1], sizeof(t[1]));
-	format_time(a->ctime.sec, a->ctime.nsec, 1, t[2], sizeof(t[2]));
-	printf("  Path: %s", path);
-	if (target)
-		printf(" -> %s", target);
-	printf("\n  Type: %s\n  Mode: %04o (%s)  Uid: %u  Gid: %u\n", node_type_name(a->mode),
-	       a->mode & 07777, mode, a->uid, a->gid);
-	if (!fs) {
-		printf("  Size: %llu  Links: %u\n  Storage: in %s\n", (unsigned long long)a->size, a->nlink, v->kind);
-		if (v->has & VFS_HAS_TIMES)
-			printf("Access: %s\nModify: %s\nCreate: %s\n", t[0], t[1], t[2]);
-		return;
-	}
-	printf("  Size: %llu  Blocks: %llu (4 KiB, incl. the node)  Links: %u\n",
-	       (unsigned long long)n->size, (unsigned long long)n->blocks, n->links);
-	printf("  Node: %u  Node block: %llu\n", n->id, (unsigned long long)n->block);
-	if (rfs_is_dir(n)) {
-		if (f->htree_depth < 0)
-			printf("  Storage: empty directory\n");
-		else if (f->htree_depth == 0)
-			printf("  Storage: one directory list\n");
-		else
-			printf("  Storage: hashed directory, %d index level%s\n", f->htree_depth,
-			       f->htree_depth > 1 ? "s" : "");
-	} else if (rfs_is_inline(n)) {
-		printf("  Storage: inline in the node\n");
-	} else {
-		printf("  Storage: %llu record%s of up to %llu bytes, %llu compressed, %llu blocks stored\n",
-		       (unsigned long long)f->records, f->records == 1 ? "" : "s",
-		       (unsigned long long)rfs_record_size(n), (unsigned long long)f->compressed,
-		       (unsigned long long)f->stored_blocks);
-	}
-	printf("Access: %s\nModify: %s\nCreate: %s\n", t[0], t[1], t[2]);
 }
 
 static const char stat_help[] =
@@ -364,7 +361,7 @@ int cmd_stat(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' },        { 0, 0, 0, 0 },
 	};
 	int c, follow = 0, json = 0, status = EXIT_OK;
-	struct json j;
+	struct out out;
 	while ((c = getopt_long(argc, argv, "Lh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'L': follow = 1; break;
@@ -375,10 +372,8 @@ int cmd_stat(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("stat", "missing IMAGE:/path");
-	if (json) {
-		json_init(&j, stdout);
-		json_arr(&j, NULL);
-	}
+	out_init(&out, stdout, json);
+	out_arr(&out, NULL);
 	for (int i = optind; i < argc; i++) {
 		struct place p;
 		struct vfs_attr a;
@@ -399,19 +394,15 @@ int cmd_stat(int argc, char **argv)
 			place_report(&p, p.path);
 			status = EXIT_FAIL;
 		} else {
-			const char *t = f.target ? f.target : target;
-			if (json)
-				json_entry(&j, p.v, fs, p.path, NULL, &a, t, &n, &f);
-			else
-				stat_text(p.v, p.path, &a, t, fs, &n, &f);
+			struct record rec;
+			node_record(&rec, p.v, p.path, NULL, 0, &a, f.target ? f.target : target, fs, &n, &f);
+			out_record(&out, NULL, &rec, &stat_layout);
 		}
 		node_facts_free(&f);
 		free(target);
 		place_close(&p);
 	}
-	if (json) {
-		json_end_arr(&j);
-		json_done(&j);
-	}
+	out_end_arr(&out);
+	out_done(&out);
 	return status;
 }

@@ -12,6 +12,7 @@
 #include "outfile.h"
 #include "progress.h"
 #include "qcow2.h"
+#include "table.h"
 
 static int parse_cluster_size(const char *s, unsigned *bits)
 {
@@ -37,76 +38,117 @@ static int parse_format(const char *verb, const char *s, const char **fmt)
 
 /* ---- info ---- */
 
-void info_container_text(const struct rx_dev *dev)
+/* The container and, for a qcow2, its backing chain: each file, then the file it names. */
+enum { K_KIND, K_FORMAT, K_SIZE, K_CHAIN, K_VIRTUAL };
+static const struct tfield container_fields[] = {
+	[K_KIND] = { "kind", TK_STR, 0 },
+	[K_FORMAT] = { "format", TK_STR, 0 },
+	[K_SIZE] = { "size", TK_U64, 0 },
+	[K_CHAIN] = { "chain", TK_RECORDS, 0 },
+	[K_VIRTUAL] = { NULL, TK_BOOL, 0 },
+};
+static const struct tcol container_cols[] = {
+	{ K_FORMAT, "Container:  %s", 0 }, { K_KIND, " %s,", 0 }, { K_VIRTUAL, " virtual size", TC_NONZERO },
+	{ K_SIZE, " %s bytes (%h)\n", 0 }, { K_CHAIN, NULL, 0 },
+};
+static const struct tlayout container_layout = LAYOUT(container_cols);
+
+enum {
+	Q_FILE, Q_FORMAT, Q_SIZE, Q_VERSION, Q_FILE_SIZE, Q_CLUSTER_SIZE, Q_REFCOUNT_BITS, Q_INCOMPATIBLE,
+	Q_COMPATIBLE, Q_AUTOCLEAR, Q_EXTENDED_L2, Q_COMPRESSION, Q_SNAPSHOTS, Q_BACKING_NAME, Q_BACKING_FILE,
+	Q_BACKING_FORMAT, Q_LEAD, Q_RAW_SIZE, Q_ZSTD, Q_DIRTY, Q_CORRUPT, Q_PROBED,
+};
+static const struct tfield chain_fields[] = {
+	[Q_FILE] = { "file", TK_STR, 0 },
+	[Q_FORMAT] = { "format", TK_STR, 0 },
+	[Q_SIZE] = { "size", TK_U64, 0 },
+	[Q_VERSION] = { "version", TK_COUNT, 0 },
+	[Q_FILE_SIZE] = { "file_size", TK_U64, 0 },
+	[Q_CLUSTER_SIZE] = { "cluster_size", TK_COUNT, 0 },
+	[Q_REFCOUNT_BITS] = { "refcount_bits", TK_COUNT, 0 },
+	[Q_INCOMPATIBLE] = { "incompatible_features", TK_HEX, 0 },
+	[Q_COMPATIBLE] = { "compatible_features", TK_HEX, 0 },
+	[Q_AUTOCLEAR] = { "autoclear_features", TK_HEX, 0 },
+	[Q_EXTENDED_L2] = { "extended_l2", TK_BOOL, 0 },
+	[Q_COMPRESSION] = { "compression", TK_STR, 0 },
+	[Q_SNAPSHOTS] = { "snapshots", TK_COUNT, 0 },
+	[Q_BACKING_NAME] = { "backing_name", TK_STR, 0 },
+	[Q_BACKING_FILE] = { "backing_file", TK_STR, 0 },
+	[Q_BACKING_FORMAT] = { "backing_format", TK_STR, 0 },
+	[Q_LEAD] = { NULL, TK_STR, 0 },
+	[Q_RAW_SIZE] = { NULL, TK_U64, 0 },
+	[Q_ZSTD] = { NULL, TK_BOOL, 0 },
+	[Q_DIRTY] = { NULL, TK_BOOL, 0 },
+	[Q_CORRUPT] = { NULL, TK_BOOL, 0 },
+	[Q_PROBED] = { NULL, TK_BOOL, 0 },
+};
+static const struct tcol chain_cols[] = {
+	{ Q_LEAD, "%s", 0 }, { Q_FILE, "%s: ", 0 }, { Q_RAW_SIZE, "raw, %s bytes (%h)\n", 0 },
+	{ Q_VERSION, "qcow2 v%s", 0 }, { Q_CLUSTER_SIZE, ", %s-byte clusters", 0 },
+	{ Q_REFCOUNT_BITS, ", %s-bit refcounts", 0 }, { Q_FILE_SIZE, ", file %s bytes (%h)", 0 },
+	{ Q_EXTENDED_L2, ", extended L2", TC_NONZERO }, { Q_ZSTD, ", zstd", TC_NONZERO },
+	{ Q_SNAPSHOTS, ", %s snapshots", TC_NONZERO }, { Q_DIRTY, ", marked dirty", TC_NONZERO },
+	{ Q_CORRUPT, ", marked corrupt", TC_NONZERO }, { Q_VERSION, "\n", 0 },
+	{ Q_BACKING_NAME, "              backing file '%s'", 0 }, { Q_BACKING_FORMAT, " (%s", 0 },
+	{ Q_PROBED, ", probed", TC_NONZERO }, { Q_BACKING_NAME, ")\n", 0 },
+};
+static const struct tlayout chain_layout = LAYOUT(chain_cols);
+
+static void str_or_null(struct record *r, unsigned i, const char *s)
 {
-	char h[32];
-	const struct rx_qcow2_info *in = rx_qcow2_info(dev);
-	rx_human_size(dev->size, h, sizeof(h));
-	if (!in) {
-		printf("Container:  raw %s, %llu bytes (%s)\n", dev->kind, (unsigned long long)dev->size, h);
-		return;
-	}
-	printf("Container:  qcow2 %s, virtual size %llu bytes (%s)\n", dev->kind, (unsigned long long)dev->size, h);
-	/* The whole chain, top first: each file, then the backing file it names. */
-	for (int depth = 0; dev; depth++, dev = rx_qcow2_backing(dev)) {
-		in = rx_qcow2_info(dev);
-		printf("%s%s: ", depth ? "            " : "Chain:      ", dev->name);
-		if (!in) {
-			rx_human_size(dev->size, h, sizeof(h));
-			printf("raw, %llu bytes (%s)\n", (unsigned long long)dev->size, h);
-			continue;
-		}
-		rx_human_size(in->file_size, h, sizeof(h));
-		printf("qcow2 v%d, %u-byte clusters, %u-bit refcounts, file %llu bytes (%s)", in->version,
-		       1u << in->cluster_bits, in->refcount_bits, (unsigned long long)in->file_size, h);
-		if (in->extended_l2)
-			printf(", extended L2");
-		if (in->compression)
-			printf(", zstd");
-		if (in->nb_snapshots)
-			printf(", %u snapshots", in->nb_snapshots);
-		if (in->incompatible & 1)
-			printf(", marked dirty");
-		if (in->incompatible & 2)
-			printf(", marked corrupt");
-		printf("\n");
-		if (in->backing_name)
-			printf("              backing file '%s' (%s%s)\n", in->backing_name, in->backing_format,
-			       in->backing_format_probed ? ", probed" : "");
-	}
+	if (s)
+		rec_str(r, i, s);
+	else
+		rec_null(r, i);
 }
 
-void info_container_json(struct json *j, const struct rx_dev *dev)
+struct record *container_record(const struct rx_dev *dev, const struct tlayout **l)
 {
 	const struct rx_qcow2_info *in = rx_qcow2_info(dev);
-	json_str(j, "kind", dev->kind);
-	json_str(j, "format", in ? "qcow2" : "raw");
-	json_u64_str(j, "size", dev->size);
-	json_arr(j, "chain");
-	for (; dev; dev = rx_qcow2_backing(dev)) {
+	size_t n = 0;
+	for (const struct rx_dev *d = dev; d; d = rx_qcow2_backing(d))
+		n++;
+	/* The container's record first, then one for each file of the chain. */
+	struct record *r = rx_xcalloc(n + 1, sizeof(*r)), *chain = r + 1;
+	RECORD_INIT(r, container_fields);
+	*l = &container_layout;
+	rec_str(r, K_KIND, dev->kind);
+	rec_str(r, K_FORMAT, in ? "qcow2" : "raw");
+	rec_u64(r, K_SIZE, dev->size);
+	rec_u64(r, K_VIRTUAL, in != NULL);
+	/* A raw file is its own chain: the JSON lists it, the text has said all there is. */
+	rec_records(r, K_CHAIN, chain, n, in ? &chain_layout : NULL);
+	for (size_t depth = 0; dev; depth++, dev = rx_qcow2_backing(dev)) {
+		struct record *q = &chain[depth];
 		in = rx_qcow2_info(dev);
-		json_obj(j, NULL);
-		json_str(j, "file", dev->name);
-		json_str(j, "format", in ? "qcow2" : "raw");
-		json_u64_str(j, "size", dev->size);
-		if (in) {
-			json_u64(j, "version", (uint64_t)in->version);
-			json_u64_str(j, "file_size", in->file_size);
-			json_u64(j, "cluster_size", 1ULL << in->cluster_bits);
-			json_u64(j, "refcount_bits", in->refcount_bits);
-			json_hex(j, "incompatible_features", in->incompatible);
-			json_hex(j, "compatible_features", in->compatible);
-			json_hex(j, "autoclear_features", in->autoclear);
-			json_bool(j, "extended_l2", in->extended_l2);
-			json_str(j, "compression", in->compression ? "zstd" : "zlib");
-			json_u64(j, "snapshots", in->nb_snapshots);
-			json_str(j, "backing_name", in->backing_name);
-			json_str(j, "backing_file", in->backing_path);
-			json_str(j, "backing_format", in->backing_name ? in->backing_format : NULL);
+		RECORD_INIT(q, chain_fields);
+		rec_str(q, Q_LEAD, depth ? "            " : "Chain:      ");
+		rec_str(q, Q_FILE, dev->name);
+		rec_str(q, Q_FORMAT, in ? "qcow2" : "raw");
+		rec_u64(q, Q_SIZE, dev->size);
+		if (!in) {
+			rec_u64(q, Q_RAW_SIZE, dev->size);
+			continue;
 		}
-		json_end_obj(j);
+		rec_u64(q, Q_VERSION, (uint64_t)in->version);
+		rec_u64(q, Q_FILE_SIZE, in->file_size);
+		rec_u64(q, Q_CLUSTER_SIZE, 1ULL << in->cluster_bits);
+		rec_u64(q, Q_REFCOUNT_BITS, in->refcount_bits);
+		rec_u64(q, Q_INCOMPATIBLE, in->incompatible);
+		rec_u64(q, Q_COMPATIBLE, in->compatible);
+		rec_u64(q, Q_AUTOCLEAR, in->autoclear);
+		rec_u64(q, Q_EXTENDED_L2, in->extended_l2);
+		rec_str(q, Q_COMPRESSION, in->compression ? "zstd" : "zlib");
+		rec_u64(q, Q_ZSTD, in->compression != 0);
+		rec_u64(q, Q_SNAPSHOTS, in->nb_snapshots);
+		rec_u64(q, Q_DIRTY, in->incompatible & 1);
+		rec_u64(q, Q_CORRUPT, (in->incompatible & 2) != 0);
+		str_or_null(q, Q_BACKING_NAME, in->backing_name);
+		str_or_null(q, Q_BACKING_FORMAT, in->backing_name ? in->backing_format : NULL);
+		str_or_null(q, Q_BACKING_FILE, in->backing_path);
+		rec_u64(q, Q_PROBED, in->backing_name && in->backing_format_probed);
 	}
-	json_end_arr(j);
+	return r;
 }
 
 /* A backing file without a recorded format was probed: say so, as QEMU does. */

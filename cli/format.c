@@ -130,48 +130,6 @@ void node_facts_free(struct node_facts *f)
 	f->target = NULL;
 }
 
-static void json_mode(struct json *j, uint16_t mode)
-{
-	char buf[8];
-	snprintf(buf, sizeof(buf), "%04o", mode & RFS_MODE_PERM);
-	json_str(j, "mode", buf);
-}
-
-void json_node(struct json *j, struct rfs *fs, const char *path, const char *name,
-	       const struct rfs_node *n, const struct node_facts *f)
-{
-	(void)fs;
-	json_obj(j, NULL);
-	json_str(j, "path", path);
-	if (name)
-		json_str(j, "name", name);
-	json_str(j, "type", node_type_name(n->mode));
-	json_mode(j, n->mode);
-	json_u64(j, "uid", n->uid);
-	json_u64(j, "gid", n->gid);
-	json_u64(j, "size", n->size);
-	json_u64(j, "nlink", n->links);
-	json_u64(j, "node", n->id);
-	json_u64_str(j, "blocks", n->blocks);	/* as stored: nothing bounds it */
-	json_time(j, "mtime", n->mtime, n->mtime_nsec);
-	json_time(j, "ctime", n->ctime, n->ctime_nsec);
-	json_time(j, "atime", n->atime, n->atime_nsec);
-	if (f->target)
-		json_str(j, "target", f->target);
-	if (rfs_is_dir(n)) {
-		json_str(j, "storage", f->htree_depth < 0 ? "empty" : f->htree_depth == 0 ? "list" : "htree");
-		if (f->htree_depth > 0)
-			json_u64(j, "htree_depth", (uint64_t)f->htree_depth);
-	} else {
-		json_str(j, "storage", rfs_is_inline(n) ? "inline" : "records");
-		if (!rfs_is_inline(n)) {
-			json_u64(j, "records", f->records);
-			json_u64(j, "compressed_records", f->compressed);
-		}
-	}
-	json_end_obj(j);
-}
-
 /* Sum of file sizes below dir; seen holds every node already counted (loops, hard links). */
 static int add_tree_bytes(struct rfs *fs, const struct rfs_node *dir, struct idmap *seen,
 			  uint64_t *bytes)

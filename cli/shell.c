@@ -19,6 +19,7 @@
 #endif
 
 #include "cli.h"
+#include "table.h"
 
 struct shell {
 	const char *image;	/* IMAGE[:pN] as given */
@@ -289,6 +290,32 @@ static void do_rollback(struct shell *sh)
 	clear_log(sh);
 }
 
+/* status: what is pending. */
+enum { T_IMAGE, T_PENDING, T_COMMANDS };
+static const struct tfield status_fields[] = {
+	[T_IMAGE] = { "image", TK_STR, 0 },
+	[T_PENDING] = { "pending", TK_BOOL, 0 },
+	[T_COMMANDS] = { "commands", TK_LIST, 0 },
+};
+static const struct tcol pending_cols[] = {
+	{ T_IMAGE, "pending for %s (lands with commit):\n", 0 }, { T_COMMANDS, "  %s\n", 0 },
+};
+static const struct tcol nothing_cols[] = { { TEXT_LIT, "nothing pending\n", 0 } };
+static const struct tlayout pending_layout = LAYOUT(pending_cols), nothing_layout = LAYOUT(nothing_cols);
+
+static void show_status(struct shell *sh, int json)
+{
+	struct record r;
+	struct out o;
+	RECORD_INIT(&r, status_fields);
+	rec_str(&r, T_IMAGE, sh->image);
+	rec_u64(&r, T_PENDING, pending(sh));
+	rec_list(&r, T_COMMANDS, (const char *const *)sh->log, sh->nlog);
+	out_init(&o, stdout, json);
+	out_record(&o, NULL, &r, pending(sh) ? &pending_layout : &nothing_layout);
+	out_done(&o);
+}
+
 /* One command line; EXIT_OK, a verb's status, or -1 to leave. */
 static int run_line(struct shell *sh, const char *line)
 {
@@ -324,26 +351,7 @@ static int run_line(struct shell *sh, const char *line)
 	} else if (!strcmp(cmd, "pwd")) {
 		printf("%s\n", sh->cwd);
 	} else if (!strcmp(cmd, "status")) {
-		int json = argc > 1 && !strcmp(argv[1], "--json");
-		if (json) {
-			struct json j;
-			json_init(&j, stdout);
-			json_obj(&j, NULL);
-			json_str(&j, "image", sh->image);
-			json_bool(&j, "pending", pending(sh));
-			json_arr(&j, "commands");
-			for (size_t i = 0; i < sh->nlog; i++)
-				json_str(&j, NULL, sh->log[i]);
-			json_end_arr(&j);
-			json_end_obj(&j);
-			json_done(&j);
-		} else if (!pending(sh)) {
-			printf("nothing pending\n");
-		} else {
-			printf("pending for %s (lands with commit):\n", sh->image);
-			for (size_t i = 0; i < sh->nlog; i++)
-				printf("  %s\n", sh->log[i]);
-		}
+		show_status(sh, argc > 1 && !strcmp(argv[1], "--json"));
 	} else if (!strcmp(cmd, "commit")) {
 		status = do_commit(sh);
 	} else if (!strcmp(cmd, "rollback")) {

@@ -207,6 +207,61 @@ import json; d = json.load(open('$J/6.json'))
 assert d['container']['size'] == str(209715200) and d['redoxfs']['offset'] == '0', d
 assert isinstance(d['redoxfs']['blocks'], int) and isinstance(d['redoxfs']['free_blocks'], int), d"
 
+# Every verb's text and JSON come from one record: the same facts, the >2^53 ones as
+# exact strings. agree NAME PYTHON: PYTHON sees text (stdout of the text form, in $WORK/NAME.txt)
+# and j (the JSON form, in $WORK/NAME.json) and asserts.
+agree() {
+	$PY - "$WORK/$1.txt" "$WORK/$1.json" "$2" <<'PYEOF'
+import json, re, sys
+text = open(sys.argv[1]).read()
+raw = open(sys.argv[2]).read()
+j = json.loads(raw)
+exec(sys.argv[3])
+PYEOF
+}
+"$R" stat "$H:/f" >"$WORK/st.txt" && "$R" stat --json "$H:/f" >"$WORK/st.json"
+ok "stat: text and JSON agree; blocks above 2^53 is the exact string" agree st '
+e = j[0]
+assert e["blocks"] == str(0x4000000000000001) and "Blocks: %s " % e["blocks"] in text, e
+assert "Node: %d  Node block: %d" % (e["node"], e["node_block"]) in text, e
+assert "Mode: %s (-rw" % e["mode"] in text and "Size: %d " % e["size"] in text, e'
+"$R" ls -l "$H:/" >"$WORK/ls.txt" && "$R" ls --json "$H:/" >"$WORK/ls.json"
+ok "ls: -l and --json list the same names, sizes and link counts" agree ls '
+rows = [l.split() for l in text.splitlines()]
+assert [(r[-1], int(r[4]), int(r[1])) for r in rows] == [(e["name"], e["size"], e["nlink"]) for e in j], (rows, j)'
+"$R" info "$H" >"$WORK/in.txt" && "$R" info --json "$H" >"$WORK/in.json"
+ok "info: text and JSON agree; a generation above 2^53 is the exact string" agree in '
+f = j["redoxfs"]
+assert f["generation"] == str(0x100000000000000a) and "Generation: %s\n" % f["generation"] in text, f
+assert "UUID:       %s\n" % f["uuid"] in text and "%s blocks\n" % f["blocks"] in text, f
+assert "Free:       %d blocks" % f["free_blocks"] in text and j["container"]["size"] in text, j'
+"$R" check "$H" >"$WORK/ck.txt"; "$R" check --json "$H" >"$WORK/ck.json"
+ok "check: text and JSON carry the same problems and counts" agree ck '
+for p in j["problems"]:
+    assert "%s: %s: %s" % (p["severity"], p["where"], p["problem"]) in text, p
+assert "%d nodes (%d directories, %d files" % (j["nodes"], j["directories"], j["files"]) in text, j
+assert "%d blocks used, %d free, %d leaked" % (j["used_blocks"], j["free_blocks"], j["leaked_blocks"]) in text, j
+assert "%d error" % j["errors"] in text and j["exit_status"] == (4 if j["errors"] else 0), j'
+mkdir -p "$WORK/itree/d" && echo x >"$WORK/itree/d/f" && ln -s d/f "$WORK/itree/l"
+"$R" initfs repack --no-bootstrap "$WORK/itree" -o "$WORK/nb.initfs" 2>/dev/null
+"$R" initfs info "$WORK/nb.initfs" >"$WORK/ii.txt" && "$R" initfs info --json "$WORK/nb.initfs" >"$WORK/ii.json"
+ok "initfs info: text and JSON agree; bootstrap_entry 0xffffffffffffffff is the exact string" agree ii '
+assert j["bootstrap_entry"] == "0xffffffffffffffff" and "bootstrap_entry  0xffffffffffffffff\n" in text, j
+assert "offset 0x%x, %d inodes of %d bytes, root inode %d" % (j["inode_table_offset"], j["inode_count"], j["inode_size"], j["root_inode"]) in text, j
+assert "%d files (%s bytes), %d symlinks, %d directories" % (j["files"], j["data_bytes"], j["symlinks"], j["directories"]) in text, j
+assert all("warning          %s\n" % w in text for w in j["warnings"]) and j["bootable"] is False, j'
+"$R" initfs ls -lR "$WORK/nb.initfs" >"$WORK/il.txt" && "$R" initfs ls -R --json "$WORK/nb.initfs" >"$WORK/il.json"
+ok "initfs ls: -l and --json list the same names, sizes, inodes and targets" agree il '
+rows = [l.split() for l in text.splitlines() if l and not l.endswith(":")]
+want = [(e["name"] + (" -> " + e["target"] if "target" in e else ""), e["size"], e["inode"]) for e in j]
+assert [(" ".join(r[5:]), int(r[3]), int(r[4])) for r in rows] == want, (rows, want)'
+printf "mkdir /agree\nstatus\nstatus --json\nrollback\n" | "$R" shell "$H" >"$WORK/sh.out"
+grep -v "^{" "$WORK/sh.out" >"$WORK/sh.txt"; grep "^{" "$WORK/sh.out" >"$WORK/sh.json"
+ok "shell status: text and JSON list the same pending commands" agree sh '
+e = j
+assert e["pending"] is True and e["commands"] == ["mkdir /agree"], e
+assert text == "pending for %s (lands with commit):\n  mkdir /agree\n" % e["image"], text'
+
 # ---------------------------------------------------------------------------------------
 # 3. Messages that name the right object.
 
