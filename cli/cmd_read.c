@@ -375,8 +375,10 @@ static char *host_abs(const char *path)
 }
 
 static const char extract_help[] =
-	"Usage: rximg extract [OPTIONS] IMAGE[:/dir] DESTDIR\n"
-	"Extract a tree (files, directories, symlinks, modes, times; holes stay holes).\n"
+	"Usage: rximg extract [OPTIONS] IMAGE[:pN|:esp][:/dir][:/member...] DESTDIR\n"
+	"Extract a tree (files, directories, symlinks, modes, times; holes stay holes)\n"
+	"from a RedoxFS, an initfs archive (disk.img:/boot/initfs:/etc, initfs.img:/) or FAT\n"
+	"(disk.img:esp:/EFI); what the format does not store (owners, times) is not restored.\n"
 	"DESTDIR is created if missing; nothing is ever written outside it.\n"
 	"A damaged path is reported and skipped (exit status 1); the rest is extracted.\n\n"
 	"      --same-owner     restore uid/gid (the default when run as root)\n"

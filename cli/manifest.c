@@ -636,10 +636,11 @@ static void mrec_print(FILE *f, const struct mrec *m)
 }
 
 static const char manifest_help[] =
-	"Usage: rximg manifest IMAGE[:/dir]\n"
+	"Usage: rximg manifest IMAGE[:pN|:esp][:/dir][:/member...]\n"
 	"Print one tab-separated line per path, sorted by path bytes:\n"
 	"path type mode uid gid size mtime ctime nlink symlink_target sha256\n"
-	"(tab, newline and backslash in names are written as \\t, \\n, \\\\).\n"
+	"(tab, newline and backslash in names are written as \\t, \\n, \\\\; '-' for what\n"
+	"the filesystem does not store: an initfs archive has no owners or times, FAT no modes).\n"
 	"A damaged path is reported on stderr and left out; the exit status is then 1.\n\n"
 	"  -h, --help  show this help\n";
 
@@ -924,18 +925,19 @@ static void diff_tables(const struct rx_parttable *ta, const struct rx_parttable
 	}
 }
 
-/* The EFI system partition of image: 1 open, 0 none, -1 trouble (reported). */
-static int open_esp_of(const char *image, struct rx_ctx *ctx, struct rx_res **out)
+/* The EFI system partition of a disk: 1 open, 0 none, -1 trouble (reported). */
+static int open_esp_of(const char *image, const struct rx_parttable *t, struct rx_ctx *ctx, struct rx_res **out)
 {
+	int any = 0;
+	for (int i = 0; i < t->count; i++)
+		any |= rx_part_is_esp(&t->parts[i]);
+	if (!any)
+		return 0;
 	char *arg = rx_xasprintf("%s:esp", image);
 	struct rx_res_opts o;
 	place_opts(&o, 0);
 	int r = rx_res_open(ctx, arg, &o, out);
 	free(arg);
-	if (r == -ENOENT) {
-		rx_clear(ctx);
-		return 0;
-	}
 	if (r) {
 		report(ctx, NULL, NULL);
 		rx_clear(ctx);
@@ -955,7 +957,8 @@ static void diff_disks(struct place *a, struct place *b, unsigned compare, struc
 		report_one(rp, '~', "redoxfs", d & compare);
 	struct rx_ctx ca = { { 0 }, 0 }, cb = { { 0 }, 0 };
 	struct rx_res *ea = NULL, *eb = NULL;
-	int ha = open_esp_of(a->res->spec.image, &ca, &ea), hb = open_esp_of(b->res->spec.image, &cb, &eb);
+	int ha = open_esp_of(a->res->spec.image, &la->img->table, &ca, &ea);
+	int hb = open_esp_of(b->res->spec.image, &lb->img->table, &cb, &eb);
 	if (ha < 0 || hb < 0) {
 		rp->trouble++;
 	} else if (ha != hb) {
@@ -998,13 +1001,18 @@ static int parse_fields(char *list, unsigned *out)
 
 static const char diff_help[] =
 	"Usage: rximg diff [OPTIONS] A B\n"
-	"Compare two trees path by path. A and B are each IMAGE[:pN][:/dir], a manifest file\n"
-	"written by 'rximg manifest', or a host directory; paths are compared below each\n"
-	"one's top. One line per difference, in path order:\n"
+	"Compare two trees path by path. A and B are each IMAGE[:pN|:esp][:/dir][:/member...],\n"
+	"an initfs archive (a host file, or IMAGE:/boot/initfs: compared member by member), a\n"
+	"manifest file written by 'rximg manifest', or a host directory; paths are compared\n"
+	"below each one's top. One line per difference, in path order:\n"
 	"  - PATH            only in A\n"
 	"  + PATH            only in B\n"
 	"  ~ PATH<tab>LIST   in both; LIST names what differs: type, mode, uid, gid, size,\n"
 	"                    mtime, ctime, nlink, target, content\n"
+	"Archives found in both images are compared member by member (~ /boot/initfs:/etc/x).\n"
+	"Two whole disks (IMAGE alone) also compare the partition table ('table': type, guid),\n"
+	"each partition ('pN': type, guid, name, first_lba, last_lba), the RedoxFS header\n"
+	"('redoxfs': uuid, size) and the files of the EFI system partition ('esp:/PATH').\n"
 	"A field only one side knows is not compared (a host directory has no creation time\n"
 	"(ctime), and its directories' sizes and link counts mean other things).\n"
 	"A damaged path is reported on stderr and not compared.\n"
