@@ -91,7 +91,10 @@ int place_finish(struct place *p, char **paths, int r, const char *path);
  */
 struct rx_res;
 void place_session(struct rx_res *session, struct rx_ctx *ctx);
-/* Does arg name something only the vfs verbs reach: inside an initfs archive (at any depth), or the ESP? */
+/*
+ * Does arg name something only the vfs verbs reach: inside an initfs archive
+ * (at any depth), the ESP, or a partition :pN without RedoxFS (FAT)?
+ */
 int names_member(const char *arg);
 
 /* Names of a directory gathered first (changing entries while listing them is not safe). */

@@ -77,6 +77,9 @@ ok "GPT: extract of an archive directory in p2" sh -c "'$R' extract -q gpt.img:p
 ok "GPT: a FAT data partition opens by number (:p1)" sh -c "'$R' cat gpt.img:p1:/docs/startup.nsh | grep -qx 'timeout 3'"
 rm -rf x
 ok "GPT: extract of it" sh -c "'$R' extract -q gpt.img:p1:/ x && cmp x/docs/startup.nsh startup.nsh"
+ok "GPT: put into the FAT partition by number, fsck.fat finds it clean" sh -c "
+	'$R' put startup.nsh gpt.img:p1:/docs/new.nsh && '$R' cat gpt.img:p1:/docs/new.nsh | cmp - startup.nsh &&
+	dd if=gpt.img of=p1.part bs=512 skip=2048 count=4096 2>/dev/null && fsck.fat -n p1.part"
 truncate -s 90M other.img
 sgdisk -o -n 1:2048:4095 -t 1:8300 other.img >/dev/null 2>&1
 ok "a partition with neither RedoxFS nor FAT is named with what it is" \
