@@ -38,8 +38,6 @@ int open_target(const char *arg, struct opened *o);
 /* One warning line when someone else (QEMU, another rximg) is writing the image we read. */
 void warn_if_written(const struct rx_dev *container, const char *image);
 void close_target(struct opened *o);
-/* Resolve o->t.path (default "/"); prints the error. */
-int lookup_target(struct opened *o, int follow, struct rfs_node *node);
 
 /* Passwords: $RXIMG_PASSWORD, $RXIMG_PASSWORD_FILE, else asked on the terminal. */
 char *get_password(const char *image, int confirm, int *interactive);
@@ -98,7 +96,10 @@ char **shell_split_words(const char *line, int *argc);
 void shell_free_words(char **v, int n);
 /* A typed path made absolute against cwd ("/boot/initfs:/etc"), "." and ".." taken out, level by level. */
 char *shell_absolute(const char *cwd, const char *arg);
-/* Does arg name something only the vfs verbs reach: inside an initfs archive (at any depth), or the ESP? */
+/*
+ * Does arg name something only the vfs verbs reach: inside an initfs archive
+ * (at any depth), the ESP, or a partition :pN without RedoxFS (FAT)?
+ */
 int names_member(const char *arg);
 
 /* Names of a directory gathered first (changing entries while listing them is not safe). */
@@ -197,9 +198,6 @@ void fput_escaped(FILE *f, const char *s, size_t len);
 /* Undo fput_escaped in place; 0 on a bad escape. */
 int unescape_field(char *s);
 
-/* A file's bytes in order, holes as zeros, to put(arg, ...). */
-int stream_sequential(struct rfs *fs, const struct rfs_node *n,
-		      int (*put)(void *, const uint8_t *, size_t), void *arg);
 
 /* Per-node facts shown by stat and ls --json. */
 struct node_facts {
@@ -209,8 +207,8 @@ struct node_facts {
 };
 int node_facts(struct rfs *fs, const struct rfs_node *n, struct node_facts *f);
 void node_facts_free(struct node_facts *f);
-/* Bytes a copy of the tree at root writes: its files' sizes, each node once (progress totals). */
-int tree_file_bytes(struct rfs *fs, const struct rfs_node *root, uint64_t *bytes);
+/* Bytes a copy of the tree at path (stat'ed as top) writes: its files' sizes, each node once (progress totals). */
+uint64_t tree_file_bytes(struct vfs *v, const char *path, const struct vfs_attr *top);
 
 /* Verbs */
 int cmd_info(int argc, char **argv);

@@ -10,16 +10,6 @@
 #include "progress.h"
 
 
-/* ---- sequential consumers (cat, sha256): holes become zeros ---- */
-
-int stream_sequential(struct rfs *fs, const struct rfs_node *n,
-		      int (*put)(void *, const uint8_t *, size_t), void *arg)
-{
-	struct vfs_seq s = { 0, put, arg };
-	int r = rfs_read_stream(fs, n, vfs_seq_data, &s);
-	return r ? r : vfs_seq_end(&s, n->size);
-}
-
 struct fd_sink {
 	int fd;
 	struct rx_ctx *ctx;
@@ -77,40 +67,45 @@ int cmd_cat(int argc, char **argv)
 /* ---- extraction onto the host ---- */
 
 struct extract {
-	struct rfs *fs;
+	struct vfs *v;
 	struct rx_ctx *ctx;
-	const char *image;
+	const char *label;
 	size_t damaged;		/* paths the image could not give whole (reported, skipped) */
 	int same_owner, force;
 	int named;		/* the failure message already names its path */
-	struct idmap dirs;	/* directory ids already extracted: loops */
-	struct idmap links;	/* node id -> host path of its first name */
+	struct inomap dirs;	/* directories already extracted: loops */
+	struct inomap links;	/* node -> host path of its first name */
 	struct progress prog;
 };
 
-static struct timespec ts_of(uint64_t sec, uint32_t nsec)
+static struct timespec ts_of(struct vfs_time t)
 {
-	struct timespec t;
-	t.tv_sec = sec > (uint64_t)INT64_MAX ? (time_t)INT64_MAX : (time_t)sec;
-	t.tv_nsec = nsec < 1000000000u ? (long)nsec : 999999999L;
-	return t;
+	struct timespec ts;
+	ts.tv_sec = t.sec > (uint64_t)INT64_MAX ? (time_t)INT64_MAX : (time_t)t.sec;
+	ts.tv_nsec = t.nsec < 1000000000u ? (long)t.nsec : 999999999L;
+	return ts;
 }
 
-/* Owner, then mode (chown clears set-id bits), then times. */
-static int apply_meta(struct extract *x, int fd, int dirfd, const char *name,
-		      const struct rfs_node *n)
+/*
+ * Owner, then mode (chown clears set-id bits), then times: what the format
+ * stores (an initfs keeps no owners or times, FAT only a modification time).
+ */
+static int apply_meta(struct extract *x, int fd, int dirfd, const char *name, const struct vfs_attr *a)
 {
-	struct timespec times[2] = { ts_of(n->atime, n->atime_nsec), ts_of(n->mtime, n->mtime_nsec) };
+	unsigned has = x->v->has;
 	int r = 0;
-	if (x->same_owner) {
-		r = fd >= 0 ? fchown(fd, n->uid, n->gid)
-			    : fchownat(dirfd, name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW);
+	if (x->same_owner && (has & VFS_HAS_OWNER)) {
+		r = fd >= 0 ? fchown(fd, a->uid, a->gid) : fchownat(dirfd, name, a->uid, a->gid, AT_SYMLINK_NOFOLLOW);
 		if (r)
-			return rx_fail(x->ctx, errno, "cannot set owner %u:%u: %s", n->uid, n->gid,
-				       strerror(errno));
+			return rx_fail(x->ctx, errno, "cannot set owner %u:%u: %s", a->uid, a->gid, strerror(errno));
 	}
-	if (fd >= 0 && fchmod(fd, n->mode & 07777) != 0)
+	if (fd >= 0 && fchmod(fd, a->mode & 07777) != 0)
 		return rx_fail(x->ctx, errno, "cannot set mode: %s", strerror(errno));
+	if (!(has & (VFS_HAS_TIMES | VFS_HAS_MTIME)))
+		return 0;
+	struct timespec times[2] = { ts_of(a->atime), ts_of(a->mtime) };
+	if (!(has & VFS_HAS_TIMES))
+		times[0].tv_nsec = UTIME_OMIT;
 	r = fd >= 0 ? futimens(fd, times) : utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW);
 	if (r)
 		return rx_fail(x->ctx, errno, "cannot set times: %s", strerror(errno));
@@ -159,7 +154,7 @@ static int clear_name(struct extract *x, int dirfd, const char *name, int want_d
 	return 0;
 }
 
-static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
+static int extract_node(struct extract *x, const struct vfs_attr *a, int dirfd, const char *name,
 			const char *ipath, const char *hpath);
 
 /*
@@ -168,50 +163,77 @@ static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, 
  */
 static void skip_damaged(struct extract *x, const char *ipath)
 {
-	report(x->ctx, x->image, ipath);
+	report(x->ctx, x->label, ipath);
 	rx_clear(x->ctx);
 	x->damaged++;
 }
 
-static int extract_children(struct extract *x, const struct rfs_node *dir, int fd,
-			    const char *ipath, const char *hpath)
+/* A directory's entries, gathered before any is extracted; the damaged ones reported and left out. */
+struct child {
+	char *name;
+	struct vfs_attr a;
+};
+
+struct children {
+	struct extract *x;
+	const char *ipath;
+	struct child *v;
+	size_t n;
+};
+
+static int add_child(void *arg, const char *name, size_t len, const struct vfs_attr *a)
 {
-	struct rfs_dirent *ents = NULL;
-	size_t count;
-	int r = rfs_dir_list(x->fs, dir, &ents, &count);
-	if (r == 0)
-		r = rfs_dirents_sort(x->fs, ents, count);
-	if (r) {
-		skip_damaged(x, ipath);
-		free(ents);
+	struct children *c = arg;
+	const char *bad = vfs_name_problem(name, len);
+	if (!a || bad) {
+		/* The name goes into the message only as far as it is safe to print. */
+		char *path = rx_path_join(c->ipath, bad ? "?" : name, bad ? 1 : len);
+		if (bad)
+			rx_fail(c->x->ctx, EINVAL, "an entry with %s (never written to the host)", bad);
+		skip_damaged(c->x, bad ? c->ipath : path);
+		free(path);
 		return 0;
 	}
-	for (size_t i = 0; i < count && r == 0; i++) {
-		struct rfs_node child;
-		char *cipath = rx_path_join(ipath, ents[i].name, ents[i].len);
-		char *chpath = rx_path_join(hpath, ents[i].name, ents[i].len);
-		if (rfs_node_of_entry(x->fs, ents[i].id, &child) != 0)
-			skip_damaged(x, cipath);
-		else
-			r = extract_node(x, &child, fd, ents[i].name, cipath, chpath);
-		free(cipath);
-		free(chpath);
-	}
-	free(ents);
-	return r;
+	c->v = rx_xrealloc(c->v, (c->n + 1) * sizeof(*c->v));
+	c->v[c->n].name = strndup(name, len);
+	if (!c->v[c->n].name)
+		abort();
+	c->v[c->n++].a = *a;
+	return 0;
 }
 
-static int extract_dir(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
+static int extract_children(struct extract *x, int fd, const char *ipath, const char *hpath)
+{
+	struct children c = { x, ipath, NULL, 0 };
+	int r = vfs_readdir(x->v, ipath, 1, add_child, &c);
+	if (r)
+		skip_damaged(x, ipath);
+	for (size_t i = 0; i < c.n; i++) {
+		if (r == 0 && !x->named) {
+			char *cipath = rx_path_join(ipath, c.v[i].name, strlen(c.v[i].name));
+			char *chpath = rx_path_join(hpath, c.v[i].name, strlen(c.v[i].name));
+			r = extract_node(x, &c.v[i].a, fd, c.v[i].name, cipath, chpath);
+			free(cipath);
+			free(chpath);
+		}
+		free(c.v[i].name);
+	}
+	free(c.v);
+	return x->named ? -1 : 0;
+}
+
+static int extract_dir(struct extract *x, const struct vfs_attr *a, int dirfd, const char *name,
 		       const char *ipath, const char *hpath)
 {
-	void **seen = idmap_slot(&x->dirs, n->id, 1);
-	if (*seen) {
-		rx_fail(x->ctx, ELOOP, "directory node %u is reached a second time "
-			"(a directory loop or hard-linked directory)", n->id);
+	void **seen = inomap_slot(&x->dirs, a->ino, 1);
+	if (seen && *seen) {
+		rx_fail(x->ctx, ELOOP, "directory node %llu is reached a second time "
+			"(a directory loop or hard-linked directory)", (unsigned long long)a->ino);
 		skip_damaged(x, ipath);
 		return 0;
 	}
-	*seen = (void *)1;
+	if (seen)
+		*seen = (void *)1;
 	int r = clear_name(x, dirfd, name, 1);
 	if (r < 0)
 		return r;
@@ -221,20 +243,20 @@ static int extract_dir(struct extract *x, const struct rfs_node *n, int dirfd, c
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return rx_fail(x->ctx, errno, "cannot open directory: %s", strerror(errno));
-	r = extract_children(x, n, fd, ipath, hpath);
+	r = extract_children(x, fd, ipath, hpath);
 	if (r == 0)
-		r = apply_meta(x, fd, -1, NULL, n);
+		r = apply_meta(x, fd, -1, NULL, a);
 	close(fd);
 	return r;
 }
 
-static int extract_file(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
+static int extract_file(struct extract *x, const struct vfs_attr *a, int dirfd, const char *name,
 			const char *ipath, const char *hpath)
 {
 	void **first = NULL;
-	if (n->links > 1) {
-		first = idmap_slot(&x->links, n->id, 1);
-		if (*first) {
+	if (a->nlink > 1 && (x->v->has & VFS_HAS_HARDLINKS)) {
+		first = inomap_slot(&x->links, a->ino, 1);
+		if (first && *first) {
 			/* Another name of a node already written: a hard link, as tar does. */
 			int r = clear_name(x, dirfd, name, 0);
 			if (r < 0)
@@ -244,7 +266,8 @@ static int extract_file(struct extract *x, const struct rfs_node *n, int dirfd, 
 					       strerror(errno));
 			return 0;
 		}
-		*first = rx_xstrdup(hpath);
+		if (first)
+			*first = rx_xstrdup(hpath);
 	}
 	int r = clear_name(x, dirfd, name, 0);
 	if (r < 0)
@@ -253,7 +276,7 @@ static int extract_file(struct extract *x, const struct rfs_node *n, int dirfd, 
 	if (fd < 0)
 		return rx_fail(x->ctx, errno, "cannot create: %s", strerror(errno));
 	struct file_sink sink = { .x = x, .fd = fd };
-	r = rfs_read_stream(x->fs, n, put_at, &sink);
+	r = vfs_read(x->v, ipath, put_at, &sink);
 	if (r && !sink.host_failed) {
 		/* Never leave a file that looks whole but is not; another name of it is tried afresh. */
 		close(fd);
@@ -265,22 +288,22 @@ static int extract_file(struct extract *x, const struct rfs_node *n, int dirfd, 
 		skip_damaged(x, ipath);
 		return 0;
 	}
-	if (r == 0 && n->size > sink.written)
-		progress_add(&x->prog, n->size - sink.written);	/* the holes */
-	if (r == 0 && ftruncate(fd, (off_t)RX_MIN(n->size, (uint64_t)INT64_MAX)) != 0)
-		r = rx_fail(x->ctx, errno, "cannot set size %llu: %s", (unsigned long long)n->size,
+	if (r == 0 && a->size > sink.written)
+		progress_add(&x->prog, a->size - sink.written);	/* the holes */
+	if (r == 0 && ftruncate(fd, (off_t)RX_MIN(a->size, (uint64_t)INT64_MAX)) != 0)
+		r = rx_fail(x->ctx, errno, "cannot set size %llu: %s", (unsigned long long)a->size,
 			    strerror(errno));
 	if (r == 0)
-		r = apply_meta(x, fd, -1, NULL, n);
+		r = apply_meta(x, fd, -1, NULL, a);
 	close(fd);
 	return r;
 }
 
-static int extract_symlink(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
+static int extract_symlink(struct extract *x, const struct vfs_attr *a, int dirfd, const char *name,
 			   const char *ipath)
 {
 	char *target = NULL;
-	int r = rfs_readlink(x->fs, n, &target);
+	int r = vfs_readlink(x->v, ipath, &target);
 	if (r) {
 		skip_damaged(x, ipath);
 		return 0;
@@ -290,19 +313,19 @@ static int extract_symlink(struct extract *x, const struct rfs_node *n, int dirf
 	if (r == 0 && symlinkat(target, dirfd, name) != 0)
 		r = rx_fail(x->ctx, errno, "cannot create symlink: %s", strerror(errno));
 	if (r == 0)
-		r = apply_meta(x, -1, dirfd, name, n);
+		r = apply_meta(x, -1, dirfd, name, a);
 	free(target);
 	return r < 0 ? r : 0;
 }
 
-static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, const char *name,
+static int extract_node(struct extract *x, const struct vfs_attr *a, int dirfd, const char *name,
 			const char *ipath, const char *hpath)
 {
 	int r;
-	switch (n->mode & RFS_MODE_TYPE) {
-	case RFS_MODE_DIR: r = extract_dir(x, n, dirfd, name, ipath, hpath); break;
-	case RFS_MODE_FILE: r = extract_file(x, n, dirfd, name, ipath, hpath); break;
-	case RFS_MODE_SYMLINK: r = extract_symlink(x, n, dirfd, name, ipath); break;
+	switch (a->mode & VFS_TYPE) {
+	case VFS_DIR: r = extract_dir(x, a, dirfd, name, ipath, hpath); break;
+	case VFS_FILE: r = extract_file(x, a, dirfd, name, ipath, hpath); break;
+	case VFS_LINK: r = extract_symlink(x, a, dirfd, name, ipath); break;
 	default:
 		warnx_("%s: skipping a socket node", ipath);
 		return 0;
@@ -314,32 +337,27 @@ static int extract_node(struct extract *x, const struct rfs_node *n, int dirfd, 
 	return r;
 }
 
-static void extract_init(struct extract *x, struct rfs *fs, const char *image, int same_owner,
-			 int force, int quiet, const char *verb, const struct rfs_node *root)
+static void extract_init(struct extract *x, struct place *p, int same_owner, int force, int quiet,
+			 const char *verb, const struct vfs_attr *top)
 {
 	memset(x, 0, sizeof(*x));
-	x->fs = fs;
-	x->ctx = fs->ctx;
-	x->image = image;
+	x->v = p->v;
+	x->ctx = p->v->ctx;
+	x->label = p->label;
 	x->same_owner = same_owner;
 	x->force = force;
-	idmap_init(&x->dirs);
-	idmap_init(&x->links);
-	uint64_t total = 0;
+	inomap_init(&x->dirs);
+	inomap_init(&x->links);
 	int tty = !quiet && isatty(STDERR_FILENO);
-	if (tty && tree_file_bytes(fs, root, &total) != 0) {
-		rx_clear(fs->ctx);	/* no bar; the copy itself reports what is unreadable */
-		tty = 0;
-	}
-	progress_init(&x->prog, verb, total, !tty);
+	progress_init(&x->prog, verb, tty ? tree_file_bytes(p->v, p->path, top) : 0, !tty);
 }
 
 static void extract_fini(struct extract *x, int ok)
 {
-	IDMAP_FOREACH(&x->links, i)
+	for (size_t i = 0; i < x->links.cap; i++)
 		free(x->links.vals[i]);
-	idmap_free(&x->links);
-	idmap_free(&x->dirs);
+	inomap_free(&x->links);
+	inomap_free(&x->dirs);
 	if (ok)
 		progress_done(&x->prog);
 	else
@@ -357,8 +375,10 @@ static char *host_abs(const char *path)
 }
 
 static const char extract_help[] =
-	"Usage: rximg extract [OPTIONS] IMAGE[:/dir] DESTDIR\n"
-	"Extract a tree (files, directories, symlinks, modes, times; holes stay holes).\n"
+	"Usage: rximg extract [OPTIONS] IMAGE[:pN|:esp][:/dir][:/member...] DESTDIR\n"
+	"Extract a tree (files, directories, symlinks, modes, times; holes stay holes)\n"
+	"from a RedoxFS, an initfs archive (disk.img:/boot/initfs:/etc, initfs.img:/) or FAT\n"
+	"(disk.img:esp:/EFI); what the format does not store (owners, times) is not restored.\n"
 	"DESTDIR is created if missing; nothing is ever written outside it.\n"
 	"A damaged path is reported and skipped (exit status 1); the rest is extracted.\n\n"
 	"      --same-owner     restore uid/gid (the default when run as root)\n"
@@ -388,51 +408,58 @@ int cmd_extract(int argc, char **argv)
 	if (argc - optind != 2)
 		return usage_error("extract", "expected IMAGE[:/dir] DESTDIR");
 	const char *dest = argv[optind + 1];
-	struct opened op;
-	struct rfs_node n;
-	if (open_target(argv[optind], &op))
+	struct place p;
+	struct vfs_attr top;
+	if (place_open(argv[optind], 0, &p))
 		return EXIT_FAIL;
-	if (lookup_target(&op, 1, &n)) {
-		close_target(&op);
+	if (vfs_stat(p.v, p.path, 1, &top)) {
+		place_report(&p, p.path);
+		place_close(&p);
 		return EXIT_FAIL;
 	}
+	const char *base = strrchr(p.path, '/');
+	base = base ? base + 1 : p.path;
+	if (!vfs_is_dir(&top) && vfs_name_problem(base, strlen(base))) {
+		/* "/x/.." can name a file only through a symlink: the name to write it as is unclear. */
+		place_close(&p);
+		return usage_error("extract", "name the file by its own name, not '%s'", base);
+	}
 	struct extract x;
-	const char *ipath = op.t.path ? op.t.path : "/";
 	char *hdest = host_abs(dest);
 	int r, created = mkdir(dest, 0700) == 0;
 	int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!created && errno != EEXIST) {
 		fprintf(stderr, "rximg: %s: cannot create: %s\n", dest, strerror(errno));
 		free(hdest);
-		close_target(&op);
+		place_close(&p);
 		return EXIT_FAIL;
 	}
 	if (fd < 0) {
 		fprintf(stderr, "rximg: %s: %s\n", dest, strerror(errno));
 		free(hdest);
-		close_target(&op);
+		place_close(&p);
 		return EXIT_FAIL;
 	}
-	extract_init(&x, op.fs, op.t.image, same_owner, force, quiet, "extract", &n);
-	if (rfs_is_dir(&n)) {
-		*idmap_slot(&x.dirs, n.id, 1) = (void *)1;
-		r = extract_children(&x, &n, fd, ipath, hdest);
+	extract_init(&x, &p, same_owner, force, quiet, "extract", &top);
+	if (vfs_is_dir(&top)) {
+		void **seen = inomap_slot(&x.dirs, top.ino, 1);
+		if (seen)
+			*seen = (void *)1;
+		r = extract_children(&x, fd, p.path, hdest);
 		/* The tree's own root takes DESTDIR's place only when we made DESTDIR. */
 		if (r == 0 && created)
-			r = apply_meta(&x, fd, -1, NULL, &n);
+			r = apply_meta(&x, fd, -1, NULL, &top);
 	} else {
-		const char *base = strrchr(ipath, '/');
-		base = base ? base + 1 : ipath;
 		char *hpath = rx_path_join(hdest, base, strlen(base));
-		r = extract_node(&x, &n, fd, base, ipath, hpath);
+		r = extract_node(&x, &top, fd, base, p.path, hpath);
 		free(hpath);
 	}
 	extract_fini(&x, r == 0);
 	if (r)
-		report(op.fs->ctx, op.t.image, NULL);
+		report(x.ctx, p.label, NULL);
 	close(fd);
 	free(hdest);
-	close_target(&op);
+	place_close(&p);
 	return r || x.damaged ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -473,30 +500,32 @@ int cmd_get(int argc, char **argv)
 		(void)quiet;
 		return !strcmp(dest, "-") ? run_verb(2, v) : run_verb(4, w);
 	}
-	struct opened op;
-	struct rfs_node n;
-	if (open_target(argv[optind], &op))
+	struct place p;
+	struct vfs_attr a;
+	if (place_open(argv[optind], 0, &p))
 		return EXIT_FAIL;
-	if (!op.t.path) {
-		close_target(&op);
+	if (!p.res->spec.nseg) {
+		place_close(&p);
 		return usage_error("get", "name a path inside the image: IMAGE:/path");
 	}
-	if (lookup_target(&op, 1, &n)) {
-		close_target(&op);
+	if (vfs_stat(p.v, p.path, 1, &a)) {
+		place_report(&p, p.path);
+		place_close(&p);
 		return EXIT_FAIL;
 	}
-	const char *ipath = op.t.path;
+	const char *ipath = p.path;
 	const char *base = strrchr(ipath, '/');
 	base = base && base[1] ? base + 1 : "root";
+	if (vfs_name_problem(base, strlen(base)))
+		base = "root";
 	const char *dest = argc - optind == 2 ? argv[optind + 1] : base;
 	int r;
 	if (!strcmp(dest, "-")) {
-		struct fd_sink sink = { STDOUT_FILENO, op.fs->ctx };
-		r = rfs_is_dir(&n) ? rx_fail(op.fs->ctx, EISDIR, "is a directory")
-				   : stream_sequential(op.fs, &n, put_fd, &sink);
+		struct fd_sink sink = { STDOUT_FILENO, p.v->ctx };
+		r = vfs_read_seq(p.v, ipath, put_fd, &sink);
 		if (r)
-			report(op.fs->ctx, op.t.image, ipath);
-		close_target(&op);
+			place_report(&p, ipath);
+		place_close(&p);
 		return r ? EXIT_FAIL : EXIT_OK;
 	}
 	/* DEST names the copy, or an existing directory to put it in. */
@@ -512,11 +541,11 @@ int cmd_get(int argc, char **argv)
 		r = -1;
 	} else {
 		struct extract x;
-		extract_init(&x, op.fs, op.t.image, same_owner, 1, quiet, "get", &n);
-		r = extract_node(&x, &n, dirfd, slash + 1, ipath, habs);
+		extract_init(&x, &p, same_owner, 1, quiet, "get", &a);
+		r = extract_node(&x, &a, dirfd, slash + 1, ipath, habs);
 		extract_fini(&x, r == 0);
 		if (r)
-			report(op.fs->ctx, op.t.image, NULL);
+			report(x.ctx, p.label, NULL);
 		else if (x.damaged)
 			r = -1;
 		close(dirfd);
@@ -524,6 +553,6 @@ int cmd_get(int argc, char **argv)
 	free(parent);
 	free(habs);
 	free(target);
-	close_target(&op);
+	place_close(&p);
 	return r ? EXIT_FAIL : EXIT_OK;
 }

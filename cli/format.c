@@ -130,43 +130,42 @@ void node_facts_free(struct node_facts *f)
 	f->target = NULL;
 }
 
-/* Sum of file sizes below dir; seen holds every node already counted (loops, hard links). */
-static int add_tree_bytes(struct rfs *fs, const struct rfs_node *dir, struct idmap *seen,
-			  uint64_t *bytes)
+struct tree_bytes {
+	struct vfs *v;
+	struct inomap seen;	/* every node already counted (loops, hard links) */
+	const char *dir;
+	uint64_t bytes;
+};
+
+static int add_tree_bytes(void *arg, const char *name, size_t len, const struct vfs_attr *a)
 {
-	struct rfs_dirent *ents = NULL;
-	size_t count;
-	int r = rfs_dir_list(fs, dir, &ents, &count);
-	for (size_t i = 0; i < count && r == 0; i++) {
-		struct rfs_node n;
-		void **slot = idmap_slot(seen, ents[i].id, 1);	/* NULL for the reserved id 0 */
-		if (slot && *slot)
-			continue;
-		if (slot)
-			*slot = (void *)1;
-		r = rfs_node_get(fs, ents[i].id, &n);
-		if (r == 0 && rfs_is_dir(&n))
-			r = add_tree_bytes(fs, &n, seen, bytes);
-		else if (r == 0 && rfs_is_file(&n))
-			*bytes += n.size;
-	}
-	free(ents);
-	return r;
+	struct tree_bytes *t = arg;
+	void **slot = a ? inomap_slot(&t->seen, a->ino, 1) : NULL;
+	if (!slot || *slot || vfs_name_problem(name, len))
+		return 0;	/* damaged, counted already, or refused by the walk itself */
+	*slot = (void *)1;
+	if (vfs_is_file(a))
+		t->bytes += a->size;
+	if (!vfs_is_dir(a))
+		return 0;
+	const char *up = t->dir;
+	char *path = rx_path_join(up, name, len);
+	t->dir = path;
+	vfs_readdir(t->v, path, 0, add_tree_bytes, t);	/* what cannot be read is left out */
+	t->dir = up;
+	free(path);
+	return 0;
 }
 
-int tree_file_bytes(struct rfs *fs, const struct rfs_node *root, uint64_t *bytes)
+uint64_t tree_file_bytes(struct vfs *v, const char *path, const struct vfs_attr *top)
 {
-	*bytes = 0;
-	if (rfs_is_file(root)) {
-		*bytes = root->size;
-		return 0;
-	}
-	if (!rfs_is_dir(root))
-		return 0;
-	struct idmap seen;
-	idmap_init(&seen);
-	*idmap_slot(&seen, root->id, 1) = (void *)1;
-	int r = add_tree_bytes(fs, root, &seen, bytes);
-	idmap_free(&seen);
-	return r;
+	struct tree_bytes t = { .v = v, .dir = path };
+	if (!vfs_is_dir(top))
+		return vfs_is_file(top) ? top->size : 0;
+	inomap_init(&t.seen);
+	*inomap_slot(&t.seen, top->ino ? top->ino : 1, 1) = (void *)1;
+	vfs_readdir(v, path, 0, add_tree_bytes, &t);
+	inomap_free(&t.seen);
+	rx_clear(v->ctx);	/* no more than a progress bar's total: the copy reports what is unreadable */
+	return t.bytes;
 }

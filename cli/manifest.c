@@ -1,7 +1,9 @@
 /*
  * rximg manifest and rximg diff: a tree as one record per path (type, mode,
  * owner, size, times, links, symlink target, SHA-256 of the content), read from
- * a RedoxFS, from a manifest file or from a host directory.
+ * any place the resolver reaches (RedoxFS, an initfs archive, FAT), from a
+ * manifest file or from a host directory. A whole-disk diff adds what lies
+ * outside the trees: the partition table, the RedoxFS header, the ESP.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,13 +18,18 @@
 #include "json.h"
 #include "progress.h"
 
-enum field { F_TYPE, F_MODE, F_UID, F_GID, F_SIZE, F_MTIME, F_CTIME, F_NLINK, F_TARGET, F_CONTENT, F_COUNT };
+/* The fields of a path's record, then those of the partition table, a partition and the RedoxFS header. */
+enum field {
+	F_TYPE, F_MODE, F_UID, F_GID, F_SIZE, F_MTIME, F_CTIME, F_NLINK, F_TARGET, F_CONTENT,
+	F_GUID, F_NAME, F_FIRST_LBA, F_LAST_LBA, F_UUID, F_COUNT
+};
 static const char *const field_names[F_COUNT] = {
 	"type", "mode", "uid", "gid", "size", "mtime", "ctime", "nlink", "target", "content",
+	"guid", "name", "first_lba", "last_lba", "uuid",
 };
 #define ALL_FIELDS ((1u << F_COUNT) - 1)
 /* What every record of a RedoxFS or a manifest has; target and content depend on the type. */
-#define NODE_FIELDS (ALL_FIELDS & ~(1u << F_TARGET | 1u << F_CONTENT))
+#define NODE_FIELDS ((1u << F_TARGET) - 1)
 /*
  * What a host directory entry has for sure: a host has no creation time, and its
  * directories' sizes and link counts mean other things.
@@ -38,7 +45,6 @@ struct mrec {
 	uint32_t mtime_ns, ctime_ns;
 	uint8_t sha[32];	/* of the content, or of a symlink's target */
 	unsigned known;		/* 1 << F_x for every field this source knows */
-	uint32_t id;		/* the RedoxFS node, while the walk has only the path */
 	int damaged;		/* could not be read whole (reported): not printed, not compared */
 };
 
@@ -47,6 +53,7 @@ struct mset {
 	size_t n, cap;
 	const char *what;	/* named in messages */
 	size_t damaged;		/* records marked damaged */
+	struct rx_res *res;	/* read from a place: where archives in it can be entered */
 };
 
 static struct mrec *mset_add(struct mset *s, char *path)
@@ -83,60 +90,104 @@ static void sha256(EVP_MD_CTX *md, const void *buf, size_t len, uint8_t out[32])
 	EVP_DigestFinal_ex(md, out, &dlen);
 }
 
-/* ---- from a RedoxFS ---- */
+/* ---- from a place (RedoxFS, an initfs archive, FAT) ---- */
+
+/* The record fields a filesystem stores (an initfs keeps no owners or times, FAT no modes). */
+static unsigned vfs_fields(unsigned has)
+{
+	unsigned k = 1u << F_TYPE | 1u << F_SIZE;
+	if (has & VFS_HAS_PERMS)
+		k |= 1u << F_MODE;
+	if (has & VFS_HAS_OWNER)
+		k |= 1u << F_UID | 1u << F_GID;
+	if (has & (VFS_HAS_TIMES | VFS_HAS_MTIME))
+		k |= 1u << F_MTIME;
+	if (has & VFS_HAS_TIMES)
+		k |= 1u << F_CTIME;
+	if (has & VFS_HAS_HARDLINKS)
+		k |= 1u << F_NLINK;
+	return k;
+}
+
+static void fill_from_attr(struct mrec *m, const struct vfs_attr *a, unsigned has)
+{
+	snprintf(m->type, sizeof(m->type), "%s", node_type_name(a->mode));
+	m->mode = a->mode & RFS_MODE_PERM;
+	m->uid = a->uid;
+	m->gid = a->gid;
+	m->size = a->size;
+	m->mtime = a->mtime.sec;
+	m->mtime_ns = a->mtime.nsec;
+	m->ctime = a->ctime.sec;
+	m->ctime_ns = a->ctime.nsec;
+	m->nlink = a->nlink;
+	m->known = vfs_fields(has);
+}
 
 struct walk {
-	struct rfs *fs;
+	struct vfs *v;
+	const char *label;
 	struct mset *s;
-	const char *image;
-	struct idmap dirs;	/* directory ids seen: a loop is an error, not a hang */
+	size_t at;		/* the record of the directory being listed */
+	struct inomap dirs;	/* directories seen: a loop is an error, not a hang */
 };
 
 /* A path that cannot be read whole: reported now, then left out of the manifest and the diff. */
-static void mark_damaged(struct rfs *fs, const char *image, struct mset *s, struct mrec *m)
+static void mark_damaged(struct vfs *v, const char *label, struct mset *s, struct mrec *m)
 {
-	report(fs->ctx, image, m->path);
-	rx_clear(fs->ctx);
+	report(v->ctx, label, m->path);
+	rx_clear(v->ctx);
 	m->damaged = 1;
 	s->damaged++;
 }
 
-/*
- * Every path below dir (whose record is s->v[at]), unsorted; the records hold
- * only path and node id so far. Damage is reported and marked, and the walk goes on.
- */
-static void collect(struct walk *w, size_t at, const struct rfs_node *dir)
+static void collect(struct walk *w, size_t at);
+
+static int collect_entry(void *arg, const char *name, size_t len, const struct vfs_attr *a)
 {
-	struct rfs_dirent *ents = NULL;
-	size_t count;
-	int r = rfs_dir_list(w->fs, dir, &ents, &count);
-	if (r == 0)
-		r = rfs_dirents_sort(w->fs, ents, count);	/* also refuses a name stored twice */
-	if (r) {
-		mark_damaged(w->fs, w->image, w->s, &w->s->v[at]);
-		free(ents);
-		return;
+	struct walk *w = arg;
+	const char *bad = vfs_name_problem(name, len);
+	if (bad) {
+		/* No path can name it: the directory is reported, the entry left out. */
+		rx_fail(w->v->ctx, EINVAL, "an entry with %s", bad);
+		report(w->v->ctx, w->label, w->s->v[w->at].path);
+		rx_clear(w->v->ctx);
+		w->s->damaged++;
+		return 0;
 	}
-	for (size_t i = 0; i < count; i++) {
-		/* s->v moves as it grows: index it afresh after every add. */
-		char *child = rx_path_join(w->s->v[at].path, ents[i].name, ents[i].len);
-		struct rfs_node n;
-		size_t k = w->s->n;
-		mset_add(w->s, child)->id = ents[i].id;
-		r = rfs_node_of_entry(w->fs, ents[i].id, &n);
-		if (r == 0 && rfs_is_dir(&n)) {
-			void **seen = idmap_slot(&w->dirs, n.id, 1);
-			if (*seen)
-				r = rx_fail(w->fs->ctx, ELOOP, "directory node %u is reached a second time "
-					    "(a directory loop or hard-linked directory)", n.id);
-			*seen = (void *)1;
+	/* s->v moves as it grows: index it afresh after every add. */
+	char *child = rx_path_join(w->s->v[w->at].path, name, len);
+	size_t k = w->s->n;
+	struct mrec *m = mset_add(w->s, child);
+	if (!a) {
+		mark_damaged(w->v, w->label, w->s, m);	/* the reason is on the ctx */
+		return 0;
+	}
+	fill_from_attr(m, a, w->v->has);
+	if (vfs_is_dir(a)) {
+		void **seen = inomap_slot(&w->dirs, a->ino, 1);
+		if (seen && *seen) {
+			rx_fail(w->v->ctx, ELOOP, "directory node %llu is reached a second time "
+				"(a directory loop or hard-linked directory)", (unsigned long long)a->ino);
+			mark_damaged(w->v, w->label, w->s, m);
+			return 0;
 		}
-		if (r)
-			mark_damaged(w->fs, w->image, w->s, &w->s->v[k]);
-		else if (rfs_is_dir(&n))
-			collect(w, k, &n);
+		if (seen)
+			*seen = (void *)1;
+		collect(w, k);
 	}
-	free(ents);
+	return 0;
+}
+
+/* Every path below the directory of record at, unsorted. Damage is reported and marked, and the walk goes on. */
+static void collect(struct walk *w, size_t at)
+{
+	size_t up = w->at;
+	w->at = at;
+	/* Sorted: a reader that refuses a name stored twice refuses it here. */
+	if (vfs_readdir(w->v, w->s->v[at].path, 1, collect_entry, w) != 0)
+		mark_damaged(w->v, w->label, w->s, &w->s->v[at]);
+	w->at = up;
 }
 
 struct hasher {
@@ -152,40 +203,15 @@ static int put_sha(void *arg, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-static int fill_from_node(struct rfs *fs, struct mrec *m)
-{
-	struct rfs_node n;
-	int r = rfs_node_get(fs, m->id, &n);
-	if (r)
-		return r;
-	snprintf(m->type, sizeof(m->type), "%s", node_type_name(n.mode));
-	m->mode = n.mode & RFS_MODE_PERM;
-	m->uid = n.uid;
-	m->gid = n.gid;
-	m->size = n.size;
-	m->mtime = n.mtime;
-	m->mtime_ns = n.mtime_nsec;
-	m->ctime = n.ctime;
-	m->ctime_ns = n.ctime_nsec;
-	m->nlink = n.links;
-	m->known = NODE_FIELDS;
-	if (rfs_is_symlink(&n) && (r = rfs_readlink(fs, &n, &m->target)) == 0)
-		m->known |= 1u << F_TARGET;
-	return r;
-}
-
-static int hash_content(struct rfs *fs, struct mrec *m, struct hasher *h)
+static int hash_content(struct vfs *v, struct mrec *m, struct hasher *h)
 {
 	if (m->target) {
 		sha256(h->md, m->target, strlen(m->target), m->sha);
 	} else if (strcmp(m->type, "dir")) {
-		struct rfs_node n;
 		unsigned dlen = 0;
-		int r = rfs_node_get(fs, m->id, &n);
-		if (r)
-			return r;
 		EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
-		if ((r = stream_sequential(fs, &n, put_sha, h)) != 0)
+		int r = vfs_read_seq(v, m->path, put_sha, h);
+		if (r)
 			return r;
 		EVP_DigestFinal_ex(h->md, m->sha, &dlen);
 	} else {
@@ -196,42 +222,54 @@ static int hash_content(struct rfs *fs, struct mrec *m, struct hasher *h)
 }
 
 /*
- * The tree below op's path (or the whole filesystem), sorted by path bytes.
- * Reading every file can take a while: a progress bar on a terminal, unless quiet.
- * A path that cannot be read whole is reported and marked damaged (s->damaged
- * counts them); -1 only when the tree cannot be read at all.
+ * The tree at top in v, sorted by path bytes. Reading every file can take a
+ * while: a progress bar on a terminal, unless quiet. A path that cannot be read
+ * whole is reported and marked damaged (s->damaged counts them); -1 only when
+ * the tree cannot be read at all.
  */
-static int mset_from_image(struct opened *op, struct mset *s, const char *verb, int quiet)
+static int mset_from_vfs(struct vfs *v, const char *label, const char *top, struct mset *s, const char *verb,
+			 int quiet)
 {
-	struct rfs_node root;
-	if (lookup_target(op, 1, &root))
+	struct vfs_attr a;
+	if (vfs_stat(v, top, 1, &a) != 0) {
+		report(v->ctx, label, top);
+		rx_clear(v->ctx);
 		return -1;
-	struct walk w = { .fs = op->fs, .s = s, .image = op->t.image };
-	idmap_init(&w.dirs);
-	mset_add(s, rx_xstrdup(op->t.path ? op->t.path : "/"))->id = root.id;
-	if (rfs_is_dir(&root)) {
-		*idmap_slot(&w.dirs, root.id, 1) = (void *)1;
-		collect(&w, 0, &root);
 	}
-	idmap_free(&w.dirs);
+	struct walk w = { .v = v, .label = label, .s = s };
+	inomap_init(&w.dirs);
+	fill_from_attr(mset_add(s, rx_xstrdup(top)), &a, v->has);
+	if (vfs_is_dir(&a)) {
+		void **seen = inomap_slot(&w.dirs, a.ino, 1);
+		if (seen)
+			*seen = (void *)1;
+		collect(&w, 0);
+	}
+	inomap_free(&w.dirs);
 	qsort(s->v, s->n, sizeof(*s->v), mrec_cmp);
 	uint64_t total = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		struct mrec *m = &s->v[i];
 		if (m->damaged)
 			continue;
-		if (fill_from_node(op->fs, m) != 0)
-			mark_damaged(op->fs, op->t.image, s, m);
-		else if (!m->target && strcmp(m->type, "dir"))
+		if (!strcmp(m->type, "symlink")) {
+			if (vfs_readlink(v, m->path, &m->target) != 0) {
+				mark_damaged(v, label, s, m);
+			} else {
+				/* The target as read (an archive may store another spelling of it). */
+				m->size = strlen(m->target);
+				m->known |= 1u << F_TARGET;
+			}
+		} else if (strcmp(m->type, "dir")) {
 			total += m->size;
+		}
 	}
 	struct hasher h = { .md = EVP_MD_CTX_new() };
 	progress_init(&h.pr, verb, total, quiet);
 	for (size_t i = 0; i < s->n; i++) {
 		struct mrec *m = &s->v[i];
-		if (!m->damaged && hash_content(op->fs, m, &h) != 0) {
-			mark_damaged(op->fs, op->t.image, s, m);
-		}
+		if (!m->damaged && hash_content(v, m, &h) != 0)
+			mark_damaged(v, label, s, m);
 	}
 	progress_done(&h.pr);
 	EVP_MD_CTX_free(h.md);
@@ -310,22 +348,25 @@ static const char *parse_line(char *line, struct mset *s)
 		return "type";
 	strcpy(m->type, col[1]);
 	uint64_t v;
-	if (!parse_u32(col[2], 8, &m->mode) || m->mode > 07777)
+	m->known = NODE_FIELDS;
+	/* "-": a field the tree's filesystem does not store (an initfs has no owners or times). */
+#define UNKNOWN(c, f) (!strcmp(col[c], "-") ? (m->known &= ~(1u << (f)), 1) : 0)
+	if (!UNKNOWN(2, F_MODE) && (!parse_u32(col[2], 8, &m->mode) || m->mode > 07777))
 		return "mode";
-	if (!parse_u32(col[3], 10, &m->uid))
+	if (!UNKNOWN(3, F_UID) && !parse_u32(col[3], 10, &m->uid))
 		return "uid";
-	if (!parse_u32(col[4], 10, &m->gid))
+	if (!UNKNOWN(4, F_GID) && !parse_u32(col[4], 10, &m->gid))
 		return "gid";
 	if (!parse_u64(col[5], 10, &v))
 		return "size";
 	m->size = v;
-	if (!parse_time(col[6], &m->mtime, &m->mtime_ns))
+	if (!UNKNOWN(6, F_MTIME) && !parse_time(col[6], &m->mtime, &m->mtime_ns))
 		return "mtime";
-	if (!parse_time(col[7], &m->ctime, &m->ctime_ns))
+	if (!UNKNOWN(7, F_CTIME) && !parse_time(col[7], &m->ctime, &m->ctime_ns))
 		return "ctime";
-	if (!parse_u32(col[8], 10, &m->nlink))
+	if (!UNKNOWN(8, F_NLINK) && !parse_u32(col[8], 10, &m->nlink))
 		return "nlink";
-	m->known = NODE_FIELDS;
+#undef UNKNOWN
 	if (strcmp(col[9], "-")) {
 		if (!unescape_field(col[9]))
 			return "symlink_target";
@@ -518,15 +559,15 @@ static int mset_from_host(const char *dir, struct mset *s)
 	return r;
 }
 
-/* A host directory, a manifest file (by its header) or else an image spec. */
-static int mset_load(const char *arg, struct mset *s, struct opened *op, int quiet)
+/* A host directory, a manifest file (by its header) or else a place; p is opened for a place. */
+static int mset_load(const char *arg, struct mset *s, struct place *p, int quiet)
 {
 	struct stat st;
 	s->what = arg;
 	int exists = stat(arg, &st) == 0;
 	if (exists && S_ISDIR(st.st_mode))
 		return mset_from_host(arg, s);
-	if (exists && S_ISREG(st.st_mode)) {
+	if (exists && S_ISREG(st.st_mode) && !rx_is_initfs_file(arg)) {
 		char head[sizeof(manifest_header)] = { 0 };
 		FILE *f = fopen(arg, "r");
 		size_t got = f ? fread(head, 1, sizeof(head) - 1, f) : 0;
@@ -535,9 +576,22 @@ static int mset_load(const char *arg, struct mset *s, struct opened *op, int qui
 		if (got == sizeof(head) - 1 && !memcmp(head, manifest_header, got))
 			return mset_from_manifest(arg, s);
 	}
-	if (open_target(arg, op))
+	if (place_open(arg, 0, p))
 		return -1;
-	return mset_from_image(op, s, "diff", quiet);
+	const char *top = p->path;
+	/* An archive named as a side is compared as its tree (two initfs images, member by member). */
+	if (rx_vfs_is_archive(p->v, top)) {
+		if (rx_res_enter(p->res, top) != 0) {
+			report(p->c, NULL, NULL);
+			rx_clear(p->c);
+			return -1;
+		}
+		p->v = rx_res_vfs(p->res);
+		p->label = p->res->label;
+		top = "/";
+	}
+	s->res = p->res;
+	return mset_from_vfs(p->v, p->label, top, s, "diff", quiet);
 }
 
 /* ---- manifest ---- */
@@ -545,9 +599,29 @@ static int mset_load(const char *arg, struct mset *s, struct opened *op, int qui
 static void mrec_print(FILE *f, const struct mrec *m)
 {
 	fput_escaped(f, m->path, strlen(m->path));
-	fprintf(f, "\t%s\t%04o\t%u\t%u\t%llu\t%llu.%09u\t%llu.%09u\t%u\t", m->type, m->mode, m->uid, m->gid,
-		(unsigned long long)m->size, (unsigned long long)m->mtime, m->mtime_ns,
-		(unsigned long long)m->ctime, m->ctime_ns, m->nlink);
+	fprintf(f, "\t%s", m->type);
+	/* "-" for what the tree's filesystem does not store. */
+	if (m->known & 1u << F_MODE)
+		fprintf(f, "\t%04o", m->mode);
+	else
+		fputs("\t-", f);
+	if (m->known & 1u << F_UID)
+		fprintf(f, "\t%u\t%u", m->uid, m->gid);
+	else
+		fputs("\t-\t-", f);
+	fprintf(f, "\t%llu", (unsigned long long)m->size);
+	if (m->known & 1u << F_MTIME)
+		fprintf(f, "\t%llu.%09u", (unsigned long long)m->mtime, m->mtime_ns);
+	else
+		fputs("\t-", f);
+	if (m->known & 1u << F_CTIME)
+		fprintf(f, "\t%llu.%09u", (unsigned long long)m->ctime, m->ctime_ns);
+	else
+		fputs("\t-", f);
+	if (m->known & 1u << F_NLINK)
+		fprintf(f, "\t%u\t", m->nlink);
+	else
+		fputs("\t-\t", f);
 	if (m->target)
 		fput_escaped(f, m->target, strlen(m->target));
 	else
@@ -562,10 +636,11 @@ static void mrec_print(FILE *f, const struct mrec *m)
 }
 
 static const char manifest_help[] =
-	"Usage: rximg manifest IMAGE[:/dir]\n"
+	"Usage: rximg manifest IMAGE[:pN|:esp][:/dir][:/member...]\n"
 	"Print one tab-separated line per path, sorted by path bytes:\n"
 	"path type mode uid gid size mtime ctime nlink symlink_target sha256\n"
-	"(tab, newline and backslash in names are written as \\t, \\n, \\\\).\n"
+	"(tab, newline and backslash in names are written as \\t, \\n, \\\\; '-' for what\n"
+	"the filesystem does not store: an initfs archive has no owners or times, FAT no modes).\n"
 	"A damaged path is reported on stderr and left out; the exit status is then 1.\n\n"
 	"  -h, --help  show this help\n";
 
@@ -582,11 +657,11 @@ int cmd_manifest(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return usage_error("manifest", "expected IMAGE[:/dir]");
-	struct opened op;
+	struct place p;
 	struct mset s = { 0 };
-	if (open_target(argv[optind], &op))
+	if (place_open(argv[optind], 0, &p))
 		return EXIT_FAIL;
-	int r = mset_from_image(&op, &s, "manifest", 0);
+	int r = mset_from_vfs(p.v, p.label, p.path, &s, "manifest", 0);
 	if (r == 0) {
 		printf("%s\n", manifest_header);
 		for (size_t i = 0; i < s.n; i++)
@@ -596,7 +671,7 @@ int cmd_manifest(int argc, char **argv)
 	if (fflush(stdout) != 0)
 		r = -1;
 	mset_free(&s);
-	close_target(&op);
+	place_close(&p);
 	return r || s.damaged ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -646,6 +721,9 @@ struct report {
 	int quiet;
 	struct json *j;		/* NULL: text */
 	size_t count;
+	const char *prefix;	/* what the paths are in: "" (the tree), "esp:", "/boot/initfs:" */
+	size_t trouble;		/* what could not be compared (reported) */
+	const char *verb;
 };
 
 /* Is path (below the top) inside a damaged directory of s? Its listing there is unknown. */
@@ -672,11 +750,12 @@ static int under_damaged(const struct mset *s, const char *path)
 	return hit;
 }
 
-static void report_one(struct report *rp, char sign, const char *path, unsigned fields)
+static void report_one(struct report *rp, char sign, const char *name, unsigned fields)
 {
 	rp->count++;
 	if (rp->quiet)
 		return;
+	char *path = rx_xasprintf("%s%s", rp->prefix ? rp->prefix : "", name);
 	if (rp->j) {
 		json_obj(rp->j, NULL);
 		json_str(rp->j, "path", path);
@@ -689,6 +768,7 @@ static void report_one(struct report *rp, char sign, const char *path, unsigned 
 			json_end_arr(rp->j);
 		}
 		json_end_obj(rp->j);
+		free(path);
 		return;
 	}
 	printf("%c ", sign);
@@ -700,6 +780,57 @@ static void report_one(struct report *rp, char sign, const char *path, unsigned 
 		}
 	}
 	putchar('\n');
+	free(path);
+}
+
+static int diff_sets(const struct mset *a, const struct mset *b, unsigned compare, struct report *rp);
+
+/*
+ * The file at path holds an initfs archive on both sides (read from places):
+ * compare the archives member by member, as "PATH:/member".
+ */
+static void diff_archives(const struct mset *a, const struct mset *b, const char *pa, const char *pb,
+			  const char *shown, unsigned compare, struct report *rp)
+{
+	struct rx_res *ra = a->res, *rb = b->res;
+	if (!ra || !rb || !rx_vfs_is_archive(rx_res_vfs(ra), pa) || !rx_vfs_is_archive(rx_res_vfs(rb), pb))
+		return;
+	if (ra->nlv == RX_RES_MAX_LEVELS || rb->nlv == RX_RES_MAX_LEVELS)
+		return;	/* as deep as paths go: the archive is compared as a file only */
+	struct mset ma = { 0 }, mb = { 0 };
+	int r = 0, ina = rx_res_enter(ra, pa) == 0, inb = ina && rx_res_enter(rb, pb) == 0;
+	if (!ina || !inb) {
+		struct rx_res *bad = ina ? rb : ra;
+		report(bad->ctx, NULL, NULL);
+		rx_clear(bad->ctx);
+		rp->trouble++;
+		r = -1;
+	}
+	ma.what = a->what;
+	mb.what = b->what;
+	ma.res = ra;
+	mb.res = rb;
+	if (r == 0)
+		r = mset_from_vfs(rx_res_vfs(ra), ra->label, "/", &ma, rp->verb, 1);
+	if (r == 0)
+		r = mset_from_vfs(rx_res_vfs(rb), rb->label, "/", &mb, rp->verb, 1);
+	if (r == 0) {
+		const char *up = rp->prefix;
+		char *prefix = rx_xasprintf("%s%s:", up ? up : "", shown);
+		rp->prefix = prefix;
+		diff_sets(&ma, &mb, compare, rp);
+		rp->prefix = up;
+		free(prefix);
+	} else if (ina && inb) {
+		rp->trouble++;
+	}
+	rp->trouble += ma.damaged + mb.damaged;
+	mset_free(&ma);
+	mset_free(&mb);
+	if (inb)
+		rx_res_leave(rb);
+	if (ina)
+		rx_res_leave(ra);
 }
 
 static int diff_sets(const struct mset *a, const struct mset *b, unsigned compare, struct report *rp)
@@ -729,11 +860,125 @@ static int diff_sets(const struct mset *a, const struct mset *b, unsigned compar
 				     : changed_fields(&a->v[i], &b->v[k], compare);
 			if (d)
 				report_one(rp, '~', pa, d);
+			if (d & 1u << F_CONTENT)
+				diff_archives(a, b, a->v[i].path, b->v[k].path, pa, compare, rp);
 			i++;
 			k++;
 		}
 	}
 	return 0;
+}
+
+/* ---- whole disks: what lies outside the RedoxFS tree ---- */
+
+/* A side that names a whole disk: IMAGE alone, its RedoxFS found as the loader finds it. */
+static int whole_disk(const struct place *p)
+{
+	return p->res && p->res->spec.nseg == 0 && p->res->spec.partno == RX_PART_AUTO && p->res->nlv == 1 &&
+	       p->res->lv[0].kind == RX_LV_REDOXFS;
+}
+
+static const struct rx_part *part_no(const struct rx_parttable *t, int partno)
+{
+	for (int i = 0; i < t->count; i++)
+		if (t->parts[i].partno == partno)
+			return &t->parts[i];
+	return NULL;
+}
+
+#define LBA 512u
+
+/* The partition table ("table") and each partition ("pN"), matched by number. */
+static void diff_tables(const struct rx_parttable *ta, const struct rx_parttable *tb, unsigned compare,
+			struct report *rp)
+{
+	if (!ta->type[0] || !tb->type[0]) {
+		if (ta->type[0] || tb->type[0])
+			report_one(rp, ta->type[0] ? '-' : '+', "table", 0);
+	} else {
+		unsigned d = (strcmp(ta->type, tb->type) ? 1u << F_TYPE : 0) |
+			     (strcasecmp(ta->id, tb->id) ? 1u << F_GUID : 0);
+		if (d & compare)
+			report_one(rp, '~', "table", d & compare);
+	}
+	int last = 0;
+	for (int i = 0; i < ta->count; i++)
+		last = RX_MAX(last, ta->parts[i].partno);
+	for (int i = 0; i < tb->count; i++)
+		last = RX_MAX(last, tb->parts[i].partno);
+	for (int n = 1; n <= last; n++) {
+		const struct rx_part *pa = part_no(ta, n), *pb = part_no(tb, n);
+		char name[16];
+		snprintf(name, sizeof(name), "p%d", n);
+		if (!pa || !pb) {
+			if (pa || pb)
+				report_one(rp, pa ? '-' : '+', name, 0);
+			continue;
+		}
+		unsigned d = (strcasecmp(pa->type, pb->type) ? 1u << F_TYPE : 0) |
+			     (strcasecmp(pa->uuid, pb->uuid) ? 1u << F_GUID : 0) |
+			     (strcmp(pa->name, pb->name) ? 1u << F_NAME : 0) |
+			     (pa->start != pb->start ? 1u << F_FIRST_LBA : 0) |
+			     (pa->start + pa->size != pb->start + pb->size ? 1u << F_LAST_LBA : 0);
+		if (d & compare)
+			report_one(rp, '~', name, d & compare);
+	}
+}
+
+/* The EFI system partition of a disk: 1 open, 0 none, -1 trouble (reported). */
+static int open_esp_of(const char *image, const struct rx_parttable *t, struct rx_ctx *ctx, struct rx_res **out)
+{
+	int any = 0;
+	for (int i = 0; i < t->count; i++)
+		any |= rx_part_is_esp(&t->parts[i]);
+	if (!any)
+		return 0;
+	char *arg = rx_xasprintf("%s:esp", image);
+	struct rx_res_opts o;
+	place_opts(&o, 0);
+	int r = rx_res_open(ctx, arg, &o, out);
+	free(arg);
+	if (r) {
+		report(ctx, NULL, NULL);
+		rx_clear(ctx);
+		return -1;
+	}
+	return 1;
+}
+
+/* Two whole disks: the partition tables, the RedoxFS headers, the ESPs' trees. */
+static void diff_disks(struct place *a, struct place *b, unsigned compare, struct report *rp)
+{
+	struct rx_level *la = &a->res->lv[0], *lb = &b->res->lv[0];
+	diff_tables(&la->img->table, &lb->img->table, compare, rp);
+	unsigned d = (memcmp(la->fs->hdr.uuid, lb->fs->hdr.uuid, 16) ? 1u << F_UUID : 0) |
+		     (la->fs->hdr.size != lb->fs->hdr.size ? 1u << F_SIZE : 0);
+	if (d & compare)
+		report_one(rp, '~', "redoxfs", d & compare);
+	struct rx_ctx ca = { { 0 }, 0 }, cb = { { 0 }, 0 };
+	struct rx_res *ea = NULL, *eb = NULL;
+	int ha = open_esp_of(a->res->spec.image, &la->img->table, &ca, &ea);
+	int hb = open_esp_of(b->res->spec.image, &lb->img->table, &cb, &eb);
+	if (ha < 0 || hb < 0) {
+		rp->trouble++;
+	} else if (ha != hb) {
+		report_one(rp, ha ? '-' : '+', "esp", 0);
+	} else if (ha) {
+		struct mset ma = { .what = a->arg, .res = ea }, mb = { .what = b->arg, .res = eb };
+		if (mset_from_vfs(rx_res_vfs(ea), ea->label, "/", &ma, rp->verb, 1) == 0 &&
+		    mset_from_vfs(rx_res_vfs(eb), eb->label, "/", &mb, rp->verb, 1) == 0) {
+			rp->prefix = "esp:";
+			diff_sets(&ma, &mb, compare, rp);
+			rp->prefix = NULL;
+		} else {
+			rp->trouble++;
+		}
+		rp->trouble += ma.damaged + mb.damaged;
+		mset_free(&ma);
+		mset_free(&mb);
+	}
+	rx_res_close(ea);
+	rx_res_close(eb);
 }
 
 static int parse_fields(char *list, unsigned *out)
@@ -756,13 +1001,18 @@ static int parse_fields(char *list, unsigned *out)
 
 static const char diff_help[] =
 	"Usage: rximg diff [OPTIONS] A B\n"
-	"Compare two trees path by path. A and B are each IMAGE[:pN][:/dir], a manifest file\n"
-	"written by 'rximg manifest', or a host directory; paths are compared below each\n"
-	"one's top. One line per difference, in path order:\n"
+	"Compare two trees path by path. A and B are each IMAGE[:pN|:esp][:/dir][:/member...],\n"
+	"an initfs archive (a host file, or IMAGE:/boot/initfs: compared member by member), a\n"
+	"manifest file written by 'rximg manifest', or a host directory; paths are compared\n"
+	"below each one's top. One line per difference, in path order:\n"
 	"  - PATH            only in A\n"
 	"  + PATH            only in B\n"
 	"  ~ PATH<tab>LIST   in both; LIST names what differs: type, mode, uid, gid, size,\n"
 	"                    mtime, ctime, nlink, target, content\n"
+	"Archives found in both images are compared member by member (~ /boot/initfs:/etc/x).\n"
+	"Two whole disks (IMAGE alone) also compare the partition table ('table': type, guid),\n"
+	"each partition ('pN': type, guid, name, first_lba, last_lba), the RedoxFS header\n"
+	"('redoxfs': uuid, size) and the files of the EFI system partition ('esp:/PATH').\n"
 	"A field only one side knows is not compared (a host directory has no creation time\n"
 	"(ctime), and its directories' sizes and link counts mean other things).\n"
 	"A damaged path is reported on stderr and not compared.\n"
@@ -787,7 +1037,8 @@ int cmd_diff(int argc, char **argv)
 		case 'i':
 			if (parse_fields(optarg, &ignore))
 				return usage_error("diff", "unknown field in --ignore (known: type, mode, uid, gid, "
-						   "size, mtime, ctime, nlink, target, content, times)");
+						   "size, mtime, ctime, nlink, target, content, times, guid, name, "
+						   "first_lba, last_lba, uuid)");
 			break;
 		case 'q': rp.quiet = 1; break;
 		case 'J': json = 1; break;
@@ -798,29 +1049,32 @@ int cmd_diff(int argc, char **argv)
 	if (argc - optind != 2)
 		return usage_error("diff", "expected A B");
 	struct mset a = { 0 }, b = { 0 };
-	struct opened oa = { 0 }, ob = { 0 };
-	int r = mset_load(argv[optind], &a, &oa, rp.quiet);
+	struct place pa = { 0 }, pb = { 0 };
+	rp.verb = "diff";
+	int r = mset_load(argv[optind], &a, &pa, rp.quiet);
 	if (r == 0)
-		r = mset_load(argv[optind + 1], &b, &ob, rp.quiet);
+		r = mset_load(argv[optind + 1], &b, &pb, rp.quiet);
 	struct json j;
 	if (r == 0 && json && !rp.quiet) {
 		json_init(&j, stdout);
 		json_arr(&j, NULL);
 		rp.j = &j;
 	}
+	if (r == 0 && whole_disk(&pa) && whole_disk(&pb))
+		diff_disks(&pa, &pb, ALL_FIELDS & ~ignore, &rp);
 	if (r == 0)
 		r = diff_sets(&a, &b, ALL_FIELDS & ~ignore, &rp);
 	if (rp.j) {
 		json_end_arr(&j);
 		json_done(&j);
 	}
-	size_t damaged = a.damaged + b.damaged;
+	size_t damaged = a.damaged + b.damaged + rp.trouble;
 	mset_free(&a);
 	mset_free(&b);
-	if (oa.img)
-		close_target(&oa);
-	if (ob.img)
-		close_target(&ob);
+	if (pa.res)
+		place_close(&pa);
+	if (pb.res)
+		place_close(&pb);
 	if (fflush(stdout) != 0)
 		r = -1;
 	/* As diff(1): trouble (here, damage in an image) outranks differences. */

@@ -192,6 +192,19 @@ void name_list_free(struct name_list *l)
 	l->n = 0;
 }
 
+/* :pN names a partition that holds no RedoxFS (the resolver opens a FAT one as FAT). */
+static int partition_without_redoxfs(const struct rx_pathspec *s)
+{
+	struct rx_ctx ctx = { { 0 }, 0 };
+	struct rx_image *img;
+	struct rfs *fs;
+	if (s->partno <= 0 || rx_image_open(&ctx, s->image, s->partno, RX_DEV_RDONLY, &img) != 0)
+		return 0;
+	int none = rx_image_redoxfs(img, &fs) == -ENOENT && img->fsdev;
+	rx_image_close(img);
+	return none;
+}
+
 int names_member(const char *arg)
 {
 	struct rx_ctx ctx = { { 0 }, 0 };
@@ -199,7 +212,8 @@ int names_member(const char *arg)
 	if (rx_pathspec_parse(&ctx, arg, &s) != 0)
 		return 0;
 	int yes = s.nseg > 1 || s.partno == RX_PART_ESP ||
-		  (s.nseg == 1 && s.partno == RX_PART_AUTO && rx_is_initfs_file(s.image));
+		  (s.nseg == 1 && s.partno == RX_PART_AUTO && rx_is_initfs_file(s.image)) ||
+		  partition_without_redoxfs(&s);
 	rx_pathspec_free(&s);
 	return yes;
 }

@@ -93,12 +93,3 @@ void close_target(struct opened *o)
 	o->img = NULL;
 	o->fs = NULL;
 }
-
-int lookup_target(struct opened *o, int follow, struct rfs_node *node)
-{
-	const char *path = o->t.path ? o->t.path : "/";
-	int r = rfs_lookup(o->fs, path, follow, node);
-	if (r)
-		report(o->fs->ctx, o->t.image, path);
-	return r;
-}

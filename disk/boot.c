@@ -187,15 +187,25 @@ int rx_esp_open(struct rx_ctx *ctx, struct rx_dev *container, const struct rx_pa
 			out->part = &t->parts[i];
 	if (!out->part)
 		return rx_esp_missing(ctx, t);
-	char *name = rx_xasprintf("%s:p%d", container->name, out->part->partno);
-	int r = rx_dev_open_slice(container, out->part->start, out->part->size, name, &out->dev);
+	const struct rx_part *p = out->part;
+	int r = rx_fat_part_open(ctx, container, p, writable, out);
+	if (r)
+		rx_prefix(ctx, "EFI system partition p%d", p->partno);
+	return r;
+}
+
+int rx_fat_part_open(struct rx_ctx *ctx, struct rx_dev *container, const struct rx_part *p, int writable,
+		     struct rx_esp *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->part = p;
+	char *name = rx_xasprintf("%s:p%d", container->name, p->partno);
+	int r = rx_dev_open_slice(container, p->start, p->size, name, &out->dev);
 	free(name);
 	if (!r)
 		r = fat_open(ctx, out->dev, writable, &out->fat);
-	if (r) {
-		rx_prefix(ctx, "EFI system partition p%d", out->part->partno);
+	if (r)
 		rx_esp_close(out);
-	}
 	return r;
 }
 

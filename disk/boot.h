@@ -91,6 +91,9 @@ int rx_part_is_esp(const struct rx_part *p);
 /* Find the (first) EFI system partition of t and open its FAT; writable checks it first. */
 int rx_esp_open(struct rx_ctx *ctx, struct rx_dev *container, const struct rx_parttable *t, int writable,
 		struct rx_esp *out);
+/* The FAT of partition p (any type: IMAGE:pN naming a FAT partition); closed with rx_esp_close. */
+int rx_fat_part_open(struct rx_ctx *ctx, struct rx_dev *container, const struct rx_part *p, int writable,
+		     struct rx_esp *out);
 void rx_esp_close(struct rx_esp *e);
 /* Record why t has no EFI system partition; returns -ENOENT. */
 int rx_esp_missing(struct rx_ctx *ctx, const struct rx_parttable *t);

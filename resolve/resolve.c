@@ -136,6 +136,40 @@ static struct rx_level *new_level(struct rx_res *res, enum rx_level_kind kind, c
 	return lv;
 }
 
+/* Partition partno of lv's disk as FAT; else a message naming the partition and what it is. */
+static int open_fat_partition(struct rx_res *res, struct rx_level *lv, int partno)
+{
+	struct rx_ctx *ctx = res->ctx;
+	const struct rx_parttable *t = &lv->img->table;
+	const struct rx_part *p = NULL;
+	for (int i = 0; i < t->count && !p; i++)
+		if (t->parts[i].partno == partno)
+			p = &t->parts[i];
+	if (!p)
+		return -ENOENT;	/* the RedoxFS lookup's message stands */
+	char fsname[32] = "";
+	int holds = rx_part_fs_name(lv->img->container, p, fsname, sizeof(fsname));
+	rx_clear(ctx);
+	int r = rx_fat_part_open(ctx, lv->img->container, p, res->opts.write, &lv->esp);
+	if (r == 0) {
+		lv->kind = RX_LV_FAT;
+		vfs_fat_init(&lv->vfs, ctx, lv->esp.fat, res->opts.write, res->opts.now);
+		return 0;
+	}
+	/* A partition meant to hold FAT: its own problem is the news. */
+	if (rx_part_is_esp(p) || (holds && !strcmp(fsname, "vfat"))) {
+		rx_prefix(ctx, "FAT");
+		return r;
+	}
+	rx_clear(ctx);
+	const char *type = rx_part_type_name(p->type);
+	/* The label names the partition already ("disk.img:p2"): say what it is. */
+	return rx_fail(ctx, ENOENT, "no RedoxFS header and no FAT file system (%s%s%s%s%s%s)",
+		       type ? "a" : "partition type ", type ? (strchr("AEIOU", type[0]) ? "n " : " ") : "",
+		       type ? type : p->type, type ? " partition" : "", holds ? ", holding " : "",
+		       holds ? fsname : "");
+}
+
 static int open_redoxfs(struct rx_res *res, const struct rx_pathspec *s)
 {
 	struct rx_ctx *ctx = res->ctx;
@@ -153,6 +187,9 @@ static int open_redoxfs(struct rx_res *res, const struct rx_pathspec *s)
 	}
 	if (r == 0)
 		vfs_rfs_init(&lv->vfs, lv->fs, lv->tx, res->opts.now);
+	/* A partition named by number that holds no RedoxFS may hold FAT (an ESP, a data partition). */
+	if (r == -ENOENT && s->partno > 0 && lv->img && lv->img->fsdev && !lv->fs)
+		r = open_fat_partition(res, lv, s->partno);
 	return r;
 }
 
@@ -320,6 +357,46 @@ static int enter_archive(struct rx_res *res, const char *path, int missing_ok)
 	if (r)
 		rx_prefix(ctx, "%s", label);
 	return r;
+}
+
+int rx_res_enter(struct rx_res *res, const char *path)
+{
+	int n = res->nlv;
+	int r = enter_archive(res, path, 0);
+	while (r && res->nlv > n)
+		rx_res_leave(res);
+	res->label = rx_res_inner(res)->label;
+	return r;
+}
+
+struct head {
+	uint8_t buf[8];
+	size_t len;
+};
+
+static int head_put(void *arg, uint64_t off, const uint8_t *buf, size_t len)
+{
+	struct head *h = arg;
+	if (off != h->len)
+		return 1;	/* a hole in the first bytes: zeros, not the magic */
+	size_t n = RX_MIN(len, sizeof(h->buf) - h->len);
+	memcpy(h->buf + h->len, buf, n);
+	h->len += n;
+	return h->len == sizeof(h->buf);	/* 1: enough read */
+}
+
+int rx_vfs_is_archive(struct vfs *v, const char *path)
+{
+	struct vfs_attr a;
+	struct head h = { { 0 }, 0 };
+	if (vfs_stat(v, path, 1, &a) != 0 || !vfs_is_file(&a) || a.size < 8 || a.size > IFS_MAX_BYTES) {
+		rx_clear(v->ctx);
+		return 0;
+	}
+	int r = vfs_read(v, path, head_put, &h);
+	if (r < 0)
+		rx_clear(v->ctx);	/* unreadable: the walk that reads it whole says so */
+	return h.len == 8 && !memcmp(h.buf, ifs_magic, 8);
 }
 
 int rx_is_initfs_file(const char *path)
@@ -555,39 +632,49 @@ int rx_res_commit(struct rx_res *res)
 	return r;
 }
 
+static void level_free(struct rx_level *lv)
+{
+	if (lv->owner) {
+		/* Whatever went into the borrowed level stays pending there. */
+		lv->owner->vfs.dirty |= lv->vfs.dirty;
+		free(lv->label);
+		return;
+	}
+	if (lv->tx)
+		rfs_tx_abort(lv->tx);
+	if (lv->kind == RX_LV_FAT) {
+		rx_esp_close(&lv->esp);
+		lv->vfs.priv = NULL;	/* the FAT, just closed */
+	}
+	if (lv->loaded)
+		ifs_archive_free(&lv->a);
+	else
+		ifs_tree_free(lv->root);
+	free(lv->buf);
+	if (lv->host_fd >= 0) {
+		rx_lock_release(lv->host_fd);
+		close(lv->host_fd);
+	}
+	rx_image_close(lv->img);
+	free(lv->vfs.priv);
+	free(lv->host);
+	free(lv->in_parent);
+	free(lv->label);
+}
+
+void rx_res_leave(struct rx_res *res)
+{
+	if (res->nlv > 1)
+		level_free(&res->lv[--res->nlv]);
+	res->label = rx_res_inner(res)->label;
+}
+
 void rx_res_close(struct rx_res *res)
 {
 	if (!res)
 		return;
-	for (int i = res->nlv - 1; i >= 0; i--) {
-		struct rx_level *lv = &res->lv[i];
-		if (lv->owner) {
-			/* Whatever went into the borrowed level stays pending there. */
-			lv->owner->vfs.dirty |= lv->vfs.dirty;
-			free(lv->label);
-			continue;
-		}
-		if (lv->tx)
-			rfs_tx_abort(lv->tx);
-		if (lv->kind == RX_LV_FAT) {
-			rx_esp_close(&lv->esp);
-			lv->vfs.priv = NULL;	/* the FAT, just closed */
-		}
-		if (lv->loaded)
-			ifs_archive_free(&lv->a);
-		else
-			ifs_tree_free(lv->root);
-		free(lv->buf);
-		if (lv->host_fd >= 0) {
-			rx_lock_release(lv->host_fd);
-			close(lv->host_fd);
-		}
-		rx_image_close(lv->img);
-		free(lv->vfs.priv);
-		free(lv->host);
-		free(lv->in_parent);
-		free(lv->label);
-	}
+	for (int i = res->nlv - 1; i >= 0; i--)
+		level_free(&res->lv[i]);
 	rx_pathspec_free(&res->spec);
 	free(res);
 }

@@ -139,6 +139,15 @@ int rx_res_commit(struct rx_res *r);
 int rx_res_set_archive(struct rx_res *r, struct ifs_node *root, const struct ifs_write_opts *o);
 /* Edits made to the innermost archive's tree directly (not through the vfs) are to be written. */
 static inline void rx_res_touch(struct rx_res *r) { rx_res_inner(r)->vfs.dirty = 1; }
+/*
+ * Go one level deeper, into the archive at path of the innermost level (for
+ * reading: a walk that meets an archive looks inside); rx_res_leave comes
+ * back out. On failure nothing changed and ctx says why.
+ */
+int rx_res_enter(struct rx_res *r, const char *path);
+void rx_res_leave(struct rx_res *r);
+/* Is the file at path of v an initfs archive (its first bytes are the magic)? */
+int rx_vfs_is_archive(struct vfs *v, const char *path);
 /* Close; uncommitted changes are dropped. */
 void rx_res_close(struct rx_res *r);
 

@@ -79,6 +79,19 @@ int vfs_readlink(struct vfs *v, const char *path, char **target)
 	return v->ops->readlink(v, path, target);
 }
 
+const char *vfs_name_problem(const char *name, size_t len)
+{
+	if (len == 0)
+		return "an empty name";
+	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+		return len == 1 ? "the name '.'" : "the name '..'";
+	if (memchr(name, '/', len))
+		return "a name with '/' in it";
+	if (memchr(name, 0, len))
+		return "a name with a NUL byte in it";
+	return NULL;
+}
+
 int vfs_write_fd(struct vfs *v, const char *path, int fd, uint16_t mode_if_new)
 {
 	int r = check_write(v, v->ops->write_fd, "writing a file");

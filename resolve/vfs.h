@@ -48,6 +48,7 @@ enum {
 	VFS_HAS_HARDLINKS = 8u,
 	VFS_HAS_MODES = 16u,	/* all permission bits (else only what the format keeps) */
 	VFS_HAS_PERMS = 32u,	/* permission bits at all (FAT has none) */
+	VFS_HAS_MTIME = 64u,	/* a modification time is kept, if not settable here (FAT) */
 };
 
 /* setattr: which fields of the attr to apply. */
@@ -99,6 +100,12 @@ int vfs_read(struct vfs *v, const char *path, vfs_data_cb cb, void *arg);
 /* The contents in order with holes as zeros: what cat and a copy want. */
 int vfs_read_seq(struct vfs *v, const char *path, int (*put)(void *, const uint8_t *, size_t), void *arg);
 int vfs_readlink(struct vfs *v, const char *path, char **target);
+/*
+ * Why a stored name cannot be one entry's name (empty, "." or "..", a '/' or
+ * a NUL in it): what a walk that builds paths, or host files, from names
+ * refuses whatever the format's reader let through. NULL when it is fine.
+ */
+const char *vfs_name_problem(const char *name, size_t len);
 /*
  * Turning "data at offsets" (a vfs_data_cb, or RedoxFS's record stream) into
  * bytes in order with holes as zeros: pass vfs_seq_data as the callback, then

@@ -256,7 +256,7 @@ void vfs_fat_init(struct vfs *v, struct rx_ctx *ctx, struct fat_fs *fs, int writ
 	v->ops = &fat_vfs_ops;
 	v->ctx = ctx;
 	v->kind = "FAT";
-	v->has = 0;
+	v->has = VFS_HAS_MTIME;	/* read; setting FAT times is not supported */
 	v->writable = writable;
 	v->now = now;
 	v->priv = fs;

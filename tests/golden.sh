@@ -82,8 +82,10 @@ assert len(d['partition_table']['partitions']) == 3
 assert d['redoxfs']['partition'] == 3 and d['redoxfs']['offset'] == '2097152', d['redoxfs']"
 	ok "wholedisk-gpt: IMAGE:p3:/path addresses the partition" \
 		sh -c "'$RXIMG' cat '$disk:p3:/etc/hostname' | cmp - '$WORK/wholedisk-gpt.x/etc/hostname'"
-	ok "wholedisk-gpt: IMAGE:p2 (the FAT ESP) is refused with a clear message" \
-		fails_cleanly 'no RedoxFS' "$RXIMG" ls "$disk:p2:/"
+	ok "wholedisk-gpt: IMAGE:p2 (the FAT ESP) opens as FAT, the same tree as IMAGE:esp" \
+		sh -c "'$RXIMG' ls -R '$disk:p2:/' >'$WORK/p2.ls' && '$RXIMG' ls -R '$disk:esp:/' | cmp - '$WORK/p2.ls' && grep -qx EFI '$WORK/p2.ls'"
+	ok "wholedisk-gpt: IMAGE:p1 (neither RedoxFS nor FAT) is refused with a clear message" \
+		fails_cleanly 'p1: no RedoxFS header and no FAT file system \(a BIOS boot partition' "$RXIMG" ls "$disk:p1:/"
 	ok "wholedisk-gpt: IMAGE:p9 does not exist" fails_cleanly 'no partition 9' "$RXIMG" ls "$disk:p9:/"
 else
 	skip "wholedisk-gpt" "the shared golden corpus is not beside this checkout ($GOLDEN_DIR)"
