@@ -1036,6 +1036,9 @@ static void t_open(void)
 	const char *ln = long_name(d, NAME_MAX_RFS);
 	EXPECT(S, OP(.k = OPEN, .a = ln, .n = O_CREAT | O_WRONLY), 0, "O_CREAT with a %d-byte name", NAME_MAX_RFS);
 	EXPECT(S, OP(.k = OPEN, .a = ln, .n = O_RDONLY), 0, "the %d-byte name opens again", NAME_MAX_RFS);
+	EXPECT(S, OP(.k = OPEN, .a = P("%s/a:b", d), .n = O_CREAT | O_WRONLY), EINVAL,
+	       "EINVAL for O_CREAT of a name with ':' (RedoxFS reserves it)");
+	EXPECT(S, OP(.k = RENAME, .a = e, .b = P("%s/a:b", d)), EINVAL, "EINVAL for rename to a name with ':'");
 	path_errors(S, d, mk_open, 0);
 	long nm = pathconf(d, _PC_NAME_MAX);
 	check(S, nm == NAME_MAX_RFS, why("pathconf says %ld", nm), "pathconf(_PC_NAME_MAX) is %d", NAME_MAX_RFS);
