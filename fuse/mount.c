@@ -172,7 +172,7 @@ static void fill_stat(const struct rfs_node *n, struct stat *st)
  * POSIX times after a change. The node's ctime becomes now (the mount keeps
  * st_ctime as the change time POSIX means; the reference tools store the
  * creation time there and never update it), and for a directory whose entries
- * changed, the mtime too. A node the change destroyed needs nothing.
+ * changed, the mtime too.
  */
 static void stamp_times(struct rfs_node *n, int contents)
 {
@@ -185,6 +185,7 @@ static void stamp_times(struct rfs_node *n, int contents)
 	}
 }
 
+/* The same for node id, stored; a node the change destroyed needs nothing. */
 static int stamp(struct mnt *m, uint32_t id, int contents)
 {
 	struct rfs_node n;

@@ -148,8 +148,9 @@ ok "rximg umount of the read-only mount" "$R" umount "$MP"
 PI="$WORK/persist.img"
 "$R" mkfs -s 16M "$PI" >/dev/null
 if rxmount "$PI" "$MP"; then
-	(cd "$MP" && mkdir d d2 && touch d/chmod d/link d/gone1 d/moved d/old && ln d/gone1 d/gone2 &&
-		sleep 1.1 && chmod 600 d/chmod && ln d/link d/link2 && rm d/gone1 && mv d/moved d2/moved)
+	(cd "$MP" && mkdir d d2 && touch d/chmod d/link d/gone1 d/moved d/old d/written d/cut &&
+		echo data >d/cut && ln d/gone1 d/gone2 && sleep 1.1 && chmod 600 d/chmod && ln d/link d/link2 &&
+		rm d/gone1 && mv d/moved d2/moved && echo more >>d/written && truncate -s 1 d/cut)
 	"$R" umount "$MP"
 	rxmount -o ro "$PI" "$MP"
 	later() {  # later A FMT_A B FMT_B: stat's number for A is greater than for B
@@ -164,6 +165,10 @@ if rxmount "$PI" "$MP"; then
 	ok "after a remount: the entry changes moved the directory's mtime" later d %Y d/old %Y
 	ok "after a remount: ... and its ctime" later d %Z d/old %Z
 	ok "after a remount: rename into a directory moved its mtime" later d2 %Y d/old %Y
+	ok "after a remount: a write moved the mtime" later d/written %Y d/old %Y
+	ok "after a remount: ... and the ctime" later d/written %Z d/old %Z
+	ok "after a remount: truncate moved the mtime" later d/cut %Y d/old %Y
+	ok "after a remount: ... and the ctime" later d/cut %Z d/old %Z
 	ok "rximg umount of the remount" "$R" umount "$MP"
 	ok "the image checks clean" "$R" check -q "$PI"
 else

@@ -469,6 +469,15 @@ static void check_mctime(const char *sys, const char *p, struct stat before, con
 	check_ctime(sys, p, before, what);
 }
 
+/* A call that failed changed no time of p. */
+static void check_unchanged(const char *sys, const char *p, struct stat before, const char *what)
+{
+	struct stat after = st_of(p);
+	check(sys, ts_cmp(rx_stat_mtime(&after), rx_stat_mtime(&before)) == 0 &&
+		 ts_cmp(rx_stat_ctime(&after), rx_stat_ctime(&before)) == 0, "a time of it moved",
+	      "a failed %s leaves the mtime and ctime of %s alone", what, p);
+}
+
 static void check_mode(const char *sys, const char *p, mode_t want, const char *what)
 {
 	mode_t got = st_of(p).st_mode & 07777;
@@ -554,8 +563,12 @@ static void t_chmod(void)
 	check(S, (st_of(sl).st_mode & 0777) == 0777, why("the link's mode is %04o", st_of(sl).st_mode & 07777),
 	      "the symlink itself keeps 0777");
 	const char *of = mkfile(fresh(d), 0644, OTHER, NULL);
+	before = st_of(of);
+	nap();
 	EXPECT(S, OP(.k = CHMOD, .a = of, .n = 0666), PRIV(EPERM), "%s on another user's file",
 	       root_acts ? "root may chmod" : "EPERM");
+	if (!root_acts)
+		check_unchanged(S, of, before, "chmod");
 	check_mode(S, of, root_acts ? 0666 : 0644, "the file's mode is what the call says");
 	/* S_ISGID: the caller must be in the file's group (or privileged), or the bit goes. */
 	const char *gf = mkfile_g(fresh(d), 0755, ACTOR, OTHER_GID, NULL);
@@ -843,8 +856,12 @@ static void t_rename(void)
 	S = "renameat2";
 	const char *x = mkfile(fresh(d), 0644, ACTOR, "x"), *y = mkfile(fresh(d), 0644, ACTOR, "y");
 	ino_t ix = st_of(x).st_ino, iy = st_of(y).st_ino;
+	struct stat xdb = st_of(d), xb = st_of(x);
+	nap();
 	EXPECT(S, OP(.k = RENAME2, .a = x, .b = y, .flags = RENAME_NOREPLACE), EEXIST,
 	       "RENAME_NOREPLACE: EEXIST over an existing file");
+	check_unchanged(S, d, xdb, "RENAME_NOREPLACE");
+	check_unchanged(S, x, xb, "RENAME_NOREPLACE");
 	check(S, st_of(x).st_ino == ix && st_of(y).st_ino == iy, "", "RENAME_NOREPLACE: both names unchanged");
 	const char *z = fresh(d);
 	EXPECT(S, OP(.k = RENAME2, .a = x, .b = z, .flags = RENAME_NOREPLACE), 0, "RENAME_NOREPLACE to a new name");
@@ -932,7 +949,10 @@ static void t_mkdir(void)
 	check_mctime(S, d, dbefore, "rmdir");
 	const char *ne = mkdir_(fresh(d), 0755, ACTOR);
 	mkfile(P("%s/f", ne), 0644, ACTOR, NULL);
+	dbefore = st_of(d);
+	nap();
 	expect2(S, OP(.k = RMDIR, .a = ne), ENOTEMPTY, EEXIST, "ENOTEMPTY (or EEXIST) for a non-empty directory");
+	check_unchanged(S, d, dbefore, "rmdir");
 	if (unlink(P("%s/f", ne)) != 0)
 		setup_failed("unlink", ne);
 	EXPECT(S, OP(.k = RMDIR, .a = ne), 0, "a directory emptied again");
