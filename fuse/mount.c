@@ -138,10 +138,15 @@ static struct rfs_tx *tx_of(struct mnt *m, int *err)
 	return m->tx;
 }
 
-/* Before a change that needs about n blocks: if free space is short, commit to reclaim freed blocks. */
-static int ensure_space(struct mnt *m, uint64_t n)
+/*
+ * Before a change that needs about n blocks: if free space is short, commit to
+ * reclaim freed blocks. What adds data or names keeps a reserve of 64 blocks
+ * beyond n; removals and attribute changes may use it, so that a full
+ * filesystem can still be emptied (and the kernel's times still stored).
+ */
+static int ensure_room(struct mnt *m, uint64_t n, uint64_t reserve)
 {
-	if (m->tx && rfs_tx_free_blocks(m->tx) >= n + 64)
+	if (m->tx && rfs_tx_free_blocks(m->tx) >= n + reserve)
 		return 0;
 	if (m->tx && commit_locked(m))
 		return EIO;
@@ -149,7 +154,12 @@ static int ensure_space(struct mnt *m, uint64_t n)
 	struct rfs_tx *tx = tx_of(m, &err);
 	if (!tx)
 		return err;
-	return rfs_tx_free_blocks(tx) >= n + 64 ? 0 : ENOSPC;
+	return rfs_tx_free_blocks(tx) >= n + reserve ? 0 : ENOSPC;
+}
+
+static int ensure_space(struct mnt *m, uint64_t n)
+{
+	return ensure_room(m, n, 64);
 }
 
 static void fill_stat(const struct rfs_node *n, struct stat *st)
@@ -304,6 +314,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 				stamp_times(&n, 1);
 		}
 	}
+	if (tx && !e && !(to_set & FUSE_SET_ATTR_SIZE))
+		e = ensure_room(m, 16, 0);	/* (a truncate made room above) */
 	if (tx && !e) {
 		if (to_set & FUSE_SET_ATTR_MODE)
 			n.mode = (uint16_t)((n.mode & RFS_MODE_TYPE) | (attr->st_mode & 07777));
@@ -483,7 +495,7 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int
 	struct rfs_node dir;
 	int e;
 	pthread_mutex_lock(&m->lock);
-	if (tx_of(m, &e) && !(e = ensure_space(m, 16)) && !(e = get_node(m, parent, &dir))) {
+	if (tx_of(m, &e) && !(e = ensure_room(m, 16, 0)) && !(e = get_node(m, parent, &dir))) {
 		uint32_t id = 0;
 		int r = strlen(name) > RFS_NAME_MAX ? -ENAMETOOLONG : 0;
 		if (r == 0 && rfs_dir_lookup(m->fs, &dir, name, strlen(name), &id) != 0)
