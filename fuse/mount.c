@@ -138,10 +138,15 @@ static struct rfs_tx *tx_of(struct mnt *m, int *err)
 	return m->tx;
 }
 
-/* Before a change that needs about n blocks: if free space is short, commit to reclaim freed blocks. */
-static int ensure_space(struct mnt *m, uint64_t n)
+/*
+ * Before a change that needs about n blocks: if free space is short, commit to
+ * reclaim freed blocks. What adds data or names keeps a reserve of 64 blocks
+ * beyond n; removals and attribute changes may use it, so that a full
+ * filesystem can still be emptied (and the kernel's times still stored).
+ */
+static int ensure_room(struct mnt *m, uint64_t n, uint64_t reserve)
 {
-	if (m->tx && rfs_tx_free_blocks(m->tx) >= n + 64)
+	if (m->tx && rfs_tx_free_blocks(m->tx) >= n + reserve)
 		return 0;
 	if (m->tx && commit_locked(m))
 		return EIO;
@@ -149,7 +154,12 @@ static int ensure_space(struct mnt *m, uint64_t n)
 	struct rfs_tx *tx = tx_of(m, &err);
 	if (!tx)
 		return err;
-	return rfs_tx_free_blocks(tx) >= n + 64 ? 0 : ENOSPC;
+	return rfs_tx_free_blocks(tx) >= n + reserve ? 0 : ENOSPC;
+}
+
+static int ensure_space(struct mnt *m, uint64_t n)
+{
+	return ensure_room(m, n, 64);
 }
 
 static void fill_stat(const struct rfs_node *n, struct stat *st)
@@ -166,6 +176,39 @@ static void fill_stat(const struct rfs_node *n, struct stat *st)
 	struct timespec at = { (time_t)n->atime, n->atime_nsec }, mt = { (time_t)n->mtime, n->mtime_nsec },
 			ct = { (time_t)n->ctime, n->ctime_nsec };
 	rx_stat_set_times(st, at, mt, ct);
+}
+
+/*
+ * POSIX times after a change. The node's ctime becomes now (the mount keeps
+ * st_ctime as the change time POSIX means; the reference tools store the
+ * creation time there and never update it), and for a directory whose entries
+ * changed, the mtime too.
+ */
+static void stamp_times(struct rfs_node *n, int contents)
+{
+	struct rfs_time t = wall();
+	n->ctime = t.sec;
+	n->ctime_nsec = t.nsec;
+	if (contents) {
+		n->mtime = t.sec;
+		n->mtime_nsec = t.nsec;
+	}
+}
+
+/* The same for node id, stored; a node the change destroyed needs nothing. */
+static int stamp(struct mnt *m, uint32_t id, int contents)
+{
+	struct rfs_node n;
+	int r = rfs_node_get(m->fs, id, &n);
+	if (r == -ENOENT || rfs_is_damage(r)) {
+		rx_clear(m->ctx);	/* destroyed, or damaged (its removal went ahead unread) */
+		return 0;
+	}
+	if (r == 0) {
+		stamp_times(&n, contents);
+		r = rfs_node_put(m->tx, &n);
+	}
+	return r;
 }
 
 /* Callers hold the lock: the kernel now knows this inode once more. */
@@ -267,13 +310,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			tx = m->tx;
 			int r = rfs_file_truncate(tx, &n, (uint64_t)attr->st_size);
 			e = r ? err_of(m, r) : 0;
-			if (!e && !(to_set & FUSE_SET_ATTR_MTIME)) {
-				struct rfs_time t = wall();
-				n.mtime = t.sec;
-				n.mtime_nsec = t.nsec;
-			}
+			if (!e && !(to_set & FUSE_SET_ATTR_MTIME))
+				stamp_times(&n, 1);
 		}
 	}
+	if (tx && !e && !(to_set & FUSE_SET_ATTR_SIZE))
+		e = ensure_room(m, 16, 0);	/* (a truncate made room above) */
 	if (tx && !e) {
 		if (to_set & FUSE_SET_ATTR_MODE)
 			n.mode = (uint16_t)((n.mode & RFS_MODE_TYPE) | (attr->st_mode & 07777));
@@ -291,6 +333,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			set_time(&n.mtime, &n.mtime_nsec, &now);
 		else if (to_set & FUSE_SET_ATTR_MTIME)
 			set_time(&n.mtime, &n.mtime_nsec, &mt);
+		/* Every change of attributes is a status change; the writeback cache sends its own time. */
+		stamp_times(&n, 0);
+#ifdef FUSE_SET_ATTR_CTIME
+		struct timespec ct = rx_stat_ctime(attr);
+		if (to_set & FUSE_SET_ATTR_CTIME)
+			set_time(&n.ctime, &n.ctime_nsec, &ct);
+#endif
 		int r = rfs_node_put(m->tx, &n);
 		e = r ? err_of(m, r) : 0;
 	}
@@ -362,13 +411,18 @@ static int make_node(fuse_req_t req, struct mnt *m, fuse_ino_t parent, const cha
 		return e;
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
 	struct rfs_owner own = { fc->uid, fc->gid };
-	if (dir.mode & 02000)
+	if (dir.mode & 02000) {
 		own.gid = dir.gid;	/* set-group-ID directories pass their group on */
+		if ((mode & RFS_MODE_TYPE) == RFS_MODE_DIR)
+			mode |= 02000;	/* and, to new directories, the bit itself */
+	}
 	int r = rfs_op_create(m->tx, &dir, name, mode, &own, wall(), out);
 	if (r == 0 && target)
 		r = rfs_file_write(m->tx, out, 0, target, strlen(target));
 	if (r == 0 && target)
 		r = rfs_node_put(m->tx, out);
+	if (r == 0)
+		r = stamp(m, dir.id, 1);
 	return r ? err_of(m, r) : 0;
 }
 
@@ -441,9 +495,17 @@ static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, int
 	struct rfs_node dir;
 	int e;
 	pthread_mutex_lock(&m->lock);
-	if (tx_of(m, &e) && !(e = ensure_space(m, 16)) && !(e = get_node(m, parent, &dir))) {
-		int r = strlen(name) > RFS_NAME_MAX ? -ENAMETOOLONG
-						     : rfs_op_unlink_at(m->tx, &dir, name, want_dir);
+	if (tx_of(m, &e) && !(e = ensure_room(m, 16, 0)) && !(e = get_node(m, parent, &dir))) {
+		uint32_t id = 0;
+		int r = strlen(name) > RFS_NAME_MAX ? -ENAMETOOLONG : 0;
+		if (r == 0 && rfs_dir_lookup(m->fs, &dir, name, strlen(name), &id) != 0)
+			rx_clear(m->ctx);	/* rfs_op_unlink_at says what is wrong */
+		if (r == 0)
+			r = rfs_op_unlink_at(m->tx, &dir, name, want_dir);
+		if (r == 0 && id)
+			r = stamp(m, id, 0);	/* a node with names left: its link count changed */
+		if (r == 0)
+			r = stamp(m, dir.id, 1);
 		e = r ? err_of(m, r) : 0;
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -485,7 +547,23 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	pthread_mutex_lock(&m->lock);
 	if (tx_of(m, &e) && !(e = check_name(newname)) && !(e = ensure_space(m, 32)) &&
 	    !(e = get_node(m, parent, &d1)) && !(e = get_node(m, newparent, &d2))) {
+		uint32_t src = 0, dst = 0;
+		if (rfs_dir_lookup(m->fs, &d1, name, strlen(name), &src) != 0 ||
+		    rfs_dir_lookup(m->fs, &d2, newname, strlen(newname), &dst) != 0)
+			rx_clear(m->ctx);	/* rfs_op_rename_at says what is wrong */
 		int r = rfs_op_rename_at(m->tx, &d1, name, &d2, newname, rf);
+		/* Two names of one node: nothing happened, and no time moves. */
+		if (r == 0 && src == dst && !(rf & RFS_RENAME_EXCHANGE))
+			src = dst = 0, d1.id = d2.id = 0;
+		/* The moved nodes change status (as on Linux); both directories change entries. */
+		if (r == 0 && src)
+			r = stamp(m, src, 0);
+		if (r == 0 && dst && dst != src)
+			r = stamp(m, dst, 0);
+		if (r == 0 && d1.id)
+			r = stamp(m, d1.id, 1);
+		if (r == 0 && d2.id != d1.id)
+			r = stamp(m, d2.id, 1);
 		e = r ? err_of(m, r) : 0;
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -506,8 +584,11 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 			int r = rfs_dir_insert(m->tx, &dir, newname, strlen(newname), n.id);
 			if (r == 0) {
 				n.links++;
+				stamp_times(&n, 0);
 				r = rfs_node_put(m->tx, &n);
 			}
+			if (r == 0)
+				r = stamp(m, dir.id, 1);
 			e = r ? err_of(m, r) : 0;
 		}
 	}
@@ -535,9 +616,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (tx) {
 			int r = rfs_file_truncate(tx, &n, 0);
 			if (r == 0) {
-				struct rfs_time t = wall();
-				n.mtime = t.sec;
-				n.mtime_nsec = t.nsec;
+				stamp_times(&n, 1);
 				r = rfs_node_put(tx, &n);
 			}
 			e = r ? err_of(m, r) : 0;
@@ -590,11 +669,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		int r = rfs_file_write(m->tx, &n, (uint64_t)off, buf, size);
 		if (r == 0) {
 			/* With the writeback cache the kernel stamps the write and sends the time in a setattr. */
-			if (!m->writeback) {
-				struct rfs_time t = wall();
-				n.mtime = t.sec;
-				n.mtime_nsec = t.nsec;
-			}
+			if (!m->writeback)
+				stamp_times(&n, 1);
 			r = rfs_node_put(m->tx, &n);
 		}
 		e = r ? err_of(m, r) : 0;
