@@ -181,6 +181,7 @@ static int extract_children(struct extract *x, const struct rfs_node *dir, int f
 	int r = rfs_dir_list(x->fs, dir, &ents, &count);
 	if (r == 0)
 		r = rfs_dirents_sort(x->fs, ents, count);
+	rfs_prefetch_entries(x->fs, ents, r ? 0 : count, RFS_PREFETCH_NODES | RFS_PREFETCH_CONTENTS);
 	if (r) {
 		skip_damaged(x, ipath);
 		free(ents);

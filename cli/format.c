@@ -179,6 +179,7 @@ static int add_tree_bytes(struct rfs *fs, const struct rfs_node *dir, struct idm
 	struct rfs_dirent *ents = NULL;
 	size_t count;
 	int r = rfs_dir_list(fs, dir, &ents, &count);
+	rfs_prefetch_entries(fs, ents, r ? 0 : count, RFS_PREFETCH_NODES);
 	for (size_t i = 0; i < count && r == 0; i++) {
 		struct rfs_node n;
 		void **slot = idmap_slot(seen, ents[i].id, 1);	/* NULL for the reserved id 0 */

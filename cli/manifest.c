@@ -112,6 +112,7 @@ static void collect(struct walk *w, size_t at, const struct rfs_node *dir)
 	int r = rfs_dir_list(w->fs, dir, &ents, &count);
 	if (r == 0)
 		r = rfs_dirents_sort(w->fs, ents, count);	/* also refuses a name stored twice */
+	rfs_prefetch_entries(w->fs, ents, r ? 0 : count, RFS_PREFETCH_NODES);
 	if (r) {
 		mark_damaged(w->fs, w->image, w->s, &w->s->v[at]);
 		free(ents);
