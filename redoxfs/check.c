@@ -371,10 +371,10 @@ static void hint_contents(struct checker *k, struct rfs_prefetch *p, const struc
 static void read_ahead(struct checker *k, struct ahead *a, const struct pending *q, size_t head, size_t n)
 {
 	const uint64_t budget = RFS_PREFETCH_BYTES / RFS_BLOCK;
-	struct rfs_prefetch p;
-	struct rx_ctx saved = *k->fs->ctx;
 	if (head < a->next_at)
 		return;
+	struct rfs_prefetch p;
+	struct rx_ctx saved = *k->fs->ctx;
 	rfs_prefetch_init(&p, k->fs);
 	/* Node blocks: two windows ahead, so the contents step below finds them on their way. */
 	size_t from = RX_MAX(a->nodes_to, head), to = RX_MIN(n, head + 2 * AHEAD_ENTRIES);
@@ -404,6 +404,7 @@ static void read_ahead(struct checker *k, struct ahead *a, const struct pending 
 	if (end < to) {
 		/* Too much at once: hint only the first entries (their nodes are cached now). */
 		p.n = 0;
+		p.blocks = 0;
 		size_t keep = 0;
 		for (size_t i = 0; i < m; i++)
 			if (a->order[i].at < end)
