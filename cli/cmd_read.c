@@ -342,6 +342,7 @@ static void extract_init(struct extract *x, struct place *p, int same_owner, int
 {
 	memset(x, 0, sizeof(*x));
 	x->v = p->v;
+	x->v->reads_contents = 1;	/* each directory's files are read right after it is listed */
 	x->ctx = p->v->ctx;
 	x->label = p->label;
 	x->same_owner = same_owner;

@@ -76,6 +76,34 @@ void rx_start_writeback(int fd)
 #endif
 }
 
+void rx_advise_willneed(int fd, uint64_t off, uint64_t len)
+{
+	if (rx_platform_hooks.willneed)
+		rx_platform_hooks.willneed(fd, off, len);
+	if (len == 0 || off > INT64_MAX || len > (uint64_t)INT64_MAX - off)
+		return;
+#if HAVE_POSIX_FADVISE && HAVE_DECL_POSIX_FADV_WILLNEED
+	/*
+	 * Linux starts at most the larger of the device's read-ahead and its
+	 * request size per call and drops the rest: ask in pieces small enough
+	 * for any device, all of them before the first arrives.
+	 */
+	const uint64_t piece = 128u << 10;
+	for (uint64_t done = 0; done < len; done += piece)
+		posix_fadvise(fd, (off_t)(off + done), (off_t)RX_MIN(piece, len - done), POSIX_FADV_WILLNEED);
+#elif HAVE_DECL_F_RDADVISE
+	while (len > 0) {	/* ra_count is an int */
+		struct radvisory ra = { (off_t)off, (int)RX_MIN(len, (uint64_t)1 << 30) };
+		if (fcntl(fd, F_RDADVISE, &ra) != 0)
+			return;
+		off += (uint64_t)ra.ra_count;
+		len -= (uint64_t)ra.ra_count;
+	}
+#else
+	(void)fd;
+#endif
+}
+
 void rx_sync_filesystem(int fd)
 {
 #if HAVE_SYNCFS

@@ -51,11 +51,20 @@ struct rx_platform_hooks {
 	int (*full_fsync)(int fd);
 	/* Called instead of fdatasync/fsync. */
 	int (*fsync)(int fd);
+	/* Told of every read-ahead hint (and the hint is still given). */
+	void (*willneed)(int fd, uint64_t off, uint64_t len);
 };
 extern struct rx_platform_hooks rx_platform_hooks;
 
 /* Ask the kernel to start writing fd's dirty pages back now (a hint; no error). */
 void rx_start_writeback(int fd);
+/*
+ * Tell the kernel that bytes [off, off+len) of fd will be read soon, so that
+ * it starts reading them now, several requests at once, in its own order
+ * (posix_fadvise WILLNEED; F_RDADVISE on macOS). A hint: nothing happens
+ * where the host has neither, and failures are ignored.
+ */
+void rx_advise_willneed(int fd, uint64_t off, uint64_t len);
 /* Send a mounted filesystem's cached changes to it (syncfs where there is one). */
 void rx_sync_filesystem(int fd);
 

@@ -87,7 +87,12 @@ static void raw_close(struct rx_dev *dev)
 	rx_close_file(dev->fd);
 }
 
-static const struct rx_dev_ops raw_ops = { raw_pread, raw_pwrite, raw_flush, raw_close };
+static void raw_advise(struct rx_dev *dev, uint64_t off, uint64_t len)
+{
+	rx_advise_willneed(dev->fd, off, len);
+}
+
+static const struct rx_dev_ops raw_ops = { raw_pread, raw_pwrite, raw_flush, raw_close, raw_advise };
 
 static int raw_open(struct rx_ctx *ctx, const char *path, int mode, struct rx_dev **out, struct stat *stp)
 {
@@ -211,7 +216,14 @@ static void slice_close(struct rx_dev *dev)
 	(void)dev;
 }
 
-static const struct rx_dev_ops slice_ops = { slice_pread, slice_pwrite, slice_flush, slice_close };
+static void slice_advise(struct rx_dev *dev, uint64_t off, uint64_t len)
+{
+	struct slice_dev *s = (struct slice_dev *)dev;
+	rx_dev_advise(s->parent, s->off + off, len);
+}
+
+static const struct rx_dev_ops slice_ops = { slice_pread, slice_pwrite, slice_flush, slice_close,
+					     slice_advise };
 
 int rx_dev_open_slice(struct rx_dev *parent, uint64_t off, uint64_t len, const char *name,
 		      struct rx_dev **out)
@@ -260,6 +272,13 @@ int rx_dev_write(struct rx_dev *dev, const void *buf, size_t len, uint64_t off)
 int rx_dev_flush(struct rx_dev *dev)
 {
 	return dev->writable ? dev->ops->flush(dev) : 0;
+}
+
+void rx_dev_advise(struct rx_dev *dev, uint64_t off, uint64_t len)
+{
+	if (!dev->ops->advise || off >= dev->size)
+		return;
+	dev->ops->advise(dev, off, RX_MIN(len, dev->size - off));
 }
 
 void rx_dev_close(struct rx_dev *dev)

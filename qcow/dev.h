@@ -18,6 +18,8 @@ struct rx_dev_ops {
 	int (*pwrite)(struct rx_dev *dev, const void *buf, size_t len, uint64_t off);
 	int (*flush)(struct rx_dev *dev);
 	void (*close)(struct rx_dev *dev);
+	/* Optional (NULL: no hints): [off, off+len) will be read soon; start reading it. */
+	void (*advise)(struct rx_dev *dev, uint64_t off, uint64_t len);
 };
 
 struct rx_dev {
@@ -61,5 +63,11 @@ int rx_dev_read(struct rx_dev *dev, void *buf, size_t len, uint64_t off);
 int rx_dev_write(struct rx_dev *dev, const void *buf, size_t len, uint64_t off);
 int rx_dev_flush(struct rx_dev *dev);
 void rx_dev_close(struct rx_dev *dev);
+/*
+ * A read-ahead hint: [off, off+len) will be read soon. Passed down to the host
+ * file (through a qcow2 image's cluster map); never fails, never records a
+ * message, reads nothing it has to trust.
+ */
+void rx_dev_advise(struct rx_dev *dev, uint64_t off, uint64_t len);
 
 #endif

@@ -363,7 +363,14 @@ static void fault_close(struct rx_dev *dev)
 	rx_dev_close(f->inner);
 }
 
-static const struct rx_dev_ops fault_ops = { fault_pread, fault_pwrite, fault_flush, fault_close };
+/* Hints pass through uncounted: they change nothing, so K names the same call with or without them. */
+static void fault_advise(struct rx_dev *dev, uint64_t off, uint64_t len)
+{
+	rx_dev_advise(((struct fault_dev *)dev)->inner, off, len);
+}
+
+static const struct rx_dev_ops fault_ops = { fault_pread, fault_pwrite, fault_flush, fault_close,
+					     fault_advise };
 
 int rx_fault_wrap(struct rx_ctx *ctx, struct rx_dev **dev)
 {

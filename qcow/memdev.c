@@ -38,7 +38,7 @@ static void mem_close(struct rx_dev *dev)
 	(void)dev;
 }
 
-static const struct rx_dev_ops mem_ops = { mem_pread, mem_pwrite, mem_flush, mem_close };
+static const struct rx_dev_ops mem_ops = { mem_pread, mem_pwrite, mem_flush, mem_close, NULL };
 
 int rx_dev_open_mem(struct rx_ctx *ctx, void *buf, uint64_t len, uint64_t cap, int mode,
 		    const char *name, struct rx_dev **out)

@@ -996,6 +996,52 @@ static int q_flush(struct rx_dev *dev)
 	return r;
 }
 
+/*
+ * A read-ahead hint, mapped as a read is: allocated clusters become hints on
+ * the host file (neighbours merged into one), what falls through to the
+ * backing file a hint on it; zero and compressed clusters are left out. The
+ * L2 tables are loaded as a read would load them. A hint records nothing:
+ * a damaged map just ends it, and the read that follows reports the damage.
+ */
+static void q_advise(struct rx_dev *dev, uint64_t off, uint64_t len)
+{
+	struct qcow2 *q = Q(dev);
+	struct rx_ctx saved = *dev->ctx;
+	uint64_t host_off = 0, host_len = 0, back_off = 0, back_len = 0;
+	pthread_mutex_lock(&q->mu);
+	while (len > 0) {
+		uint64_t gc = off >> q->cb, co = off & (q->cs - 1);
+		uint64_t n = RX_MIN(len, q->cs - co), host = 0, ce;
+		int kind = classify(q, gc, co, &n, &host, &ce);
+		if (kind < 0) {
+			*dev->ctx = saved;
+			break;
+		}
+		if (kind == K_DATA && host_len && host == host_off + host_len) {
+			host_len += n;
+		} else if (kind == K_DATA) {
+			if (host_len)
+				rx_dev_advise(q->file, host_off, host_len);
+			host_off = host;
+			host_len = n;
+		} else if (kind == K_BACKING && q->backing && back_len && off == back_off + back_len) {
+			back_len += n;
+		} else if (kind == K_BACKING && q->backing) {
+			if (back_len)
+				rx_dev_advise(q->backing, back_off, back_len);
+			back_off = off;
+			back_len = n;
+		}
+		off += n;
+		len -= n;
+	}
+	if (host_len)
+		rx_dev_advise(q->file, host_off, host_len);
+	if (back_len)
+		rx_dev_advise(q->backing, back_off, back_len);
+	pthread_mutex_unlock(&q->mu);
+}
+
 int rx_qcow2_extent(struct rx_dev *dev, uint64_t off, uint64_t *len, int *zero)
 {
 	pthread_mutex_lock(&Q(dev)->mu);
@@ -1276,7 +1322,7 @@ static void q_close(struct rx_dev *dev)
 	pthread_mutex_destroy(&q->mu);
 }
 
-static const struct rx_dev_ops qcow2_ops = { q_pread, q_pwrite, q_flush, q_close };
+static const struct rx_dev_ops qcow2_ops = { q_pread, q_pwrite, q_flush, q_close, q_advise };
 
 int rx_qcow2_is(const struct rx_dev *dev)
 {

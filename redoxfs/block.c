@@ -187,6 +187,30 @@ int rfs_ptr_check(struct rfs *fs, struct rfs_ptr ptr, int meta)
 	return 0;
 }
 
+int rfs_read_ptr_at(struct rfs *fs, struct rfs_ptr ptr, size_t off, struct rfs_ptr *out)
+{
+	if (off > RFS_BLOCK - 16)
+		return rx_fail(fs->ctx, EINVAL, "pointer offset %zu is outside a block", off);
+	if (!fs->tx && rfs_ptr_check(fs, ptr, 1) == 0) {
+		/* The cache holds only verified blocks; the open transaction's own are elsewhere. */
+		int hit = 0;
+		pthread_mutex_lock(&fs->lock);
+		struct cache_slot *s = cache_slot(fs, rfs_ptr_index(ptr));
+		if (s->index == rfs_ptr_index(ptr) && s->hash == ptr.hash) {
+			*out = rfs_ptr_decode(s->data + off);
+			hit = 1;
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (hit)
+			return 0;
+	}
+	uint8_t buf[RFS_BLOCK];
+	int r = rfs_read_ptr(fs, ptr, 1, buf);
+	if (r == 0)
+		*out = rfs_ptr_decode(buf + off);
+	return r;
+}
+
 int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
 {
 	uint64_t index = rfs_ptr_index(ptr);

@@ -4,6 +4,7 @@
 
 #include "check.h"
 #include "idmap.h"
+#include "prefetch.h"
 #include "seahash.h"
 
 struct node_info {
@@ -121,6 +122,15 @@ static int walk_tree(struct checker *k, struct rfs_ptr ptr, int level, uint32_t 
 	}
 	if (mark_used(k, ptr, where))
 		return 0;
+	if (level > 0) {
+		/* Every child list is read next: ask for them in address order. */
+		struct rfs_prefetch p;
+		rfs_prefetch_init(&p, k->fs);
+		for (unsigned i = 0; i < RFS_TREE_ENTRIES; i++)
+			rfs_prefetch_add(&p, rfs_ptr_decode(buf + 16 * i));
+		rfs_prefetch_issue(&p);
+		rfs_prefetch_free(&p);
+	}
 	int full = 1, any = 0;
 	for (unsigned i = 0; i < 256; i++) {
 		int flag = (buf[4064 + (i / 128) * 16 + (i % 128) / 8] >> (i % 8)) & 1;
@@ -224,7 +234,7 @@ static void check_file(struct checker *k, const char *path, const struct rfs_nod
 	if (rfs_is_inline(n))
 		return;
 	d.rec = rx_xmalloc((size_t)rfs_record_size(n));
-	if (rfs_file_blocks(k->fs, n, data_block, &d) != 0)
+	if (rfs_file_blocks_reading(k->fs, n, data_block, &d) != 0)
 		read_problem(k, path);
 	free(d.rec);
 	k->c->data_bytes += n->size;
@@ -312,13 +322,115 @@ struct pending {
 	uint32_t id;
 };
 
+/*
+ * Read-ahead for the breadth-first walk. The queue holds whole directory
+ * levels in listing (hash) order, which is no order on disk; so, a window
+ * at a time ahead of the walk, the node blocks of the next queued entries
+ * are hinted in address order, then those nodes are read (in address order,
+ * as they arrive) and what their contents start with is hinted too. Each
+ * window is bounded (entries and bytes); the next one is started while the
+ * walk is still in the middle of the last, to keep the disk busy.
+ */
+#define AHEAD_ENTRIES 2048u
+
+struct ahead {
+	size_t nodes_to;	/* q[..nodes_to) have had their node blocks hinted */
+	size_t contents_to;	/* q[..contents_to) have had their contents hinted */
+	size_t next_at;		/* when the walk reaches this entry, hint the next window */
+	size_t window;		/* entries in the next contents window: fewer when they hold much */
+	struct by_addr { uint64_t addr; size_t at; } *order;
+	uint64_t *cost;		/* blocks hinted for q[from + i] */
+};
+
+static int by_addr_cmp(const void *a, const void *b)
+{
+	const struct by_addr *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static struct node_info *queued_info(struct checker *k, const struct pending *e)
+{
+	void **slot = idmap_slot(&k->nodes, e->id, 0);
+	return slot ? *slot : NULL;
+}
+
+/* Hint the contents of q[order[..m)] (node blocks read in address order); cost[] gets each one's blocks. */
+static void hint_contents(struct checker *k, struct rfs_prefetch *p, const struct pending *q,
+			  const struct by_addr *order, size_t m, size_t from, uint64_t *cost)
+{
+	for (size_t i = 0; i < m; i++) {
+		struct rfs_node node;
+		uint64_t before = p->blocks;
+		if (rfs_node_get(k->fs, q[order[i].at].id, &node) == 0)
+			rfs_prefetch_add_contents(p, &node);
+		if (cost)
+			cost[order[i].at - from] = p->blocks - before;
+	}
+}
+
+static void read_ahead(struct checker *k, struct ahead *a, const struct pending *q, size_t head, size_t n)
+{
+	const uint64_t budget = RFS_PREFETCH_BYTES / RFS_BLOCK;
+	if (head < a->next_at)
+		return;
+	struct rfs_prefetch p;
+	struct rx_ctx saved = *k->fs->ctx;
+	rfs_prefetch_init(&p, k->fs);
+	/* Node blocks: two windows ahead, so the contents step below finds them on their way. */
+	size_t from = RX_MAX(a->nodes_to, head), to = RX_MIN(n, head + 2 * AHEAD_ENTRIES);
+	for (size_t i = from; i < to; i++) {
+		struct node_info *ni = queued_info(k, &q[i]);
+		if (ni && !ni->reached)
+			rfs_prefetch_add(&p, ni->ptr);
+	}
+	rfs_prefetch_issue(&p);
+	a->nodes_to = RX_MAX(a->nodes_to, to);
+	/* Contents of the next window, read in address order, at most budget blocks of them. */
+	from = RX_MAX(a->contents_to, head);
+	to = RX_MIN(n, from + a->window);
+	size_t m = 0;
+	for (size_t i = from; i < to; i++) {
+		struct node_info *ni = queued_info(k, &q[i]);
+		a->cost[i - from] = 0;
+		if (ni && !ni->reached)
+			a->order[m++] = (struct by_addr){ ni->ptr.addr, i };
+	}
+	qsort(a->order, m, sizeof(*a->order), by_addr_cmp);
+	hint_contents(k, &p, q, a->order, m, from, a->cost);
+	size_t end = from;
+	uint64_t sum = 0;
+	while (end < to && (end == from || sum + a->cost[end - from] <= budget))
+		sum += a->cost[end++ - from];
+	if (end < to) {
+		/* Too much at once: hint only the first entries (their nodes are cached now). */
+		p.n = 0;
+		p.blocks = 0;
+		size_t keep = 0;
+		for (size_t i = 0; i < m; i++)
+			if (a->order[i].at < end)
+				a->order[keep++] = a->order[i];
+		hint_contents(k, &p, q, a->order, keep, from, NULL);
+		a->window = RX_MAX((size_t)64, end - from);
+	} else {
+		a->window = RX_MIN((size_t)AHEAD_ENTRIES, 2 * a->window);
+	}
+	rfs_prefetch_issue(&p);
+	rfs_prefetch_free(&p);
+	a->contents_to = end;
+	a->next_at = end > head ? head + (end - head + 1) / 2 : head + 1;
+	*k->fs->ctx = saved;	/* what went wrong is found again, and reported, by the walk */
+}
+
 /* Breadth-first from the root so that every node is checked once, with a path. */
 static void walk_dirs(struct checker *k)
 {
 	size_t head = 0, n = 0, cap = 64;
 	struct pending *q = rx_xmalloc(cap * sizeof(*q));
+	struct ahead ahead = { .window = 256, .order = rx_xmalloc(AHEAD_ENTRIES * sizeof(*ahead.order)),
+			       .cost = rx_xmalloc(AHEAD_ENTRIES * sizeof(*ahead.cost)) };
 	q[n++] = (struct pending){ rx_xstrdup("/"), RFS_ROOT_ID };
 	while (head < n) {
+		read_ahead(k, &ahead, q, head, n);
 		struct pending cur = q[head++];
 		void **slot = idmap_slot(&k->nodes, cur.id, 0);
 		struct node_info *ni = slot ? *slot : NULL;
@@ -370,6 +482,8 @@ static void walk_dirs(struct checker *k)
 		}
 		free(cur.path);
 	}
+	free(ahead.order);
+	free(ahead.cost);
 	free(q);
 }
 

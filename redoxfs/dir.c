@@ -1,6 +1,7 @@
 /* Directories: DirList blocks, hashed (h-tree) index blocks, lookup. */
 #include <stdlib.h>
 
+#include "prefetch.h"
 #include "rfs.h"
 #include "seahash.h"
 
@@ -83,7 +84,14 @@ static int walk_index(struct dir_walk *w, struct rfs_ptr ptr, unsigned levels)
 		r = w->blk_cb(w->arg, ptr, 0);
 	if (r == 0 && levels == 0) {
 		r = dirlist_parse(w, buf);
-	} else {
+	} else if (r == 0) {
+		/* The walk reads every child: ask for them all at once, in address order. */
+		struct rfs_prefetch p;
+		rfs_prefetch_init(&p, w->fs);
+		for (unsigned k = 0; k < RFS_HTREE_ENTRIES; k++)
+			rfs_prefetch_add(&p, rfs_ptr_decode(buf + 20 * k + 4));
+		rfs_prefetch_issue(&p);
+		rfs_prefetch_free(&p);
 		for (unsigned k = 0; r == 0 && k < RFS_HTREE_ENTRIES; k++) {
 			const uint8_t *e = buf + 20 * k;
 			struct rfs_ptr child = rfs_ptr_decode(e + 4);

@@ -2,6 +2,7 @@
 #include <lz4.h>
 #include <stdlib.h>
 
+#include "prefetch.h"
 #include "rfs.h"
 #include "wr.h"
 
@@ -54,24 +55,33 @@ static int node_decode(struct rfs *fs, uint32_t id, uint64_t block, const uint8_
 	return 0;
 }
 
-int rfs_node_get(struct rfs *fs, uint32_t id, struct rfs_node *out)
+int rfs_node_ptr(struct rfs *fs, uint32_t id, struct rfs_ptr *out)
 {
 	unsigned idx[4];
-	uint8_t buf[RFS_BLOCK];
 	struct rfs_ptr ptr = fs->hdr.tree;
 	int r = id_split(fs, id, idx);
 	if (r)
 		return r;
 	for (int level = 3; level >= 0; level--) {
 		if (rfs_ptr_is_null(ptr))
-			return rx_fail(fs->ctx, ENOENT, "node %u does not exist", id);
-		r = rfs_read_ptr(fs, ptr, 1, buf);
+			break;
+		r = rfs_read_ptr_at(fs, ptr, 16 * idx[3 - level], &ptr);
 		if (r) {
 			rx_prefix(fs->ctx, "node tree level %d for node %u", level, id);
 			return r;
 		}
-		ptr = rfs_ptr_decode(buf + 16 * idx[3 - level]);
 	}
+	*out = ptr;
+	return 0;
+}
+
+int rfs_node_get(struct rfs *fs, uint32_t id, struct rfs_node *out)
+{
+	uint8_t buf[RFS_BLOCK];
+	struct rfs_ptr ptr;
+	int r = rfs_node_ptr(fs, id, &ptr);
+	if (r)
+		return r;
 	if (rfs_ptr_is_null(ptr))
 		return rx_fail(fs->ctx, ENOENT, "node %u does not exist", id);
 	r = rfs_read_ptr(fs, ptr, 1, buf);
@@ -181,7 +191,23 @@ struct walk {
 	rfs_record_cb rec_cb;
 	rfs_block_cb blk_cb;
 	void *arg;
+	int reading;		/* every record will be read: hint them ahead */
 };
+
+/* Hint the children of an index block (or of the node's direct slots) that the walk will read. */
+static void hint_children(struct walk *w, const uint8_t *ptrs, unsigned count, unsigned depth,
+			  uint64_t first)
+{
+	if (!w->reading && depth == 0)
+		return;
+	struct rfs_prefetch p;
+	uint64_t step = 1ULL << (8 * depth);
+	rfs_prefetch_init(&p, w->fs);
+	for (unsigned i = 0; i < count && first + i * step < w->nrec; i++)
+		rfs_prefetch_add(&p, rfs_ptr_decode(ptrs + 16 * i));
+	rfs_prefetch_issue(&p);
+	rfs_prefetch_free(&p);
+}
 
 static int walk_ptr(struct walk *w, struct rfs_ptr ptr, unsigned depth, uint64_t first)
 {
@@ -200,6 +226,8 @@ static int walk_ptr(struct walk *w, struct rfs_ptr ptr, unsigned depth, uint64_t
 	if (r == 0 && w->blk_cb)
 		r = w->blk_cb(w->arg, ptr, stale ? RFS_BLK_STALE_INDEX : RFS_BLK_INDEX);
 	uint64_t step = 1ULL << (8 * (depth - 1));
+	if (r == 0 && !stale)
+		hint_children(w, buf, RFS_BLOCKLIST_ENTRIES, depth - 1, first);
 	for (unsigned i = 0; r == 0 && i < RFS_BLOCKLIST_ENTRIES; i++)
 		r = walk_ptr(w, rfs_ptr_decode(buf + 16 * i), depth - 1, first + i * step);
 	free(buf);
@@ -215,6 +243,7 @@ static int walk_node(struct walk *w, const struct rfs_node *node)
 		return 0;
 	w->nrec = node->size / recsize + (node->size % recsize != 0);
 	w->budget = w->fs->nblocks;
+	hint_children(w, node->raw + RFS_INLINE_OFF, ranges[0].slots, 0, 0);
 	for (unsigned k = 0; k < 5; k++) {
 		unsigned depth = ranges[k].depth;
 		uint64_t step = 1ULL << (8 * depth);
@@ -231,13 +260,19 @@ static int walk_node(struct walk *w, const struct rfs_node *node)
 
 int rfs_record_walk(struct rfs *fs, const struct rfs_node *node, rfs_record_cb cb, void *arg)
 {
-	struct walk w = { .fs = fs, .rec_cb = cb, .arg = arg };
+	struct walk w = { .fs = fs, .rec_cb = cb, .arg = arg, .reading = 1 };
 	return walk_node(&w, node);
 }
 
 int rfs_file_blocks(struct rfs *fs, const struct rfs_node *node, rfs_block_cb cb, void *arg)
 {
 	struct walk w = { .fs = fs, .blk_cb = cb, .arg = arg };
+	return walk_node(&w, node);
+}
+
+int rfs_file_blocks_reading(struct rfs *fs, const struct rfs_node *node, rfs_block_cb cb, void *arg)
+{
+	struct walk w = { .fs = fs, .blk_cb = cb, .arg = arg, .reading = 1 };
 	return walk_node(&w, node);
 }
 

@@ -137,8 +137,16 @@ void rfs_close(struct rfs *fs);
 int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf);
 /* The checks of rfs_read_ptr that need no read: range, alignment, levels. */
 int rfs_ptr_check(struct rfs *fs, struct rfs_ptr ptr, int meta);
+/*
+ * The block pointer stored at byte off of the metadata block ptr names, read
+ * and verified as rfs_read_ptr(meta) does; a block already cached is not
+ * copied whole.
+ */
+int rfs_read_ptr_at(struct rfs *fs, struct rfs_ptr ptr, size_t off, struct rfs_ptr *out);
 
 int rfs_node_get(struct rfs *fs, uint32_t id, struct rfs_node *out);
+/* Where the node tree says node id is (a null pointer when it is not there). */
+int rfs_node_ptr(struct rfs *fs, uint32_t id, struct rfs_ptr *out);
 /* The node a directory entry names: one missing from the tree is damage (RX_ECORRUPT), not ENOENT. */
 int rfs_node_of_entry(struct rfs *fs, uint32_t id, struct rfs_node *out);
 /*
@@ -167,6 +175,8 @@ int rfs_record_walk(struct rfs *fs, const struct rfs_node *node, rfs_record_cb c
 enum rfs_block_kind { RFS_BLK_INDEX, RFS_BLK_RECORD, RFS_BLK_STALE_INDEX, RFS_BLK_STALE_RECORD };
 typedef int (*rfs_block_cb)(void *arg, struct rfs_ptr ptr, int kind);
 int rfs_file_blocks(struct rfs *fs, const struct rfs_node *node, rfs_block_cb cb, void *arg);
+/* The same, for a caller that reads every record it is shown: they are hinted ahead (read-ahead). */
+int rfs_file_blocks_reading(struct rfs *fs, const struct rfs_node *node, rfs_block_cb cb, void *arg);
 
 /* Read up to len bytes at off; returns bytes read (0 at or past EOF) or -errno. */
 int64_t rfs_read(struct rfs *fs, const struct rfs_node *node, uint64_t off, void *buf, size_t len);
@@ -232,5 +242,14 @@ struct rfs_dirent {
 int rfs_dir_list(struct rfs *fs, const struct rfs_node *dir, struct rfs_dirent **out, size_t *count);
 /* Sort by name bytes; fails naming the first duplicate name. */
 int rfs_dirents_sort(struct rfs *fs, struct rfs_dirent *ents, size_t count);
+
+enum { RFS_PREFETCH_NODES = 1, RFS_PREFETCH_CONTENTS = 2 };
+/*
+ * For a walker about to visit a directory's entries (in any order): hint
+ * their node blocks and, with RFS_PREFETCH_CONTENTS, also what their
+ * contents start with (the nodes are read for that, in address order). At
+ * most 32 MiB are hinted (prefetch.h); what lies beyond is read as before.
+ */
+void rfs_prefetch_entries(struct rfs *fs, const struct rfs_dirent *ents, size_t count, int what);
 
 #endif

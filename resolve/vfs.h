@@ -90,6 +90,7 @@ struct vfs {
 	unsigned has;		/* VFS_HAS_* */
 	int writable;
 	int dirty;		/* a write went into the pending change */
+	int reads_contents;	/* a walk that reads every file: listings hint their contents too */
 	struct vfs_time (*now)(void);	/* the time written into what changes */
 	void *priv;
 };

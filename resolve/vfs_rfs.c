@@ -61,6 +61,9 @@ static int r_readdir(struct vfs *v, const char *path, int sorted, vfs_dirent_cb 
 		r = rfs_dir_list(fs, &d, &ents, &count);
 	if (r == 0 && sorted)
 		r = rfs_dirents_sort(fs, ents, count);
+	if (r == 0)
+		rfs_prefetch_entries(fs, ents, count,
+				     RFS_PREFETCH_NODES | (v->reads_contents ? RFS_PREFETCH_CONTENTS : 0));
 	for (size_t i = 0; i < count && r == 0; i++) {
 		struct rfs_node n;
 		struct vfs_attr a;

@@ -47,7 +47,7 @@ static void sparse_close(struct rx_dev *dev)
 	(void)dev;
 }
 
-static const struct rx_dev_ops sparse_ops = { sparse_pread, sparse_pwrite, sparse_flush, sparse_close };
+static const struct rx_dev_ops sparse_ops = { sparse_pread, sparse_pwrite, sparse_flush, sparse_close, NULL };
 
 struct rx_dev *fuzz_sparse_dev(struct rx_ctx *ctx, const uint8_t *data, size_t n)
 {
@@ -124,7 +124,7 @@ static void cow_close(struct rx_dev *dev)
 	rx_dev_close(c->base);
 }
 
-static const struct rx_dev_ops cow_ops = { cow_pread, cow_pwrite, sparse_flush, cow_close };
+static const struct rx_dev_ops cow_ops = { cow_pread, cow_pwrite, sparse_flush, cow_close, NULL };
 
 struct rx_dev *fuzz_cow_dev(struct rx_dev *base, uint64_t room)
 {

@@ -59,7 +59,7 @@ static void f_close(struct rx_dev *dev)
 	(void)dev;
 }
 
-static const struct rx_dev_ops fault_ops = { f_pread, f_pwrite, f_flush, f_close };
+static const struct rx_dev_ops fault_ops = { f_pread, f_pwrite, f_flush, f_close, NULL };
 
 static const char *kind(const struct fat_node *n)
 {

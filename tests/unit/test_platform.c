@@ -189,6 +189,97 @@ static void test_scandir(const char *dir)
 	}
 }
 
+/* Read-ahead hints as the host sees them: (fd, offset, length), merged where they touch. */
+static struct hint { int fd; uint64_t off, len; } hints[64];
+static size_t nhints;
+
+static void record_hint(int fd, uint64_t off, uint64_t len)
+{
+	if (nhints && hints[nhints - 1].fd == fd && hints[nhints - 1].off + hints[nhints - 1].len == off) {
+		hints[nhints - 1].len += len;	/* the platform asks in pieces */
+		return;
+	}
+	if (nhints < RX_ARRAY_SIZE(hints))
+		hints[nhints++] = (struct hint){ fd, off, len };
+}
+
+static int hinted(int fd, uint64_t off, uint64_t len)
+{
+	for (size_t i = 0; i < nhints; i++)
+		if (hints[i].fd == fd && hints[i].off == off && hints[i].len == len)
+			return 1;
+	return 0;
+}
+
+/*
+ * A hint reaches the host file at the right place through every layer: a
+ * raw file as it is, a slice shifted by its offset, a qcow2 image cluster by
+ * cluster onto its host clusters (none for what it does not hold), and what
+ * an overlay does not hold onto its backing file.
+ */
+static void test_advise(const char *dir)
+{
+	static struct rx_ctx ctx;
+	const uint64_t cs = 64 << 10, mib = 1 << 20;
+	char *raw = rx_xasprintf("%s/base.raw", dir), *qc = rx_xasprintf("%s/top.qcow2", dir);
+	uint8_t *buf = rx_xmalloc(cs);
+	int fd = open(raw, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ok(fd >= 0 && ftruncate(fd, 4 * mib) == 0, "a 4 MiB raw base");
+	close(fd);
+	struct rx_dev *base = NULL, *slice = NULL, *top = NULL;
+	rx_platform_hooks.willneed = record_hint;
+	nhints = 0;
+	ok(rx_dev_open_file(&ctx, raw, RX_DEV_RDONLY, &base) == 0, "open the raw file");
+	rx_dev_advise(base, 8192, 3 * cs);
+	ok(nhints == 1 && hinted(base->fd, 8192, 3 * cs), "raw: the hint as asked");
+	nhints = 0;
+	rx_dev_advise(base, 4 * mib - 4096, cs);
+	ok(nhints == 1 && hinted(base->fd, 4 * mib - 4096, 4096), "raw: cut at the end of the file");
+	nhints = 0;
+	ok(rx_dev_open_slice(base, mib, mib, "slice", &slice) == 0, "a slice from 1 MiB");
+	rx_dev_advise(slice, 4096, 8192);
+	ok(nhints == 1 && hinted(base->fd, mib + 4096, 8192), "slice: shifted by its offset");
+	rx_dev_close(slice);
+	rx_dev_close(base);
+
+	struct rx_qcow2_create_opts o = { 4 * mib, 16, raw, "raw" };
+	fd = open(qc, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ok(fd >= 0 && rx_qcow2_create_fd(&ctx, fd, &o) == 0, "a qcow2 overlay on the raw base");
+	close(fd);
+	ok(rx_dev_open_file(&ctx, qc, RX_DEV_RDWR, &top) == 0, "open the overlay");
+	/* Guest clusters 2 and 3 written (out of order), then cluster 40. */
+	memset(buf, 0xab, cs);
+	ok(rx_dev_write(top, buf, cs, 3 * cs) == 0 && rx_dev_write(top, buf, cs, 2 * cs) == 0 &&
+	   rx_dev_write(top, buf, cs, 40 * cs) == 0 && rx_dev_flush(top) == 0, "write three clusters");
+	uint64_t h2 = 0, h3 = 0, h40 = 0;
+	const struct rx_dev *file = rx_qcow2_file(top);
+	/* Where they landed: found by content, as the host file holds them in order of writing. */
+	for (uint64_t off = 0; off + cs <= file->size; off += cs) {
+		uint8_t first;
+		if (pread(file->fd, &first, 1, (off_t)off) == 1 && first == 0xab)
+			*(h3 == 0 ? &h3 : h2 == 0 ? &h2 : &h40) = off;
+	}
+	nhints = 0;
+	rx_dev_advise(top, 2 * cs + 4096, 2 * cs - 4096);
+	ok(h2 && h3 && h40, "the clusters are in the host file (%llu, %llu, %llu)", (unsigned long long)h2,
+	   (unsigned long long)h3, (unsigned long long)h40);
+	ok(nhints == 2 && hinted(file->fd, h2 + 4096, cs - 4096) && hinted(file->fd, h3, cs),
+	   "qcow2: each piece at its host cluster (%zu hints)", nhints);
+	nhints = 0;
+	rx_dev_advise(top, 39 * cs, 3 * cs);
+	struct rx_dev *back = rx_qcow2_backing(top);
+	ok(nhints == 3 && hinted(file->fd, h40, cs) && back && hinted(back->fd, 39 * cs, cs) &&
+	   hinted(back->fd, 41 * cs, cs), "qcow2: what the overlay lacks goes to the backing file (%zu hints)",
+	   nhints);
+	rx_dev_close(top);
+	rx_platform_hooks.willneed = NULL;
+	unlink(raw);
+	unlink(qc);
+	free(raw);
+	free(qc);
+	free(buf);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/rximg-test-platform-XXXXXX";
@@ -198,6 +289,7 @@ int main(void)
 	test_fallback(dir);
 	test_copy(dir);
 	test_scandir(dir);
+	test_advise(dir);
 
 	uint8_t r1[600] = { 0 }, r2[600] = { 0 };
 	ok(rx_random_bytes(r1, sizeof(r1)) == 0 && rx_random_bytes(r2, sizeof(r2)) == 0 &&
