@@ -46,10 +46,11 @@ qemu_refuses() {
 	grep -q 'Failed to get' "$WORK/q.out" || { cat "$WORK/q.out"; return 1; }
 }
 
-# qemu_start FILE DRIVE-OPTIONS: QEMU in the background until qemu_stop, once it holds FILE.
+# qemu_start FILE DRIVE-OPTIONS: QEMU in the background until qemu_stop, once it holds FILE
+# (the timeout only bounds a test that never stops it: slow builds need minutes in between).
 qemu_start() {
 	local file=$1 i=0
-	timeout 30 $QEMU $QARGS -drive "if=none,id=d0,$2" -device virtio-blk-device,drive=d0 \
+	timeout 180 $QEMU $QARGS -drive "if=none,id=d0,$2" -device virtio-blk-device,drive=d0 \
 		>"$WORK/qbg.out" 2>&1 &
 	QPID=$!
 	QPIDS="$QPIDS $QPID"
