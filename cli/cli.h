@@ -35,7 +35,7 @@ struct opened {
 void report_image(struct rx_ctx *ctx, const struct target *t);
 /* Parse arg, open the image read-only and its RedoxFS; prints the error. */
 int open_target(const char *arg, struct opened *o);
-/* One warning line when someone else (QEMU, another rximg) is writing the image we read. */
+/* One warning line when someone else (QEMU, another rximg) is writing the image we read, or its backing chain. */
 void warn_if_written(const struct rx_dev *container, const char *image);
 void close_target(struct opened *o);
 

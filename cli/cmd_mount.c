@@ -81,10 +81,9 @@ static int serve(const char *spec, const char *mountpoint, struct mount_opts *o)
 		return EXIT_FAIL;
 	}
 	int r = rx_image_open(&ctx, t.image, t.partno, o->read_only ? RX_DEV_RDONLY : RX_DEV_RDWR, &img);
-	if (r == 0 && o->read_only && o->ready_fd < 0)	/* else the parent warned */
-		warn_if_written(img->container, t.image);
+	/* A reader's lock: refused while QEMU or rximg may write the image or its backing files. */
 	if (r == 0 && o->read_only)
-		r = rx_lock_image_shared(&ctx, rx_dev_lock_fd(img->container));
+		r = rx_dev_lock(&ctx, img->container, RX_DEV_RDONLY);
 	struct rfs *fs;
 	if (r == 0 && (r = rx_image_redoxfs(img, &fs)) == 0 && fs->hdr.encrypted)
 		r = o->password ? rfs_unlock(fs, (const uint8_t *)o->password, strlen(o->password))
@@ -173,8 +172,6 @@ int cmd_mount(int argc, char **argv)
 		struct rfs *fs;
 		if (target_parse(&pctx, spec, &t) == 0) {
 			if (rx_image_open(&pctx, t.image, t.partno, RX_DEV_RDONLY, &img) == 0) {
-				if (o.read_only)	/* the server has no terminal to say it */
-					warn_if_written(img->container, t.image);
 				if (rx_image_redoxfs(img, &fs) == 0 && fs->hdr.encrypted) {
 					int interactive;
 					password = get_password(t.image, 0, &interactive);

@@ -600,8 +600,8 @@ static struct rx_dev *open_top(struct rx_ctx *ctx, const char *verb, const char 
 		r = rx_dev_check_format(dev, fmt);
 	if (r == 0 && !rx_qcow2_is(dev))
 		r = rx_fail(ctx, EINVAL, "is a raw image; only a qcow2 image has a backing file to %s", verb);
-	if (r == 0)
-		r = rx_lock_image(ctx, rx_dev_lock_fd(dev));
+	if (r == 0)	/* a writer's lock even when only read (commit -d): its clusters are what gets copied */
+		r = rx_dev_lock(ctx, dev, RX_DEV_RDWR);
 	if (r) {
 		report(ctx, path, NULL);
 		rx_dev_close(dev);
@@ -837,7 +837,7 @@ int cmd_commit(int argc, char **argv)
 		r = rx_fail(&ctx, EINVAL, "has no backing file to commit into");
 	else
 		r = rx_qcow2_open_backing(top, RX_DEV_RDWR, &base);
-	if (r == 0 && (r = rx_lock_image(&ctx, rx_dev_lock_fd(base))) != 0)
+	if (r == 0 && (r = rx_dev_lock(&ctx, base, RX_DEV_RDWR)) != 0)
 		rx_prefix(&ctx, "backing file %s", in->backing_path);
 	if (r == 0 && want) {
 		struct stat a, b;

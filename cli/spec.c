@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "qcow2.h"
 #include "resolve.h"
 
 int target_parse(struct rx_ctx *ctx, const char *arg, struct target *t)
@@ -77,13 +78,21 @@ void report_image(struct rx_ctx *ctx, const struct target *t)
 
 void warn_if_written(const struct rx_dev *container, const char *image)
 {
-	struct rx_lock_user u;
-	int fd = rx_dev_lock_fd(container);
-	char who[128];
-	if (fd < 0 || !rx_lock_user(fd, &u) || !u.writing || u.byte < 0 || u.pid == (long)getpid())
-		return;	/* nobody, or this very process (a shell session reading its own image) */
-	rx_lock_user_name(&u, who, sizeof(who));
-	warnx_("%s: %s has this image open for writing; what rximg reads may be inconsistent", image, who);
+	/* The image, or else the first file of its backing chain someone writes. */
+	for (const struct rx_dev *d = container; d; d = rx_qcow2_backing(d)) {
+		struct rx_lock_user u;
+		int fd = rx_dev_lock_fd(d);
+		char who[128];
+		if (fd < 0 || !rx_lock_user(fd, &u) || !u.writing || u.byte < 0 || u.pid == (long)getpid())
+			continue;	/* nobody, or this very process (a shell session reading its own image) */
+		rx_lock_user_name(&u, who, sizeof(who));
+		if (d == container)
+			warnx_("%s: %s has this image open for writing; what rximg reads may be inconsistent", image, who);
+		else
+			warnx_("%s: %s has its backing file %s open for writing; what rximg reads may be inconsistent",
+			       image, who, d->name);
+		return;
+	}
 }
 
 void close_target(struct opened *o)

@@ -5,6 +5,7 @@
 
 #include "fat_int.h"
 #include "gpt.h"
+#include "part.h"
 
 #define SECTOR RX_GPT_SECTOR
 #define MIB (UINT64_C(1) << 20)
@@ -172,4 +173,155 @@ int rx_gpt_write(struct rx_ctx *ctx, struct rx_dev *dev, const uint8_t disk_guid
 	}
 	free(entries);
 	return r;
+}
+
+/* ---- new GUIDs for an existing table ---- */
+
+/* Is guid zero, the disk GUID or an entry's GUID before entry `upto`? */
+static int guid_taken(const struct rx_gpt_regen *g, const uint8_t guid[16], uint32_t upto)
+{
+	if (rx_is_zero(guid, 16) || !memcmp(guid, g->disk_guid, 16))
+		return 1;
+	for (uint32_t i = 0; i < upto; i++) {
+		const uint8_t *e = g->entries + (size_t)i * g->entry_size;
+		if (!rx_is_zero(e, 16) && !memcmp(e + 16, guid, 16))
+			return 1;
+	}
+	return 0;
+}
+
+static void fresh_guid(const struct rx_gpt_regen *g, uint8_t out[16], uint32_t upto,
+		       void (*fresh)(uint8_t guid[16], void *arg), void *arg)
+{
+	uint8_t guid[16];
+	do
+		fresh(guid, arg);
+	while (guid_taken(g, guid, upto));
+	memcpy(out, guid, 16);
+}
+
+/* A header from the sound copy src, placed at my_lba with its entries at entries_lba. */
+static void place_header(uint8_t *h, const uint8_t *src, uint64_t my_lba, uint64_t alt_lba, uint64_t entries_lba,
+			 const struct rx_gpt_regen *g, uint32_t entries_crc)
+{
+	uint32_t hsize = get_le32(src + 12);	/* 92..512: rx_gpt_read_copy checked it */
+	memcpy(h, src, SECTOR);
+	put_le64(h + 24, my_lba);
+	put_le64(h + 32, alt_lba);
+	memcpy(h + 56, g->disk_guid, 16);
+	put_le64(h + 72, entries_lba);
+	put_le32(h + 88, entries_crc);
+	put_le32(h + 16, 0);
+	put_le32(h + 16, (uint32_t)crc32(0, h, hsize));
+}
+
+int rx_gpt_regen_prepare(struct rx_ctx *ctx, struct rx_dev *dev, void (*fresh)(uint8_t guid[16], void *arg),
+			 void *arg, struct rx_gpt_regen *g)
+{
+	memset(g, 0, sizeof(*g));
+	uint64_t sectors = dev->size / SECTOR;
+	if (sectors < 3)
+		return rx_fail(ctx, EINVAL, "no GPT (the image is too small to hold one); nothing written");
+	uint64_t last = sectors - 1;
+	uint8_t ph[SECTOR], bh[SECTOR], *pe = NULL, *be = NULL;
+	char pwhy[160], bwhy[160];
+	int p = rx_gpt_read_copy(dev, 1, last, ph, &pe, pwhy, sizeof(pwhy));
+	if (p < 0)
+		return p;
+	int b = rx_gpt_read_copy(dev, last, last, bh, &be, bwhy, sizeof(bwhy));
+	if (b < 0) {
+		free(pe);
+		return b;
+	}
+	int r = 0;
+	const uint8_t *src = p ? ph : bh, *se = p ? pe : be;
+	if (!p && !b)
+		r = rx_fail(ctx, EINVAL, "no valid GPT (primary: %s; backup at the last sector: %s); nothing written",
+			    pwhy, bwhy);
+	uint64_t first_usable = 0, last_usable = 0, esectors = 0;
+	if (r == 0) {
+		g->count = get_le32(src + 80);
+		g->entry_size = get_le32(src + 84);
+		first_usable = get_le64(src + 40);
+		last_usable = get_le64(src + 48);
+		esectors = ((uint64_t)g->count * g->entry_size + SECTOR - 1) / SECTOR;
+		g->last_lba = last;
+		g->primary_entries = p ? get_le64(ph + 72) : 2;
+		/* A stale or damaged backup is rewritten where the standard layout puts it. */
+		g->backup_entries = b ? get_le64(bh + 72) : last - esectors;
+		if (p && get_le64(ph + 32) != last)
+			r = rx_fail(ctx, EINVAL, "the primary GPT places its backup at LBA %llu, not at the disk's last "
+				    "sector (%llu): the disk was resized; move the backup first (sgdisk -e); nothing "
+				    "written", (unsigned long long)get_le64(ph + 32), (unsigned long long)last);
+		else if (g->primary_entries < 2 || g->primary_entries + esectors > first_usable)
+			r = rx_fail(ctx, RX_ECORRUPT, "the primary GPT entry array (LBA %llu, %llu sectors) would "
+				    "overlap the usable sectors from %llu; nothing written",
+				    (unsigned long long)g->primary_entries, (unsigned long long)esectors,
+				    (unsigned long long)first_usable);
+		else if (g->backup_entries <= last_usable || g->backup_entries + esectors > last)
+			r = rx_fail(ctx, RX_ECORRUPT, "the backup GPT entry array (LBA %llu, %llu sectors) would "
+				    "overlap the usable sectors up to %llu or the backup header; nothing written",
+				    (unsigned long long)g->backup_entries, (unsigned long long)esectors,
+				    (unsigned long long)last_usable);
+	}
+	if (r == 0) {
+		size_t len = (size_t)g->count * g->entry_size;
+		g->entries = rx_xmalloc(len);
+		memcpy(g->entries, se, len);
+		fresh_guid(g, g->disk_guid, 0, fresh, arg);	/* still zero: only zero is refused */
+		for (uint32_t i = 0; i < g->count; i++) {
+			uint8_t *e = g->entries + (size_t)i * g->entry_size;
+			if (!rx_is_zero(e, 16))
+				fresh_guid(g, e + 16, i, fresh, arg);
+		}
+		uint32_t crc = (uint32_t)crc32(0, g->entries, (uInt)len);
+		place_header(g->primary, src, 1, last, g->primary_entries, g, crc);
+		place_header(g->backup, src, last, 1, g->backup_entries, g, crc);
+	}
+	free(pe);
+	free(be);
+	return r;
+}
+
+/*
+ * Why this order is crash-safe. Every reader of a GPT (rximg's part.c, the
+ * firmware and the Redox loaders, libblkid, sgdisk) trusts the primary copy
+ * when its header CRC and its entry array CRC both check, and falls back to
+ * the backup only when they do not.
+ *  1. The backup (entries, then header) is written and flushed while the
+ *     primary is untouched: until the primary changes, a crash leaves the
+ *     old primary sound, so the old table is read, whatever state the
+ *     backup is in.
+ *  2. The primary entries go first: while none that changed has landed, the
+ *     old primary still checks and is read; once one has, the old header's
+ *     entry CRC no longer checks, and readers take the backup, which step 1
+ *     made new and durable.
+ *  3. The primary header is one sector; once it lands the primary is new
+ *     and sound. A torn header fails its CRC, and the backup is read: new.
+ * So the table read is always the old one or the new one, never a mix. A
+ * crash may leave one copy stale or damaged (sgdisk -v reports it); running
+ * the command again rewrites both from the sound copy.
+ */
+int rx_gpt_regen_write(struct rx_ctx *ctx, struct rx_dev *dev, const struct rx_gpt_regen *g)
+{
+	(void)ctx;
+	size_t len = (size_t)g->count * g->entry_size;
+	int r = rx_dev_write(dev, g->entries, len, g->backup_entries * SECTOR);
+	if (r == 0)
+		r = rx_dev_write(dev, g->backup, SECTOR, g->last_lba * SECTOR);
+	if (r == 0)
+		r = rx_dev_flush(dev);
+	if (r == 0)
+		r = rx_dev_write(dev, g->entries, len, g->primary_entries * SECTOR);
+	if (r == 0)
+		r = rx_dev_write(dev, g->primary, SECTOR, SECTOR);
+	if (r == 0)
+		r = rx_dev_flush(dev);
+	return r;
+}
+
+void rx_gpt_regen_free(struct rx_gpt_regen *g)
+{
+	free(g->entries);
+	g->entries = NULL;
 }

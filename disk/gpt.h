@@ -57,4 +57,34 @@ int rx_gpt_redox_layout(struct rx_ctx *ctx, uint64_t disk_bytes, uint64_t esp_by
 int rx_gpt_write(struct rx_ctx *ctx, struct rx_dev *dev, const uint8_t disk_guid[16],
 		 const struct rx_gpt_part *parts, unsigned n);
 
+/*
+ * New GUIDs for a disk's GPT: the disk GUID and the unique GUID of every
+ * partition entry in use; types, ranges, attributes, names and every other
+ * header field are kept. Prepared in memory first (nothing written), then
+ * written to both copies in an order that leaves the old or the new table
+ * readable after a crash at any instant (see gpt.c).
+ */
+struct rx_gpt_regen {
+	uint64_t last_lba;			/* the backup header's sector */
+	uint64_t primary_entries, backup_entries;	/* where each copy's entry array goes */
+	uint32_t count, entry_size;		/* of the entry array */
+	uint8_t *entries;			/* the new array, count * entry_size bytes */
+	uint8_t primary[RX_GPT_SECTOR], backup[RX_GPT_SECTOR];	/* the new headers */
+	uint8_t disk_guid[16];			/* the new disk GUID, on-disk order */
+};
+
+/*
+ * Read the table of the whole disk dev from its sound copy (the primary, or
+ * the backup when the primary is damaged; so a run interrupted by a crash can
+ * be repeated) and fill g with new GUIDs from fresh() (on-disk order; a GUID
+ * it gives twice, or zero, is asked for again). Refuses, writing nothing, a
+ * disk without a valid GPT, or one whose table does not end at the disk's
+ * last sector (a resized disk) or leaves no room for both entry arrays.
+ */
+int rx_gpt_regen_prepare(struct rx_ctx *ctx, struct rx_dev *dev, void (*fresh)(uint8_t guid[16], void *arg),
+			 void *arg, struct rx_gpt_regen *g);
+/* Write what rx_gpt_regen_prepare() made: the backup copy, a flush, the primary copy, a flush. */
+int rx_gpt_regen_write(struct rx_ctx *ctx, struct rx_dev *dev, const struct rx_gpt_regen *g);
+void rx_gpt_regen_free(struct rx_gpt_regen *g);
+
 #endif

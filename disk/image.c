@@ -12,8 +12,8 @@ int rx_image_open(struct rx_ctx *ctx, const char *path, int partno, int mode,
 	img->path = rx_xstrdup(path);
 	img->partno = partno;
 	int r = rx_dev_open_file(ctx, path, mode, &img->container);
-	if (r == 0 && mode == RX_DEV_RDWR && rx_dev_lock_fd(img->container) >= 0)
-		r = rx_lock_image(ctx, rx_dev_lock_fd(img->container));
+	if (r == 0 && mode == RX_DEV_RDWR)
+		r = rx_dev_lock(ctx, img->container, mode);
 	if (r == 0)
 		r = rx_part_probe(img->container, &img->table);
 	if (r == 0 && partno > 0) {

@@ -193,6 +193,21 @@ static long file_user(const struct stat *img, int for_writing)
 enum { QEMU_LOCK_BASE = 100, QEMU_LOCK_END = 300, QEMU_WRITE_BYTE = 101 };
 /* Held by a writer: consistent read, write, resize; write and resize not shared. */
 static const int writer_bytes[] = { 100, 101, 103, 201, 203 };
+/*
+ * Held by a reader, as QEMU holds an image it opens read-only and every
+ * backing file: consistent read; write and resize not shared. So QEMU cannot
+ * open the file read-write meanwhile, but may read it too.
+ */
+static const int reader_bytes[] = { 100, 201, 203 };
+/* What a reader must find free: someone's write or resize, or someone not sharing consistent read. */
+static const int reader_conflicts[] = { 101, 103, 200 };
+
+struct byte_set {
+	const int *bytes;
+	size_t n;
+};
+static const struct byte_set writer_set = { writer_bytes, RX_ARRAY_SIZE(writer_bytes) };
+static const struct byte_set reader_set = { reader_bytes, RX_ARRAY_SIZE(reader_bytes) };
 
 #if HAVE_DECL_F_OFD_SETLK && HAVE_DECL_F_OFD_GETLK
 static int no_ofd;	/* headers newer than the kernel */
@@ -215,11 +230,11 @@ static int byte_lock(int fd, int get, struct flock *fl)
 	return fcntl(fd, get ? F_GETLK : F_SETLK, fl);
 }
 
-/* Set or clear every writer byte; 0, or -1 with errno. */
-static int writer_locks(int fd, short type)
+/* Set or clear every byte of the set; 0, or -1 with errno. */
+static int set_locks(int fd, const struct byte_set *set, short type)
 {
-	for (size_t i = 0; i < RX_ARRAY_SIZE(writer_bytes); i++) {
-		struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = writer_bytes[i], .l_len = 1 };
+	for (size_t i = 0; i < set->n; i++) {
+		struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = set->bytes[i], .l_len = 1 };
 		if (byte_lock(fd, 0, &fl) != 0)
 			return -1;
 	}
@@ -244,6 +259,7 @@ struct held {
 	int fd;
 	dev_t dev;
 	ino_t ino;
+	const struct byte_set *set;	/* the QEMU bytes held (locked files only) */
 };
 static struct held held[8];
 static struct held parked[32];
@@ -266,20 +282,20 @@ void rx_close_file(int fd)
 	if (no_ofd && fstat(fd, &st) == 0 && held_fd(&st, fd) >= 0)
 		for (size_t i = 0; i < RX_ARRAY_SIZE(parked); i++)
 			if (parked[i].fd <= 0) {
-				parked[i] = (struct held){ fd + 1, st.st_dev, st.st_ino };
+				parked[i] = (struct held){ fd + 1, st.st_dev, st.st_ino, NULL };
 				return;
 			}
 	close(fd);
 }
 
-static void remember(int fd, const struct stat *st)
+static void remember(int fd, const struct stat *st, const struct byte_set *set)
 {
 	for (size_t i = 0; i < RX_ARRAY_SIZE(held); i++)
 		if (held[i].fd <= 0) {
-			held[i] = (struct held){ fd + 1, st->st_dev, st->st_ino };
+			held[i] = (struct held){ fd + 1, st->st_dev, st->st_ino, set };
 			return;
 		}
-	/* More than 8 images locked at once: their second descriptors are not parked. */
+	/* More than 8 files locked at once: their second descriptors are not parked. */
 }
 
 /* Does this process hold rx_lock_image() on that file? */
@@ -294,7 +310,7 @@ void rx_lock_release(int fd)
 		if (held[i].fd != fd + 1)
 			continue;
 		held[i].fd = 0;
-		writer_locks(fd, F_UNLCK);
+		set_locks(fd, held[i].set, F_UNLCK);
 		for (size_t k = 0; k < RX_ARRAY_SIZE(parked); k++)
 			if (parked[k].fd > 0 && parked[k].dev == held[i].dev && parked[k].ino == held[i].ino) {
 				close(parked[k].fd - 1);
@@ -398,11 +414,41 @@ static int flock_refusal(struct rx_ctx *ctx, int fd)
 
 int rx_lock_image_shared(struct rx_ctx *ctx, int fd)
 {
-	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
-		return 0;
-	if (errno == EWOULDBLOCK)
-		return flock_refusal(ctx, fd);
-	return rx_fail(ctx, errno, "cannot lock: %s", strerror(errno));
+	struct stat st;
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			return flock_refusal(ctx, fd);
+		return rx_fail(ctx, errno, "cannot lock: %s", strerror(errno));
+	}
+	if (fstat(fd, &st) != 0)
+		return rx_fail(ctx, errno, "%s", strerror(errno));
+	/* As for a writer: ours first, then anyone else's that a reader cannot share the file with. */
+	int taken = set_locks(fd, &reader_set, F_RDLCK) == 0, conflict = !taken && (errno == EAGAIN || errno == EACCES);
+	if (!taken && !conflict)
+		set_locks(fd, &reader_set, F_UNLCK);	/* no byte-range locks on this file system */
+	struct rx_lock_user u = { .byte = -1 };
+	for (size_t i = 0; i < RX_ARRAY_SIZE(reader_conflicts) && u.byte < 0; i++)
+		byte_locked(fd, reader_conflicts[i], reader_conflicts[i] + 1, &u.byte, &u.pid);
+	if (u.byte >= 0 || conflict) {
+		set_locks(fd, &reader_set, F_UNLCK);
+		flock(fd, LOCK_UN);
+		if (u.byte < 0)
+			u.byte = QEMU_WRITE_BYTE;
+		u.writing = u.byte == QEMU_WRITE_BYTE;
+		int exclusive;
+		if (!u.pid)
+			u.pid = lock_holder(&st, u.byte, &exclusive);
+		if (!u.pid)
+			u.pid = file_user(&st, 1);
+		if (u.pid)
+			process_name(u.pid, u.name, sizeof(u.name));
+		char who[128];
+		rx_lock_user_name(&u, who, sizeof(who));
+		return rx_fail(ctx, EBUSY, "in use by %s, which may write it (it holds a lock on byte %d); stop %s "
+			       "first", who, u.byte, !strncmp(who, "QEMU", 4) ? "the VM" : "it");
+	}
+	remember(fd, &st, &reader_set);
+	return 0;
 }
 
 int rx_lock_image(struct rx_ctx *ctx, int fd)
@@ -419,15 +465,15 @@ int rx_lock_image(struct rx_ctx *ctx, int fd)
 	 * As QEMU does: take ours, then look for anyone else's, so that two
 	 * starting at once both see the other (and both refuse).
 	 */
-	int taken = writer_locks(fd, F_RDLCK) == 0, conflict = !taken && (errno == EAGAIN || errno == EACCES);
+	int taken = set_locks(fd, &writer_set, F_RDLCK) == 0, conflict = !taken && (errno == EAGAIN || errno == EACCES);
 	if (!taken && !conflict)
-		writer_locks(fd, F_UNLCK);	/* a file system without byte-range locks: QEMU has none either */
+		set_locks(fd, &writer_set, F_UNLCK);	/* a file system without byte-range locks: QEMU has none either */
 	struct rx_lock_user u;
 	if ((find_user(fd, &st, 0, &u) && u.byte >= 0) || conflict) {
 		if (u.byte < 0)
 			u.byte = QEMU_LOCK_BASE;
 		char who[128];
-		writer_locks(fd, F_UNLCK);
+		set_locks(fd, &writer_set, F_UNLCK);
 		rx_lock_user_name(&u, who, sizeof(who));
 		int qemu = !strncmp(who, "QEMU", 4);
 		return rx_fail(ctx, EBUSY, "in use by %s holding a lock on it (byte %d); stop %s first",
@@ -436,11 +482,11 @@ int rx_lock_image(struct rx_ctx *ctx, int fd)
 	long pid = file_user(&st, 1);
 	if (pid) {
 		char name[64];
-		writer_locks(fd, F_UNLCK);
+		set_locks(fd, &writer_set, F_UNLCK);
 		process_name(pid, name, sizeof(name));
 		return rx_fail(ctx, EBUSY, "open for writing by process %ld (%s), perhaps a mount or a VM; "
 			       "close it first", pid, name);
 	}
-	remember(fd, &st);
+	remember(fd, &st, &writer_set);
 	return 0;
 }

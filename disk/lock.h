@@ -27,9 +27,15 @@
  * that has the file open for writing.
  */
 int rx_lock_image(struct rx_ctx *ctx, int fd);
-/* A read-only mount's lock: readers together, but no rximg writer meanwhile. */
+/*
+ * A reader's lock (a read-only mount, a backing file under a writer): rximg's
+ * shared flock and the bytes QEMU holds on an image it opens read-only
+ * (consistent read; write and resize not shared). Readers go together, but
+ * neither rximg nor QEMU may write the file meanwhile, and it is refused
+ * while someone holds it for writing.
+ */
 int rx_lock_image_shared(struct rx_ctx *ctx, int fd);
-/* Drop what rx_lock_image() took on fd, before it is closed. */
+/* Drop the byte locks rx_lock_image() or rx_lock_image_shared() took on fd, before it is closed. */
 void rx_lock_release(int fd);
 /*
  * close(fd), except when fd is a second descriptor of a file this process

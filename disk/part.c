@@ -90,12 +90,8 @@ static int mbr_signed(const uint8_t *s)
 #define CRC_MATCHES(computed, stored) ((computed) == (stored))
 #endif
 
-/*
- * One GPT header at lba with its entry array, checked as libblkid checks it:
- * signature, header CRC, its own LBA, the usable range inside the disk, and
- * the entries' CRC. 1 valid, 0 not (why says what is wrong), <0 a read error.
- */
-static int gpt_header(struct rx_dev *dev, uint64_t lba, uint64_t last_lba, uint8_t hdr[SECTOR],
+/* See part.h; the checks are libblkid's. */
+int rx_gpt_read_copy(struct rx_dev *dev, uint64_t lba, uint64_t last_lba, uint8_t *hdr,
 		      uint8_t **entries, char *why, size_t cap)
 {
 	*entries = NULL;
@@ -183,11 +179,11 @@ static int read_gpt(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable 
 	size_t pcap = sizeof(out->gpt_primary_problem), bcap = sizeof(out->gpt_backup_problem);
 	/* A truncated copy of a disk is read at the size its table states; parts are cut later. */
 	uint64_t last_lba = RX_MAX(sectors, gpt_disk_size(dev) / SECTOR) - 1;
-	int r = gpt_header(dev, 1, last_lba, hdr, &e, pwhy, pcap);
+	int r = rx_gpt_read_copy(dev, 1, last_lba, hdr, &e, pwhy, pcap);
 	if (r == 1) {
 		/* The backup is judged too (info warns about it; writers refuse a disk with one damaged). */
 		uint64_t alt = get_le64(hdr + 32);
-		int b = alt > 1 && alt <= last_lba ? gpt_header(dev, alt, last_lba, other, &oe, bwhy, bcap) : 0;
+		int b = alt > 1 && alt <= last_lba ? rx_gpt_read_copy(dev, alt, last_lba, other, &oe, bwhy, bcap) : 0;
 		if (b < 0) {
 			/* An unreadable backup does not hide the table the primary holds. */
 			snprintf(bwhy, bcap, "unreadable: %.160s", dev->ctx->msg);
@@ -202,7 +198,7 @@ static int read_gpt(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable 
 		free(oe);
 	} else if (r == 0) {
 		/* A damaged primary: the backup at the end of the disk */
-		r = gpt_header(dev, last_lba, last_lba, hdr, &e, bwhy, bcap);
+		r = rx_gpt_read_copy(dev, last_lba, last_lba, hdr, &e, bwhy, bcap);
 	}
 	if (r <= 0)
 		return r;

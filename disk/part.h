@@ -24,6 +24,15 @@ struct rx_parttable {
 };
 
 int rx_part_probe(struct rx_dev *dev, struct rx_parttable *out);
+/*
+ * One GPT copy: the header at lba (a 512-byte sector into hdr) and its entry
+ * array (malloc'd into *entries when valid), checked as libblkid checks it:
+ * signature, header CRC, its own LBA, the usable range inside a disk whose
+ * last sector is last_lba, and the entries' CRC. 1 valid, 0 not (why says
+ * what is wrong), <0 a read error.
+ */
+int rx_gpt_read_copy(struct rx_dev *dev, uint64_t lba, uint64_t last_lba, uint8_t *hdr, uint8_t **entries,
+		     char *why, size_t cap);
 void rx_part_free(struct rx_parttable *t);
 /*
  * The filesystem libblkid recognises inside partition p of dev ("vfat",

@@ -84,6 +84,7 @@ static int raw_flush(struct rx_dev *dev)
 
 static void raw_close(struct rx_dev *dev)
 {
+	rx_lock_release(dev->fd);	/* a locked file forgets its locks with its descriptor */
 	rx_close_file(dev->fd);
 }
 
@@ -192,6 +193,17 @@ int rx_dev_lock_fd(const struct rx_dev *dev)
 {
 	const struct rx_dev *f = rx_qcow2_file(dev);
 	return dev->fd >= 0 ? dev->fd : f ? f->fd : -1;
+}
+
+int rx_dev_lock(struct rx_ctx *ctx, struct rx_dev *dev, int mode)
+{
+	int fd = rx_dev_lock_fd(dev);
+	int r = fd < 0 ? 0 : (mode & RX_DEV_RDWR) ? rx_lock_image(ctx, fd) : rx_lock_image_shared(ctx, fd);
+	/* QEMU keeps others from writing a backing file as long as it reads through it; so does rximg. */
+	for (const struct rx_dev *b = rx_qcow2_backing(dev); r == 0 && b; b = rx_qcow2_backing(b))
+		if ((fd = rx_dev_lock_fd(b)) >= 0 && (r = rx_lock_image_shared(ctx, fd)) != 0)
+			rx_prefix(ctx, "backing file %s", b->name);
+	return r;
 }
 
 static int slice_pread(struct rx_dev *dev, void *buf, size_t len, uint64_t off)

@@ -47,6 +47,15 @@ int rx_dev_open_file(struct rx_ctx *ctx, const char *path, int mode, struct rx_d
 int rx_dev_check_format(const struct rx_dev *dev, const char *fmt);
 /* The host file to lock for writing: the file itself, or the top file of a qcow2; -1 if none. */
 int rx_dev_lock_fd(const struct rx_dev *dev);
+/*
+ * Lock dev's files against other users for as long as dev is open (closing
+ * it lets go): with mode RX_DEV_RDWR, the host file it writes as a writer
+ * (rx_lock_image), else as a reader (rx_lock_image_shared); every file of its
+ * backing chain as a reader, so that neither QEMU nor rximg writes it
+ * meanwhile. The first refusal is the error, naming the backing file if it
+ * is one.
+ */
+int rx_dev_lock(struct rx_ctx *ctx, struct rx_dev *dev, int mode);
 /* A window [off, off+len) of parent; parent must outlive the slice. */
 int rx_dev_open_slice(struct rx_dev *parent, uint64_t off, uint64_t len, const char *name,
 		      struct rx_dev **out);

@@ -5,7 +5,11 @@
 #     snapshot=on, raw or as a qcow2 overlay; once rximg lets go, QEMU starts;
 #  2. while QEMU runs (raw, qcow2 overlay and its backing file, snapshot=on, readonly=on),
 #     every writing verb refuses with one line naming QEMU and leaves the image as it was;
-#     reading verbs work, with one warning when QEMU may be writing; info says who holds it.
+#     reading verbs work, with one warning when QEMU may be writing; info says who holds it;
+#     a read-only mount is refused while QEMU writes, made alongside readonly=on;
+#     a qcow2 overlay is not written while QEMU writes its backing file;
+#  3. while rximg only reads (a read-only mount) or writes an overlay (its backing file),
+#     QEMU may open the file readonly=on or snapshot=on, but not read-write.
 # QEMU runs without a guest (-S): it holds the image open until it is killed.
 . "$top_srcdir/tests/lib.sh"
 
@@ -42,10 +46,11 @@ qemu_refuses() {
 	grep -q 'Failed to get' "$WORK/q.out" || { cat "$WORK/q.out"; return 1; }
 }
 
-# qemu_start FILE DRIVE-OPTIONS: QEMU in the background until qemu_stop, once it holds FILE.
+# qemu_start FILE DRIVE-OPTIONS: QEMU in the background until qemu_stop, once it holds FILE
+# (the timeout only bounds a test that never stops it: slow builds need minutes in between).
 qemu_start() {
 	local file=$1 i=0
-	timeout 30 $QEMU $QARGS -drive "if=none,id=d0,$2" -device virtio-blk-device,drive=d0 \
+	timeout 180 $QEMU $QARGS -drive "if=none,id=d0,$2" -device virtio-blk-device,drive=d0 \
 		>"$WORK/qbg.out" 2>&1 &
 	QPID=$!
 	QPIDS="$QPIDS $QPID"
@@ -59,6 +64,20 @@ qemu_start() {
 	qemu_stop
 	return 1
 }
+
+# qemu_accepts DRIVE-OPTIONS: QEMU opens the drive and keeps running (until the timeout ends it).
+qemu_accepts() {
+	local rc
+	timeout 3 $QEMU $QARGS -drive "if=none,id=d0,$1" -device virtio-blk-device,drive=d0 \
+		>"$WORK/q.out" 2>&1
+	rc=$?
+	[ $rc -eq 124 ] && ! grep -q 'Failed to get' "$WORK/q.out" || { echo "QEMU exit status $rc"; cat "$WORK/q.out"; return 1; }
+}
+
+FUSE=yes
+if [ ! -w /dev/fuse ] || { [ "$(id -u)" != 0 ] && ! command -v fusermount3 >/dev/null 2>&1; }; then
+	FUSE=
+fi
 
 qemu_stop() {
 	kill "$QPID" 2>/dev/null
@@ -88,7 +107,7 @@ reads() {
 	fi
 	if [ "$warn" = yes ]; then
 		if [ "$(wc -l <"$WORK/r.err")" -eq 1 ] &&
-		   grep -q '^rximg: warning: .*QEMU.* has this image open for writing' "$WORK/r.err"; then
+		   grep -Eq '^rximg: warning: .*QEMU.* has (this image|its backing file .*) open for writing' "$WORK/r.err"; then
 			pass "$desc, with one warning"
 		else
 			fail "$desc, with one warning"; sed 's/^/#   /' "$WORK/r.err"
@@ -117,7 +136,23 @@ if qemu_start "$IMG" "file=$IMG,format=raw"; then
 	if [ -w /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1; then
 		mkdir -p "$WORK/mnt"
 		refused "QEMU read-write: mount read-write" "$IMG" "$R" mount "$IMG" "$WORK/mnt"
+		refused "QEMU read-write: mount read-only" "$IMG" "$R" mount -o ro "$IMG" "$WORK/mnt"
+		refused "QEMU read-write on the backing file: mount the overlay read-only" "$WORK/ov.qcow2" \
+			"$R" mount -o ro "$WORK/ov.qcow2" "$WORK/mnt"
+		if grep -q " $WORK/mnt " /proc/mounts; then
+			fail "QEMU read-write: the refused mounts left nothing mounted"
+			fusermount3 -u -z "$WORK/mnt" 2>/dev/null || umount -l "$WORK/mnt"
+		else
+			pass "QEMU read-write: the refused mounts left nothing mounted"
+		fi
 	fi
+	refused "QEMU read-write on the backing file: mkdir in an overlay" "$WORK/ov.qcow2" \
+		"$R" mkdir "$WORK/ov.qcow2:/x"
+	refused "QEMU read-write on the backing file: put in an overlay" "$WORK/ov.qcow2" \
+		"$R" put "$WORK/hf" "$WORK/ov.qcow2:/x"
+	ok "QEMU read-write on the backing file: the error names the backing file" \
+		grep -q "ov.qcow2: backing file .*$(basename "$IMG"): in use by QEMU" "$WORK/.fc.err"
+	reads "QEMU read-write on the backing file: ls of the overlay reads" yes "$R" ls "$WORK/ov.qcow2:/"
 	reads "QEMU read-write: ls reads" yes "$R" ls "$IMG:/locktest"
 	reads "QEMU read-write: cat reads" yes "$R" cat "$IMG:/locktest/hf"
 	ok "QEMU read-write: cat reads the file" grep -qx hello "$WORK/r.out"
@@ -137,6 +172,16 @@ for mode in snapshot=on readonly=on; do
 		refused "QEMU $mode: put" "$IMG" "$R" put "$WORK/hf" "$IMG:/new"
 		refused "QEMU $mode: mkdir" "$IMG" "$R" mkdir "$IMG:/newdir"
 		reads "QEMU $mode: ls reads" no "$R" ls "$IMG:/locktest"
+		ok "QEMU $mode on the backing file: an overlay is written" "$R" mkdir "$WORK/ov.qcow2:/qemu-$mode"
+		if [ -n "$FUSE" ] && "$R" mount -o ro "$IMG" "$WORK/mnt"; then
+			MP="$WORK/mnt"
+			pass "QEMU $mode: a read-only mount is made alongside"
+			ok "QEMU $mode: the read-only mount reads" test -f "$MP/locktest/hf"
+			ok "QEMU $mode: umount of the read-only mount" "$R" umount "$MP"
+			MP=
+		elif [ -n "$FUSE" ]; then
+			fail "QEMU $mode: a read-only mount is made alongside"
+		fi
 		qemu_stop
 	else
 		fail "QEMU holds a raw image with $mode"
@@ -201,6 +246,11 @@ else
 fi
 if hold_edit "$WORK/ov.qcow2:/in-overlay/f"; then
 	ok "rximg edit of an overlay: QEMU on the overlay refuses" qemu_refuses "file=$WORK/ov.qcow2,format=qcow2"
+	ok "rximg edit of an overlay: QEMU read-write on its backing file refuses" qemu_refuses "file=$IMG,format=raw"
+	ok "rximg edit of an overlay: QEMU readonly=on on its backing file starts" \
+		qemu_accepts "file=$IMG,format=raw,readonly=on"
+	ok "rximg edit of an overlay: an rximg writer of the backing file refuses" \
+		fails_cleanly "in use by another rximg" "$R" mkdir "$IMG:/under-overlay"
 	ok "the overlay edit completes" end_edit
 else
 	fail "rximg edit holds an overlay"
@@ -214,7 +264,7 @@ fi
 
 # A read-write mount holds the locks for its whole life.
 MP=
-if [ ! -w /dev/fuse ] || { [ "$(id -u)" != 0 ] && ! command -v fusermount3 >/dev/null 2>&1; }; then
+if [ -z "$FUSE" ]; then
 	skip "QEMU against an rximg mount" "FUSE is not usable here"
 else
 	MP="$WORK/mnt"
@@ -247,11 +297,32 @@ else
 	if "$R" mount -o ro "$IMG" "$WORK/mnt"; then
 		MP="$WORK/mnt"
 		ok "a read-only mount reads" grep -qx via-mount "$MP/locktest/m"
+		ok "rximg read-only mount holds: QEMU read-write refuses" qemu_refuses "file=$IMG,format=raw"
+		ok "rximg read-only mount holds: QEMU readonly=on starts" qemu_accepts "file=$IMG,format=raw,readonly=on"
+		ok "rximg read-only mount holds: QEMU snapshot=on starts" qemu_accepts "file=$IMG,format=raw,snapshot=on"
 		ok "rximg umount of the read-only mount" "$R" umount "$MP"
 		MP=
+		if qemu_accepts "file=$IMG,format=raw"; then
+			pass "after the read-only unmount, QEMU read-write starts"
+		else
+			fail "after the read-only unmount, QEMU read-write starts"
+		fi
 	else
 		fail "read-only rximg mount"
 	fi
+	for how in "-o ro" ""; do
+		if "$R" mount $how "$WORK/ov.qcow2" "$WORK/mnt"; then
+			MP="$WORK/mnt"
+			ok "rximg mount ${how:+$how }of an overlay: QEMU read-write on its backing file refuses" \
+				qemu_refuses "file=$IMG,format=raw"
+			ok "rximg mount ${how:+$how }of an overlay: QEMU readonly=on on its backing file starts" \
+				qemu_accepts "file=$IMG,format=raw,readonly=on"
+			ok "rximg umount of the overlay (${how:-read-write})" "$R" umount "$MP"
+			MP=
+		else
+			fail "rximg mount ${how:+$how }of an overlay"
+		fi
+	done
 fi
 ok "the image is still sound" "$R" check -q "$IMG"
 
