@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "idmap.h"
 #include "json.h"
+#include "table.h"
 #include "progress.h"
 
 /* The fields of a path's record, then those of the partition table, a partition and the RedoxFS header. */
@@ -596,59 +597,106 @@ static int mset_load(const char *arg, struct mset *s, struct place *p, int quiet
 
 /* ---- manifest ---- */
 
-static void mrec_print(FILE *f, const struct mrec *m)
+/*
+ * One manifest line: the fields of the header, in its order. A field the
+ * tree's filesystem does not store is left out of the JSON; the text shows
+ * "-" in its place (the *_NA fields, which only the text has).
+ */
+enum { M_PATH, M_TYPE, M_MODE, M_UID, M_GID, M_SIZE, M_MTIME, M_CTIME, M_NLINK, M_TARGET, M_SHA,
+       M_MODE_NA, M_OWNER_NA, M_MTIME_NA, M_CTIME_NA, M_NLINK_NA, M_TARGET_NA, M_SHA_NA };
+static const struct tfield mrec_fields[] = {
+	[M_PATH] = { "path", TK_STR, 0 },	[M_TYPE] = { "type", TK_STR, 0 },
+	[M_MODE] = { "mode", TK_MODE, 0 },	[M_UID] = { "uid", TK_COUNT, 0 },
+	[M_GID] = { "gid", TK_COUNT, 0 },	[M_SIZE] = { "size", TK_COUNT, 0 },
+	[M_MTIME] = { "mtime", TK_TIME, 0 },	[M_CTIME] = { "ctime", TK_TIME, 0 },
+	[M_NLINK] = { "nlink", TK_COUNT, 0 },	[M_TARGET] = { "symlink_target", TK_STR, 0 },
+	[M_SHA] = { "sha256", TK_STR, 0 },
+	[M_MODE_NA] = { NULL, TK_STR, 0 },	[M_OWNER_NA] = { NULL, TK_STR, 0 },
+	[M_MTIME_NA] = { NULL, TK_STR, 0 },	[M_CTIME_NA] = { NULL, TK_STR, 0 },
+	[M_NLINK_NA] = { NULL, TK_STR, 0 },	[M_TARGET_NA] = { NULL, TK_STR, 0 },
+	[M_SHA_NA] = { NULL, TK_STR, 0 },
+};
+static const struct tcol mrec_cols[] = {
+	{ M_PATH, "%e", 0 },	{ M_TYPE, "\t%s", 0 },
+	{ M_MODE, "\t%s", 0 },	{ M_MODE_NA, "\t-", 0 },
+	{ M_UID, "\t%s", 0 },	{ M_GID, "\t%s", 0 },	{ M_OWNER_NA, "\t-\t-", 0 },
+	{ M_SIZE, "\t%s", 0 },
+	{ M_MTIME, "\t%s", 0 },	{ M_MTIME_NA, "\t-", 0 },
+	{ M_CTIME, "\t%s", 0 },	{ M_CTIME_NA, "\t-", 0 },
+	{ M_NLINK, "\t%s", 0 },	{ M_NLINK_NA, "\t-", 0 },
+	{ TEXT_LIT, "\t", 0 },
+	{ M_TARGET, "%e", 0 },	{ M_TARGET_NA, "-", 0 },
+	{ TEXT_LIT, "\t", 0 },
+	{ M_SHA, "%s", 0 },	{ M_SHA_NA, "-", 0 },
+	{ TEXT_LIT, "\n", 0 },
+};
+static const struct tlayout mrec_layout = LAYOUT(mrec_cols);
+
+static void mrec_print(struct out *o, const struct mrec *m)
 {
-	fput_escaped(f, m->path, strlen(m->path));
-	fprintf(f, "\t%s", m->type);
-	/* "-" for what the tree's filesystem does not store. */
+	struct record r;
+	char sha[65];
+	RECORD_INIT(&r, mrec_fields);
+	rec_str(&r, M_PATH, m->path);
+	rec_str(&r, M_TYPE, m->type);
 	if (m->known & 1u << F_MODE)
-		fprintf(f, "\t%04o", m->mode);
+		rec_u64(&r, M_MODE, m->mode);
 	else
-		fputs("\t-", f);
-	if (m->known & 1u << F_UID)
-		fprintf(f, "\t%u\t%u", m->uid, m->gid);
-	else
-		fputs("\t-\t-", f);
-	fprintf(f, "\t%llu", (unsigned long long)m->size);
+		rec_str(&r, M_MODE_NA, "-");
+	if (m->known & 1u << F_UID) {
+		rec_u64(&r, M_UID, m->uid);
+		rec_u64(&r, M_GID, m->gid);
+	} else {
+		rec_str(&r, M_OWNER_NA, "-");
+	}
+	rec_u64(&r, M_SIZE, m->size);
 	if (m->known & 1u << F_MTIME)
-		fprintf(f, "\t%llu.%09u", (unsigned long long)m->mtime, m->mtime_ns);
+		rec_time(&r, M_MTIME, m->mtime, m->mtime_ns);
 	else
-		fputs("\t-", f);
+		rec_str(&r, M_MTIME_NA, "-");
 	if (m->known & 1u << F_CTIME)
-		fprintf(f, "\t%llu.%09u", (unsigned long long)m->ctime, m->ctime_ns);
+		rec_time(&r, M_CTIME, m->ctime, m->ctime_ns);
 	else
-		fputs("\t-", f);
+		rec_str(&r, M_CTIME_NA, "-");
 	if (m->known & 1u << F_NLINK)
-		fprintf(f, "\t%u\t", m->nlink);
+		rec_u64(&r, M_NLINK, m->nlink);
 	else
-		fputs("\t-\t", f);
+		rec_str(&r, M_NLINK_NA, "-");
 	if (m->target)
-		fput_escaped(f, m->target, strlen(m->target));
+		rec_str(&r, M_TARGET, m->target);
 	else
-		fputc('-', f);
-	fputc('\t', f);
-	if (m->known & 1u << F_CONTENT)
+		rec_str(&r, M_TARGET_NA, "-");
+	if (m->known & 1u << F_CONTENT) {
 		for (int i = 0; i < 32; i++)
-			fprintf(f, "%02x", m->sha[i]);
-	else
-		fputc('-', f);
-	fputc('\n', f);
+			snprintf(sha + 2 * i, 3, "%02x", m->sha[i]);
+		rec_str(&r, M_SHA, sha);
+	} else {
+		rec_str(&r, M_SHA_NA, "-");
+	}
+	out_record(o, NULL, &r, &mrec_layout);
 }
 
 static const char manifest_help[] =
-	"Usage: rximg manifest IMAGE[:pN|:esp][:/dir][:/member...]\n"
+	"Usage: rximg manifest [--json] IMAGE[:pN|:esp][:/dir][:/member...]\n"
 	"Print one tab-separated line per path, sorted by path bytes:\n"
 	"path type mode uid gid size mtime ctime nlink symlink_target sha256\n"
 	"(tab, newline and backslash in names are written as \\t, \\n, \\\\; '-' for what\n"
 	"the filesystem does not store: an initfs archive has no owners or times, FAT no modes).\n"
 	"A damaged path is reported on stderr and left out; the exit status is then 1.\n\n"
+	"      --json  print a JSON array of objects with those fields instead (one left\n"
+	"              out where the filesystem does not store it)\n"
 	"  -h, --help  show this help\n";
 
 int cmd_manifest(int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 } };
-	int c;
+	static const struct option opts[] = { { "json", no_argument, 0, 'J' }, { "help", no_argument, 0, 'h' },
+					      { 0, 0, 0, 0 } };
+	int c, json = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'J') {
+			json = 1;
+			continue;
+		}
 		if (c == 'h') {
 			fputs(manifest_help, stdout);
 			return EXIT_OK;
@@ -663,10 +711,16 @@ int cmd_manifest(int argc, char **argv)
 		return EXIT_FAIL;
 	int r = mset_from_vfs(p.v, p.label, p.path, &s, "manifest", 0);
 	if (r == 0) {
-		printf("%s\n", manifest_header);
+		struct out o;
+		out_init(&o, stdout, json);
+		if (!json)
+			printf("%s\n", manifest_header);
+		out_arr(&o, NULL);
 		for (size_t i = 0; i < s.n; i++)
 			if (!s.v[i].damaged)
-				mrec_print(stdout, &s.v[i]);
+				mrec_print(&o, &s.v[i]);
+		out_end_arr(&o);
+		out_done(&o);
 	}
 	if (fflush(stdout) != 0)
 		r = -1;
@@ -719,7 +773,7 @@ static unsigned changed_fields(const struct mrec *a, const struct mrec *b, unsig
 
 struct report {
 	int quiet;
-	struct json *j;		/* NULL: text */
+	struct out *o;		/* text or JSON */
 	size_t count;
 	const char *prefix;	/* what the paths are in: "" (the tree), "esp:", "/boot/initfs:" */
 	size_t trouble;		/* what could not be compared (reported) */
@@ -750,36 +804,45 @@ static int under_damaged(const struct mset *s, const char *path)
 	return hit;
 }
 
+/* One difference: "+ PATH", "- PATH" or "~ PATH\tfield,field" as text; path, change, fields as JSON. */
+enum { D_SIGN, D_PATH, D_CHANGE, D_FIELDS, D_JOINED };
+static const struct tfield diff_fields[] = {
+	[D_SIGN] = { NULL, TK_STR, 0 },		[D_PATH] = { "path", TK_STR, 0 },
+	[D_CHANGE] = { "change", TK_STR, 0 },	[D_FIELDS] = { "fields", TK_LIST, 0 },
+	[D_JOINED] = { NULL, TK_STR, 0 },
+};
+static const struct tcol diff_cols[] = {
+	{ D_SIGN, "%s ", 0 }, { D_PATH, "%e", 0 }, { D_JOINED, "\t%s", 0 }, { TEXT_LIT, "\n", 0 },
+};
+static const struct tlayout diff_layout = LAYOUT(diff_cols);
+
 static void report_one(struct report *rp, char sign, const char *name, unsigned fields)
 {
 	rp->count++;
 	if (rp->quiet)
 		return;
 	char *path = rx_xasprintf("%s%s", rp->prefix ? rp->prefix : "", name);
-	if (rp->j) {
-		json_obj(rp->j, NULL);
-		json_str(rp->j, "path", path);
-		json_str(rp->j, "change", sign == '+' ? "added" : sign == '-' ? "removed" : "changed");
-		if (sign == '~') {
-			json_arr(rp->j, "fields");
-			for (int f = 0; f < F_COUNT; f++)
-				if (fields & 1u << f)
-					json_str(rp->j, NULL, field_names[f]);
-			json_end_arr(rp->j);
-		}
-		json_end_obj(rp->j);
-		free(path);
-		return;
-	}
-	printf("%c ", sign);
-	fput_escaped(stdout, path, strlen(path));
-	for (int f = 0, first = 1; f < F_COUNT; f++) {
+	const char *names[F_COUNT];
+	char joined[256] = "";
+	size_t n = 0, at = 0;
+	for (int f = 0; f < F_COUNT; f++)
 		if (fields & 1u << f) {
-			printf("%s%s", first ? "\t" : ",", field_names[f]);
-			first = 0;
+			names[n++] = field_names[f];
+			at += (size_t)snprintf(joined + at, sizeof(joined) - at, "%s%s", at ? "," : "",
+					       field_names[f]);
 		}
+	char signs[2] = { sign, 0 };
+	struct record r;
+	RECORD_INIT(&r, diff_fields);
+	rec_str(&r, D_SIGN, signs);
+	rec_str(&r, D_PATH, path);
+	rec_str(&r, D_CHANGE, sign == '+' ? "added" : sign == '-' ? "removed" : "changed");
+	if (sign == '~') {
+		rec_list(&r, D_FIELDS, names, n);
+		if (n)
+			rec_str(&r, D_JOINED, joined);
 	}
-	putchar('\n');
+	out_record(rp->o, NULL, &r, &diff_layout);
 	free(path);
 }
 
@@ -1054,19 +1117,19 @@ int cmd_diff(int argc, char **argv)
 	int r = mset_load(argv[optind], &a, &pa, rp.quiet);
 	if (r == 0)
 		r = mset_load(argv[optind + 1], &b, &pb, rp.quiet);
-	struct json j;
-	if (r == 0 && json && !rp.quiet) {
-		json_init(&j, stdout);
-		json_arr(&j, NULL);
-		rp.j = &j;
-	}
+	struct out o;
+	out_init(&o, stdout, json && !rp.quiet);
+	rp.o = &o;
+	int listed = r == 0;
+	if (listed)
+		out_arr(&o, NULL);
 	if (r == 0 && whole_disk(&pa) && whole_disk(&pb))
 		diff_disks(&pa, &pb, ALL_FIELDS & ~ignore, &rp);
 	if (r == 0)
 		r = diff_sets(&a, &b, ALL_FIELDS & ~ignore, &rp);
-	if (rp.j) {
-		json_end_arr(&j);
-		json_done(&j);
+	if (listed) {
+		out_end_arr(&o);
+		out_done(&o);
 	}
 	size_t damaged = a.damaged + b.damaged + rp.trouble;
 	mset_free(&a);

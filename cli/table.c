@@ -211,6 +211,14 @@ static void text_piece(FILE *out, const char *fmt, const struct tfield *f, const
 			fputc(*p, out);
 			continue;
 		}
+		if (p[1] == 'e') {	/* a name or link target: tab, newline and backslash escaped */
+			size_t len = 0;
+			char buf[96];
+			const char *s = plain(f, c, item, buf, sizeof(buf), &len);
+			fput_escaped(out, s, len);
+			p++;
+			continue;
+		}
 		int left = p[1] == '-';
 		p += 1 + left;
 		char *end;

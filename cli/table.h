@@ -42,6 +42,7 @@ struct tfield {
  * field is set (and not 0 or empty, with TC_NONZERO). TEXT_LIT: fmt is printed
  * as is. A record field shows its record's own layout (fmt is not used).
  * fmt's conversions, each of that one value, with optional '-' and width:
+ *   %e  a string with tab, newline and backslash written as \t, \n, \\ (names)
  *   %s  the value: a string as is, a number in decimal, a hex value as 0x...,
  *       a bool as yes or no, a mode as 0755, a time as sec.nsec
  *   %M  a mode as ls -l shows it (drwxr-xr-x)

@@ -255,6 +255,27 @@ ok "initfs ls: -l and --json list the same names, sizes, inodes and targets" agr
 rows = [l.split() for l in text.splitlines() if l and not l.endswith(":")]
 want = [(e["name"] + (" -> " + e["target"] if "target" in e else ""), e["size"], e["inode"]) for e in j]
 assert [(" ".join(r[5:]), int(r[3]), int(r[4])) for r in rows] == want, (rows, want)'
+"$R" manifest "$H" >"$WORK/mf.txt"; "$R" manifest --json "$H" >"$WORK/mf.json"
+ok "manifest: text and JSON carry the same fields, line by line" agree mf '
+rows = [l.split("\t") for l in text.splitlines()[1:]]
+keys = ["path", "type", "mode", "uid", "gid", "size", "mtime", "ctime", "nlink", "symlink_target", "sha256"]
+assert len(rows) == len(j) and len(rows) > 1, (rows, j)
+for r, e in zip(rows, j):
+    assert r == [str(e[k]) if k in e else "-" for k in keys], (r, e)'
+if ARCH=$(test_image initfs-bootstrap.img); then
+	"$R" manifest "$ARCH:/" >"$WORK/mi.txt"; "$R" manifest --json "$ARCH:/" >"$WORK/mi.json"
+	ok "manifest of an archive: what it does not store is '-' in the text and absent from the JSON" agree mi '
+rows = [l.split("\t") for l in text.splitlines()[1:]]
+assert all(r[3] == "-" and r[6] == "-" for r in rows), rows
+assert all("uid" not in e and "mtime" not in e and "mode" in e for e in j), j
+assert [r[0] for r in rows] == [e["path"] for e in j], (rows, j)'
+fi
+cp "$H" "$WORK/h2.img" && "$R" rm "$WORK/h2.img:/f" && "$R" mkdir "$WORK/h2.img:/g"
+"$R" diff "$H" "$WORK/h2.img" >"$WORK/df.txt"; "$R" diff --json "$H" "$WORK/h2.img" >"$WORK/df.json"
+ok "diff: text and JSON list the same changes" agree df '
+signs = {"added": "+", "removed": "-", "changed": "~"}
+want = ["%s %s%s" % (signs[e["change"]], e["path"], "\t" + ",".join(e["fields"]) if e.get("fields") else "") for e in j]
+assert text.splitlines() == want and len(want) >= 2, (text, want)'
 printf "mkdir /agree\nstatus\nstatus --json\nrollback\n" | "$R" shell "$H" >"$WORK/sh.out"
 grep -v "^{" "$WORK/sh.out" >"$WORK/sh.txt"; grep "^{" "$WORK/sh.out" >"$WORK/sh.json"
 ok "shell status: text and JSON list the same pending commands" agree sh '
