@@ -323,5 +323,11 @@ if [ $HAVE_QEMU = 1 ]; then
 fi
 writer_done convert
 
+# ---- whole disks ------------------------------------------------------------------
+$PY "$top_srcdir/tests/tools/mkpe.py" --size 65536 --seed fa "$WORK/loader.efi"
+sweep "create a whole disk with a loader and a tree" new "$WORK/disk.img" "" 520 14 \
+	'"$RXIMG" create -q "$T" --size 8M --bootloader "'"$WORK"'/loader.efi" --from "'"$SRC"'/etc"'
+writer_done create
+
 diag "injection points in total: $total"
 done_testing
