@@ -73,8 +73,8 @@ struct extract {
 	size_t damaged;		/* paths the image could not give whole (reported, skipped) */
 	int same_owner, force;
 	int named;		/* the failure message already names its path */
-	struct inomap dirs;	/* directories already extracted: loops */
-	struct inomap links;	/* node -> host path of its first name */
+	struct idmap dirs;	/* directories already extracted: loops */
+	struct idmap links;	/* node -> host path of its first name */
 	struct progress prog;
 };
 
@@ -225,7 +225,7 @@ static int extract_children(struct extract *x, int fd, const char *ipath, const 
 static int extract_dir(struct extract *x, const struct vfs_attr *a, int dirfd, const char *name,
 		       const char *ipath, const char *hpath)
 {
-	void **seen = inomap_slot(&x->dirs, a->ino, 1);
+	void **seen = idmap_slot(&x->dirs, a->ino, 1);
 	if (seen && *seen) {
 		rx_fail(x->ctx, ELOOP, "directory node %llu is reached a second time "
 			"(a directory loop or hard-linked directory)", (unsigned long long)a->ino);
@@ -255,7 +255,7 @@ static int extract_file(struct extract *x, const struct vfs_attr *a, int dirfd, 
 {
 	void **first = NULL;
 	if (a->nlink > 1 && (x->v->has & VFS_HAS_HARDLINKS)) {
-		first = inomap_slot(&x->links, a->ino, 1);
+		first = idmap_slot(&x->links, a->ino, 1);
 		if (first && *first) {
 			/* Another name of a node already written: a hard link, as tar does. */
 			int r = clear_name(x, dirfd, name, 0);
@@ -347,8 +347,8 @@ static void extract_init(struct extract *x, struct place *p, int same_owner, int
 	x->label = p->label;
 	x->same_owner = same_owner;
 	x->force = force;
-	inomap_init(&x->dirs);
-	inomap_init(&x->links);
+	idmap_init(&x->dirs);
+	idmap_init(&x->links);
 	int tty = !quiet && isatty(STDERR_FILENO);
 	progress_init(&x->prog, verb, tty ? tree_file_bytes(p->v, p->path, top) : 0, !tty);
 }
@@ -357,8 +357,8 @@ static void extract_fini(struct extract *x, int ok)
 {
 	for (size_t i = 0; i < x->links.cap; i++)
 		free(x->links.vals[i]);
-	inomap_free(&x->links);
-	inomap_free(&x->dirs);
+	idmap_free(&x->links);
+	idmap_free(&x->dirs);
 	if (ok)
 		progress_done(&x->prog);
 	else
@@ -443,7 +443,7 @@ int cmd_extract(int argc, char **argv)
 	}
 	extract_init(&x, &p, same_owner, force, quiet, "extract", &top);
 	if (vfs_is_dir(&top)) {
-		void **seen = inomap_slot(&x.dirs, top.ino, 1);
+		void **seen = idmap_slot(&x.dirs, top.ino, 1);
 		if (seen)
 			*seen = (void *)1;
 		r = extract_children(&x, fd, p.path, hdest);

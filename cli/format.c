@@ -132,7 +132,7 @@ void node_facts_free(struct node_facts *f)
 
 struct tree_bytes {
 	struct vfs *v;
-	struct inomap seen;	/* every node already counted (loops, hard links) */
+	struct idmap seen;	/* every node already counted (loops, hard links) */
 	const char *dir;
 	uint64_t bytes;
 };
@@ -140,7 +140,7 @@ struct tree_bytes {
 static int add_tree_bytes(void *arg, const char *name, size_t len, const struct vfs_attr *a)
 {
 	struct tree_bytes *t = arg;
-	void **slot = a ? inomap_slot(&t->seen, a->ino, 1) : NULL;
+	void **slot = a ? idmap_slot(&t->seen, a->ino, 1) : NULL;
 	if (!slot || *slot || vfs_name_problem(name, len))
 		return 0;	/* damaged, counted already, or refused by the walk itself */
 	*slot = (void *)1;
@@ -162,10 +162,10 @@ uint64_t tree_file_bytes(struct vfs *v, const char *path, const struct vfs_attr 
 	struct tree_bytes t = { .v = v, .dir = path };
 	if (!vfs_is_dir(top))
 		return vfs_is_file(top) ? top->size : 0;
-	inomap_init(&t.seen);
-	*inomap_slot(&t.seen, top->ino ? top->ino : 1, 1) = (void *)1;
+	idmap_init(&t.seen);
+	*idmap_slot(&t.seen, top->ino ? top->ino : 1, 1) = (void *)1;
 	vfs_readdir(v, path, 0, add_tree_bytes, &t);
-	inomap_free(&t.seen);
+	idmap_free(&t.seen);
 	rx_clear(v->ctx);	/* no more than a progress bar's total: the copy reports what is unreadable */
 	return t.bytes;
 }

@@ -130,7 +130,7 @@ struct walk {
 	const char *label;
 	struct mset *s;
 	size_t at;		/* the record of the directory being listed */
-	struct inomap dirs;	/* directories seen: a loop is an error, not a hang */
+	struct idmap dirs;	/* directories seen: a loop is an error, not a hang */
 };
 
 /* A path that cannot be read whole: reported now, then left out of the manifest and the diff. */
@@ -166,7 +166,7 @@ static int collect_entry(void *arg, const char *name, size_t len, const struct v
 	}
 	fill_from_attr(m, a, w->v->has);
 	if (vfs_is_dir(a)) {
-		void **seen = inomap_slot(&w->dirs, a->ino, 1);
+		void **seen = idmap_slot(&w->dirs, a->ino, 1);
 		if (seen && *seen) {
 			rx_fail(w->v->ctx, ELOOP, "directory node %llu is reached a second time "
 				"(a directory loop or hard-linked directory)", (unsigned long long)a->ino);
@@ -238,15 +238,15 @@ static int mset_from_vfs(struct vfs *v, const char *label, const char *top, stru
 		return -1;
 	}
 	struct walk w = { .v = v, .label = label, .s = s };
-	inomap_init(&w.dirs);
+	idmap_init(&w.dirs);
 	fill_from_attr(mset_add(s, rx_xstrdup(top)), &a, v->has);
 	if (vfs_is_dir(&a)) {
-		void **seen = inomap_slot(&w.dirs, a.ino, 1);
+		void **seen = idmap_slot(&w.dirs, a.ino, 1);
 		if (seen)
 			*seen = (void *)1;
 		collect(&w, 0);
 	}
-	inomap_free(&w.dirs);
+	idmap_free(&w.dirs);
 	qsort(s->v, s->n, sizeof(*s->v), mrec_cmp);
 	uint64_t total = 0;
 	for (size_t i = 0; i < s->n; i++) {

@@ -19,9 +19,9 @@ void idmap_free(struct idmap *m)
 	m->vals = NULL;
 }
 
-static size_t probe(const struct idmap *m, uint32_t id)
+static size_t probe(const struct idmap *m, uint64_t id)
 {
-	size_t i = (size_t)((id * 0x9E3779B1u) & (m->cap - 1));
+	size_t i = (size_t)(((id ^ id >> 32) * UINT64_C(0x9E3779B97F4A7C15)) >> 7 & (m->cap - 1));
 	while (m->keys[i] && m->keys[i] != id)
 		i = (i + 1) & (m->cap - 1);
 	return i;
@@ -41,7 +41,7 @@ static void grow(struct idmap *m)
 	idmap_free(&old);
 }
 
-void **idmap_slot(struct idmap *m, uint32_t id, int create)
+void **idmap_slot(struct idmap *m, uint64_t id, int create)
 {
 	if (id == 0)
 		return NULL;
@@ -55,62 +55,6 @@ void **idmap_slot(struct idmap *m, uint32_t id, int create)
 		i = probe(m, id);
 	}
 	m->keys[i] = id;
-	m->vals[i] = NULL;
-	m->count++;
-	return &m->vals[i];
-}
-
-/* ---- 64-bit keys: the same table ---- */
-
-void inomap_init(struct inomap *m)
-{
-	m->cap = 64;
-	m->count = 0;
-	m->keys = rx_xcalloc(m->cap, sizeof(*m->keys));
-	m->vals = rx_xcalloc(m->cap, sizeof(*m->vals));
-}
-
-void inomap_free(struct inomap *m)
-{
-	free(m->keys);
-	free(m->vals);
-	m->keys = NULL;
-	m->vals = NULL;
-}
-
-static size_t probe64(const struct inomap *m, uint64_t ino)
-{
-	size_t i = (size_t)(((ino ^ ino >> 32) * UINT64_C(0x9E3779B97F4A7C15)) >> 7 & (m->cap - 1));
-	while (m->keys[i] && m->keys[i] != ino)
-		i = (i + 1) & (m->cap - 1);
-	return i;
-}
-
-void **inomap_slot(struct inomap *m, uint64_t ino, int create)
-{
-	if (ino == 0)
-		return NULL;
-	size_t i = probe64(m, ino);
-	if (m->keys[i])
-		return &m->vals[i];
-	if (!create)
-		return NULL;
-	if ((m->count + 1) * 4 > m->cap * 3) {
-		struct inomap old = *m;
-		m->cap *= 2;
-		m->keys = rx_xcalloc(m->cap, sizeof(*m->keys));
-		m->vals = rx_xcalloc(m->cap, sizeof(*m->vals));
-		for (size_t k = 0; k < old.cap; k++) {
-			if (!old.keys[k])
-				continue;
-			size_t j = probe64(m, old.keys[k]);
-			m->keys[j] = old.keys[k];
-			m->vals[j] = old.vals[k];
-		}
-		inomap_free(&old);
-		i = probe64(m, ino);
-	}
-	m->keys[i] = ino;
 	m->vals[i] = NULL;
 	m->count++;
 	return &m->vals[i];

@@ -1162,7 +1162,7 @@ static void pass_links(struct repairer *k)
 		if (!rn->reached || !rn->released || k->err)
 			continue;
 		char where[32];
-		snprintf(where, sizeof(where), "node %u", k->nodes.keys[i]);
+		snprintf(where, sizeof(where), "node %u", (unsigned)k->nodes.keys[i]);
 		note(k, where, "taken off the release list (a directory names it)");
 		if (rfs_release_remove(k->tx, k->nodes.keys[i]) != 0)
 			k->err = -k->fs->ctx->err;
