@@ -401,6 +401,14 @@ static int flock_refusal(struct rx_ctx *ctx, int fd)
 		u.pid = file_user(&st, 0);
 	if (u.pid)
 		process_name(u.pid, u.name, sizeof(u.name));
+	/*
+	 * Unnamed (no lock list on this system): QEMU takes no flock, so a flock
+	 * holder that also holds QEMU's bytes is an rximg command or mount.
+	 */
+	int byte;
+	long pid;
+	if (!u.pid && byte_locked(fd, QEMU_LOCK_BASE, QEMU_LOCK_END, &byte, &pid))
+		snprintf(u.name, sizeof(u.name), "rximg");
 	rx_lock_user_name(&u, who, sizeof(who));
 	if (!strcmp(u.name, "rximg"))
 		return rx_fail(ctx, EBUSY, "in use by %s, a running command or mount; try again when "
