@@ -161,8 +161,17 @@ int import_tree(struct rfs_tx *tx, struct rfs_node *dir, const char *name, int h
  * End it with progress_done once committed, or progress_stop.
  */
 struct progress;
+/* The bar alone, for copies that do not go through a RedoxFS transaction (progress_add as they go). */
+void import_bar_init(struct progress *bar, const char *verb, const char *const *srcs, int nsrc, int quiet);
 void import_bar_begin(struct progress *bar, struct rfs_tx *tx, const char *verb, const char *const *srcs,
 		      int nsrc, int quiet);
+/*
+ * The names in a host directory but . and .., sorted bytewise: one buffer holds
+ * them all (a directory of a million entries takes tens of MiB, not hundreds).
+ * Returns the count, or -1 with errno; *arena and *names are freed by the caller.
+ */
+ssize_t import_host_names(int dirfd, char **arena, char ***names);
+int import_names_cmp(const void *a, const void *b);
 /* Copy everything inside the host directory fd into the image directory dir. */
 int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char *host_path,
 		    struct import_opts *o);

@@ -216,11 +216,238 @@ out:
 	return status;
 }
 
+/*
+ * ---- sync into a place only the vfs reaches: an initfs archive, the ESP ----
+ * Neither stores times that could be compared (an archive has none; FAT's
+ * cannot be set here), so a file of the same size is compared by contents.
+ */
+struct vsync {
+	struct vfs *v;
+	int delete;
+	struct progress *bar;
+	uint64_t changed;
+};
+
+/* Are the host file's bytes (fd at offset 0) what a vfs file streams? */
+struct same_bytes {
+	int fd;
+	int differ;
+	struct rx_ctx *ctx;
+};
+
+static int compare_put(void *arg, const uint8_t *buf, size_t len)
+{
+	struct same_bytes *s = arg;
+	uint8_t tmp[65536];
+	while (len && !s->differ) {
+		ssize_t n = read(s->fd, tmp, RX_MIN(len, sizeof(tmp)));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return rx_fail(s->ctx, errno, "%s", strerror(errno));
+		if (n == 0 || memcmp(tmp, buf, (size_t)n)) {
+			s->differ = 1;	/* the rest is read and ignored: readers stop only on errors */
+			break;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int same_contents(struct vsync *y, const char *path, int fd, int *same)
+{
+	struct same_bytes s = { fd, 0, y->v->ctx };
+	int r = vfs_read_seq(y->v, path, compare_put, &s);
+	if (r == 0 && lseek(fd, 0, SEEK_SET) != 0)
+		r = rx_fail(y->v->ctx, errno, "%s", strerror(errno));
+	*same = r == 0 && !s.differ;
+	return r;
+}
+
+static int vsync_dir(struct vsync *y, int dirfd, const char *host_path, const char *vpath, unsigned depth);
+
+/* The permission bits of the source, where the format keeps them and they differ. */
+static int vsync_mode(struct vsync *y, const char *vpath, const struct stat *st)
+{
+	struct vfs_attr a;
+	if (!(y->v->has & VFS_HAS_PERMS))
+		return 0;
+	int r = vfs_stat(y->v, vpath, 0, &a);
+	if (r || (a.mode & 07777) == (st->st_mode & 07777))
+		return r;
+	a.mode = (uint16_t)(st->st_mode & 07777);
+	return vfs_setattr(y->v, vpath, VFS_SET_MODE, &a, 1);
+}
+
+static int vsync_entry(struct vsync *y, int dirfd, const char *name, const char *host_path, const char *vpath,
+		       unsigned depth)
+{
+	struct rx_ctx *ctx = y->v->ctx;
+	struct stat st;
+	struct vfs_attr a;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return rx_fail(ctx, errno, "%s: %s", host_path, strerror(errno));
+	uint16_t type = S_ISDIR(st.st_mode) ? VFS_DIR : S_ISLNK(st.st_mode) ? VFS_LINK : S_ISREG(st.st_mode) ? VFS_FILE : 0;
+	if (!type || (type == VFS_LINK && !(y->v->has & VFS_HAS_LINKS))) {
+		warnx_("%s: skipped (%s stores no %s)", host_path, y->v->kind,
+		       type == VFS_LINK ? "symbolic links" : "special files");
+		return 0;
+	}
+	int r = vfs_stat(y->v, vpath, 0, &a);
+	int have = r == 0;
+	if (r == -ENOENT) {
+		rx_clear(ctx);
+		r = 0;
+	}
+	if (r)
+		return r;
+	if (have && (a.mode & VFS_TYPE) != type) {
+		/* A path that changed type is replaced. */
+		if ((r = vfs_remove(y->v, vpath, 1, 1)) != 0)
+			return r;
+		have = 0;
+	}
+	if (!have)
+		y->changed++;
+	if (type == VFS_DIR) {
+		if (!have && (r = vfs_mkdir(y->v, vpath, (uint16_t)(st.st_mode & 07777), 0)) != 0)
+			return r;
+		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return rx_fail(ctx, errno, "%s: %s", host_path, strerror(errno));
+		r = vsync_dir(y, fd, host_path, vpath, depth + 1);
+		close(fd);
+	} else if (type == VFS_FILE) {
+		int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return rx_fail(ctx, errno, "%s: %s", host_path, strerror(errno));
+		int same = 0;
+		if (have && a.size == (uint64_t)st.st_size)
+			r = same_contents(y, vpath, fd, &same);
+		if (r == 0 && !same) {
+			r = vfs_write_fd(y->v, vpath, fd, (uint16_t)(st.st_mode & 07777));
+			y->changed += have;
+		}
+		close(fd);
+		if (r == 0)
+			progress_add(y->bar, (uint64_t)st.st_size);
+	} else {
+		char target[4097];
+		ssize_t len = readlinkat(dirfd, name, target, sizeof(target) - 1);
+		if (len < 0)
+			return rx_fail(ctx, errno, "%s: %s", host_path, strerror(errno));
+		target[len] = 0;
+		char *cur = NULL;
+		int same = have && vfs_readlink(y->v, vpath, &cur) == 0 && !strcmp(cur, target);
+		free(cur);
+		rx_clear(ctx);
+		if (!same && have) {
+			y->changed++;
+			r = vfs_remove(y->v, vpath, 0, 0);
+		}
+		if (r == 0 && !same)
+			r = vfs_symlink(y->v, target, vpath);
+		return r;
+	}
+	return r ? r : vsync_mode(y, vpath, &st);
+}
+
+static int vsync_dir(struct vsync *y, int dirfd, const char *host_path, const char *vpath, unsigned depth)
+{
+	char *arena, **names;
+	if (depth > 4096)
+		return rx_fail(y->v->ctx, ELOOP, "%s: directories nest too deeply", host_path);
+	ssize_t count = import_host_names(dirfd, &arena, &names);
+	if (count < 0)
+		return rx_fail(y->v->ctx, errno, "%s: %s", host_path, strerror(errno));
+	int r = 0;
+	if (y->delete) {
+		struct name_list have;
+		memset(&have, 0, sizeof(have));
+		r = vfs_readdir(y->v, vpath, 1, name_list_add, &have);
+		for (size_t i = 0; i < have.n && r == 0; i++) {
+			if (bsearch(&have.v[i], names, (size_t)count, sizeof(*names), import_names_cmp))
+				continue;
+			char *p = rx_path_join(vpath, have.v[i], strlen(have.v[i]));
+			r = vfs_remove(y->v, p, 1, 1);
+			free(p);
+			y->changed++;
+		}
+		name_list_free(&have);
+	}
+	for (ssize_t i = 0; i < count && r == 0; i++) {
+		char *hp = rx_path_join(host_path, names[i], strlen(names[i]));
+		char *vp = rx_path_join(vpath, names[i], strlen(names[i]));
+		r = vsync_entry(y, dirfd, names[i], hp, vp, depth);
+		free(hp);
+		free(vp);
+	}
+	free(names);
+	free(arena);
+	return r;
+}
+
+/* Does the destination name an archive or the ESP (only the vfs reaches them)? */
+static int sync_needs_vfs(const char *arg)
+{
+	struct rx_ctx ctx = { { 0 }, 0 };
+	struct rx_pathspec s;
+	if (names_member(arg))
+		return 1;
+	if (rx_pathspec_parse(&ctx, arg, &s) != 0)
+		return 0;
+	int yes = s.nseg == 0 && s.partno == RX_PART_AUTO && rx_is_initfs_file(s.image);
+	rx_pathspec_free(&s);
+	return yes;
+}
+
+static int sync_vfs(const char *dir, int fd, const char *arg, struct vsync *y, int verbose, int quiet)
+{
+	struct place p;
+	struct progress bar;
+	struct vfs_attr a;
+	if (place_open(arg, 1, &p)) {
+		close(fd);
+		return EXIT_FAIL;
+	}
+	y->v = p.v;
+	y->bar = &bar;
+	import_bar_init(&bar, "sync", &dir, 1, quiet);
+	int r = vfs_mkdir(p.v, p.path, 0755, 1);
+	if (r == 0)
+		r = vfs_stat(p.v, p.path, 1, &a);
+	if (r == 0 && !vfs_is_dir(&a))
+		r = rx_fail(p.v->ctx, ENOTDIR, "not a directory");
+	if (r == 0)
+		r = vsync_dir(y, fd, dir, p.path, 0);
+	close(fd);
+	if (r) {
+		progress_stop(&bar);
+		place_report(&p, p.path);
+		place_close(&p);
+		return EXIT_FAIL;
+	}
+	if (verbose) {
+		progress_pause();
+		fprintf(stderr, "rximg: %s: %llu entr%s changed\n", p.label, (unsigned long long)y->changed,
+			y->changed == 1 ? "y" : "ies");
+	}
+	int status = place_commit(&p);
+	if (status == EXIT_OK)
+		progress_done(&bar);
+	else
+		progress_stop(&bar);
+	return status;
+}
+
 static const char sync_help[] =
 	"Usage: rximg sync [OPTIONS] DIR IMAGE[:/dest]\n"
 	"Make /dest in the image (default /) match the host directory DIR: new and changed\n"
 	"files, directories and symlinks are written (changed = other size or mtime), modes,\n"
-	"owners and times updated; nothing else is touched. One atomic commit.\n\n"
+	"owners and times updated; nothing else is touched. One atomic commit.\n"
+	"/dest may be inside an initfs archive (disk.img:/boot/initfs:/etc) or on the ESP\n"
+	"(disk.img:esp:/EFI): there files of the same size are compared by contents.\n\n"
 	"  -c, --checksum   compare contents instead of size and mtime (only changed\n"
 	"                   records are rewritten)\n"
 	"      --delete     remove what DIR no longer has\n"
@@ -262,6 +489,14 @@ int cmd_sync(int argc, char **argv)
 	if (fd < 0) {
 		fprintf(stderr, "rximg: %s: %s\n", dir, strerror(errno));
 		return EXIT_FAIL;
+	}
+	if (sync_needs_vfs(argv[optind + 1])) {
+		if (io.owner) {
+			close(fd);
+			return usage_error("sync", "--owner is not available inside an archive or the ESP");
+		}
+		struct vsync y = { .delete = io.delete };
+		return sync_vfs(dir, fd, argv[optind + 1], &y, verbose, quiet);
 	}
 	struct wsession w;
 	if (wsession_open(argv[optind + 1], &w)) {

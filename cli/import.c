@@ -42,14 +42,19 @@ static void bar_step(void *arg, uint64_t bytes)
 	progress_add(arg, bytes);
 }
 
+void import_bar_init(struct progress *bar, const char *verb, const char *const *srcs, int nsrc, int quiet)
+{
+	progress_init(bar, verb, 0, quiet);
+	for (int i = 0; bar->enabled && i < nsrc; i++)
+		bar->total += host_bytes(srcs[i]);
+}
+
 void import_bar_begin(struct progress *bar, struct rfs_tx *tx, const char *verb, const char *const *srcs,
 		      int nsrc, int quiet)
 {
-	progress_init(bar, verb, 0, quiet);
+	import_bar_init(bar, verb, srcs, nsrc, quiet);
 	if (!bar->enabled)
 		return;
-	for (int i = 0; i < nsrc; i++)
-		bar->total += host_bytes(srcs[i]);
 	tx->copied = bar_step;
 	tx->copied_arg = bar;
 }
@@ -72,17 +77,12 @@ static void set_times(struct rfs_node *n, const struct import_opts *o, const str
 	n->mtime_nsec = n->atime_nsec = m.nsec;
 }
 
-static int names_cmp(const void *a, const void *b)
+int import_names_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/*
- * The names in a host directory but . and .., sorted: one buffer holds them
- * all (a directory of a million entries takes tens of MiB, not hundreds).
- * Returns the count, or -1 with errno; *arena and *names are freed by the caller.
- */
-static ssize_t host_names(int dirfd, char **arena, char ***names)
+ssize_t import_host_names(int dirfd, char **arena, char ***names)
 {
 	/* A descriptor of our own: reading through dirfd would move its offset. */
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -119,7 +119,7 @@ static ssize_t host_names(int dirfd, char **arena, char ***names)
 	char **v = rx_xmalloc((n ? n : 1) * sizeof(*v));
 	for (size_t i = 0, off = 0; i < n; i++, off += strlen(a + off) + 1)
 		v[i] = a + off;
-	qsort(v, n, sizeof(*v), names_cmp);
+	qsort(v, n, sizeof(*v), import_names_cmp);
 	*arena = a;
 	*names = v;
 	return (ssize_t)n;
@@ -146,7 +146,7 @@ static int delete_missing(struct rfs_tx *tx, struct rfs_node *dir, const char *i
 	int r = rfs_dir_list(tx->fs, dir, &have, &n);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		char *key = have[i].name;
-		if (bsearch(&key, names, count, sizeof(*names), names_cmp))
+		if (bsearch(&key, names, count, sizeof(*names), import_names_cmp))
 			continue;
 		char *path = rx_path_join(ipath, have[i].name, have[i].len);
 		r = rfs_op_remove(tx, path, 1, 1);
@@ -163,7 +163,7 @@ int import_contents(struct rfs_tx *tx, struct rfs_node *dir, int fd, const char 
 		    struct import_opts *o)
 {
 	char *arena, **names;
-	ssize_t count = host_names(fd, &arena, &names);
+	ssize_t count = import_host_names(fd, &arena, &names);
 	int r = 0;
 	if (count < 0)
 		return rx_fail(tx->fs->ctx, errno, "%s: %s", host_path, strerror(errno));

@@ -16,14 +16,14 @@ int target_parse(struct rx_ctx *ctx, const char *arg, struct target *t)
 		return r;
 	if (s.partno == RX_PART_ESP) {
 		r = rx_fail(ctx, ENOTSUP, "%s: the EFI system partition; this verb works on RedoxFS (ls, stat, cat, "
-			    "cp, get, put, rm, mkdir, mv and truncate reach the ESP)", arg);
+			    "cp, get, put, sync, rm, mkdir, mv and truncate reach the ESP)", arg);
 		rx_pathspec_free(&s);
 		return r;
 	}
 	if (s.nseg > 1) {
 		r = rx_fail(ctx, ENOTSUP, "%s: a path inside an archive; this verb works on the filesystem "
-			    "itself (ls, stat, cat, cp, write, edit, rm, mkdir, mv, ln, chmod, touch and truncate "
-			    "reach inside archives)", arg);
+			    "itself (ls, stat, cat, cp, put, sync, write, edit, rm, mkdir, mv, ln, chmod, touch and "
+			    "truncate reach inside archives)", arg);
 		rx_pathspec_free(&s);
 		return r;
 	}

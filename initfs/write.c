@@ -434,7 +434,7 @@ int ifs_write(struct rx_ctx *ctx, struct ifs_node *root, const struct ifs_write_
 	uint64_t needed = ifs_needed(l, p.end);
 	if (r == 0 && o->max_size && needed > o->max_size)
 		r = rx_fail(ctx, EFBIG, "the archive needs %llu bytes, %llu bytes more than the maximum size "
-			    "of %llu bytes (raise it with --max-size)", (unsigned long long)needed,
+			    "of %llu bytes (rximg initfs verbs take --max-size to raise it)", (unsigned long long)needed,
 			    (unsigned long long)(needed - o->max_size), (unsigned long long)o->max_size);
 	uint8_t *table = NULL;
 	struct wout w = { ctx, fd, NULL, 0, 0 };
