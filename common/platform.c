@@ -366,6 +366,19 @@ int rx_scandir_fd(int dirfd, struct dirent ***out, int (*keep)(const struct dire
 
 /* ---- processes ---- */
 
+int rx_open_elsewhere(int fd)
+{
+#if HAVE_DECL_F_SETLEASE
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) == 0) {
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+		return 0;
+	}
+#else
+	(void)fd;
+#endif
+	return 1;
+}
+
 int rx_pipe_cloexec(int fds[2])
 {
 #if HAVE_PIPE2

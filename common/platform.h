@@ -99,6 +99,14 @@ int64_t rx_copy_range(int in_fd, uint64_t in_off, int out_fd, uint64_t out_off, 
 int rx_scandir_fd(int dirfd, struct dirent ***out, int (*keep)(const struct dirent *),
 		  int (*cmp)(const struct dirent **, const struct dirent **));
 
+/*
+ * Might the file open on fd be open other than through fd, in this process or
+ * another? 0 when the system can tell that it is not (Linux grants a write
+ * lease only then: one is taken and given back at once), which spares looking
+ * through every process's open files; 1 when it may be, or cannot be told.
+ */
+int rx_open_elsewhere(int fd);
+
 /* A pipe whose ends close on exec. 0, or -1 with errno. */
 int rx_pipe_cloexec(int fds[2]);
 

@@ -390,6 +390,7 @@ void rx_lock_user_name(const struct rx_lock_user *u, char *buf, size_t cap)
 
 /* ---- Taking the locks ---- */
 
+
 /* The refusal when rximg's flock is taken. */
 static int flock_refusal(struct rx_ctx *ctx, int fd)
 {
@@ -487,7 +488,7 @@ int rx_lock_image(struct rx_ctx *ctx, int fd)
 		return rx_fail(ctx, EBUSY, "in use by %s holding a lock on it (byte %d); stop %s first",
 			       who, u.byte, qemu ? "the VM" : "it");
 	}
-	long pid = file_user(&st, 1);
+	long pid = rx_open_elsewhere(fd) ? file_user(&st, 1) : 0;
 	if (pid) {
 		char name[64];
 		set_locks(fd, &writer_set, F_UNLCK);

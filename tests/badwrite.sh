@@ -311,6 +311,10 @@ else
 	skip "open for writing by another process" "this build does not look at other processes (no /proc, no libproc, or --disable-proc-lookup)"
 fi
 unhold
+# Open only for reading, without a lock (a viewer, a checksum): writing goes ahead.
+hold sh -c "exec 3<\"\$2\"; $waiter" sh "$WORK" "$IMG"
+ok "open for reading by another process (no lock): put still writes" "$R" put "$SRC/hf" "$I:/while-read"
+unhold
 hold $PY -c '
 import fcntl, os, sys, time
 f = open(sys.argv[2], "rb")

@@ -19,6 +19,15 @@ static int tap_n, tap_failed;
 			printf("#   failed at %s:%d\n", __FILE__, __LINE__);           \
 	} while (0)
 
+/* A test this host cannot run, with the reason. */
+#define tap_skip(...)                                                                  \
+	do {                                                                           \
+		tap_n++;                                                               \
+		printf("ok %d # SKIP ", tap_n);                                        \
+		printf(__VA_ARGS__);                                                   \
+		putchar('\n');                                                         \
+	} while (0)
+
 static inline int tap_done(void)
 {
 	printf("1..%d\n", tap_n);

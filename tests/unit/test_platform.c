@@ -5,6 +5,9 @@
  * bypasses it; then the fallbacks of the other seam calls.
  */
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -280,6 +283,63 @@ static void test_advise(const char *dir)
 	free(buf);
 }
 
+/* Never a wrong "no one else": a second descriptor, here or in a child, is always seen. */
+static void test_open_elsewhere(const char *dir)
+{
+	char *path = rx_xasprintf("%s/lease", dir);
+	int fd = open(path, O_RDWR | O_CREAT, 0600);
+	ok(fd >= 0, "a file to ask about");
+	int alone = rx_open_elsewhere(fd), leases = 0;
+#if HAVE_DECL_F_SETLEASE
+	/* Whether this filesystem grants leases to us at all (overlay and network ones may not). */
+	leases = fcntl(fd, F_SETLEASE, F_WRLCK) == 0;
+	if (leases)
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+#endif
+	if (leases)
+		ok(alone == 0, "open once: no one else has it (the lease was granted)");
+	else
+		ok(alone == 1, "no leases here: always maybe");
+	int rd = open(path, O_RDONLY);
+	ok(rd >= 0 && rx_open_elsewhere(fd) == 1, "open a second time for reading: maybe");
+	close(rd);
+	int wr = open(path, O_WRONLY);
+	ok(wr >= 0 && rx_open_elsewhere(fd) == 1, "open a second time for writing: maybe");
+	close(wr);
+	int sync_pipe[2];
+	ok(pipe(sync_pipe) == 0, "a pipe to the child");
+	pid_t child = fork();
+	if (child == 0) {
+		int cfd = open(path, O_RDONLY);
+		char c = cfd >= 0 ? 'y' : 'n';
+		close(fd);
+		if (write(sync_pipe[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char c = 0;
+	ok(read(sync_pipe[0], &c, 1) == 1 && c == 'y', "a child opened it");
+	ok(rx_open_elsewhere(fd) == 1, "open in another process: maybe");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(sync_pipe[0]);
+	close(sync_pipe[1]);
+	if (leases) {
+		ok(rx_open_elsewhere(fd) == 0, "once the others are closed: no one else again");
+		/* The lease is given back: another open does not wait for it to be broken. */
+		time_t t0 = time(NULL);
+		int again = open(path, O_RDWR);
+		ok(again >= 0 && time(NULL) - t0 < 2, "no lease is left behind to break");
+		close(again);
+	} else {
+		tap_skip("no leases on %s: the answer is always maybe", dir);
+	}
+	close(fd);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/rximg-test-platform-XXXXXX";
@@ -290,6 +350,7 @@ int main(void)
 	test_copy(dir);
 	test_scandir(dir);
 	test_advise(dir);
+	test_open_elsewhere(dir);
 
 	uint8_t r1[600] = { 0 }, r2[600] = { 0 };
 	ok(rx_random_bytes(r1, sizeof(r1)) == 0 && rx_random_bytes(r2, sizeof(r2)) == 0 &&
