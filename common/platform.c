@@ -1,5 +1,6 @@
 /* The platform seam (see platform.h): one implementation per configure result. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,10 +370,20 @@ int rx_scandir_fd(int dirfd, struct dirent ***out, int (*keep)(const struct dire
 int rx_open_elsewhere(int fd)
 {
 #if HAVE_DECL_F_SETLEASE
-	if (fcntl(fd, F_SETLEASE, F_WRLCK) == 0) {
+	/*
+	 * Someone opening the file while the lease is held breaks it, which sends
+	 * us SIGIO, deadly by default: ignored meanwhile, such a signal is dropped
+	 * (the opener waits only until the lease is given back, at once).
+	 */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	sigemptyset(&ign.sa_mask);
+	if (sigaction(SIGIO, &ign, &old) != 0)
+		return 1;
+	int alone = fcntl(fd, F_SETLEASE, F_WRLCK) == 0;
+	if (alone)
 		fcntl(fd, F_SETLEASE, F_UNLCK);
-		return 0;
-	}
+	sigaction(SIGIO, &old, NULL);
+	return !alone;
 #else
 	(void)fd;
 #endif

@@ -332,6 +332,19 @@ static void test_open_elsewhere(const char *dir)
 		int again = open(path, O_RDWR);
 		ok(again >= 0 && time(NULL) - t0 < 2, "no lease is left behind to break");
 		close(again);
+		/* Another process opening the file while the lease is held must not kill us (SIGIO). */
+		pid_t parent = getpid(), opener = fork();
+		if (opener == 0) {
+			while (getppid() == parent)	/* a killed parent must not leave us looping */
+				close(open(path, O_RDONLY));
+			_exit(0);
+		}
+		int answers = 0;
+		for (int i = 0; i < 20000; i++)
+			answers += rx_open_elsewhere(fd) == 1;
+		kill(opener, SIGKILL);
+		waitpid(opener, NULL, 0);
+		ok(1, "20000 asks while another process opens the file over and over: alive (%d maybe)", answers);
 	} else {
 		tap_skip("no leases on %s: the answer is always maybe", dir);
 	}
