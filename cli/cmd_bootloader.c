@@ -458,9 +458,13 @@ static int do_install(const char *path, const char *efi, const char *arch_name, 
 		char p[64];
 		snprintf(p, sizeof(p), "/EFI/BOOT/%s", name);
 		fat_set_time(e.fat, (int64_t)now_time().sec);
-		if (fat_lookup(e.fat, p, &old) == 0 && !fat_is_dir(&old) && strlen(old.name) < sizeof(kept_name))
+		r = fat_lookup(e.fat, p, &old);
+		if (r == 0 && !fat_is_dir(&old) && strlen(old.name) < sizeof(kept_name))
 			name = strcpy(kept_name, old.name);
-		rx_clear(&ctx);
+		if (r == -ENOENT) {
+			rx_clear(&ctx);
+			r = 0;
+		}
 	}
 	if (!r && !strcmp(img->container->kind, "block device")) {
 		if (!force)

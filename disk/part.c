@@ -149,20 +149,24 @@ int rx_gpt_read_copy(struct rx_dev *dev, uint64_t lba, uint64_t last_lba, uint8_
  * The disk size a GPT header at LBA 1 describes (its backup header is the
  * last sector), or 0. A truncated copy of a disk is probed at its full size,
  * so its partitions are still listed (and cut to what the image holds).
+ * 0, or -errno when the sector cannot be read.
  */
-static uint64_t gpt_disk_size(struct rx_dev *dev)
+static int gpt_disk_size(struct rx_dev *dev, uint64_t *size)
 {
 	uint8_t h[SECTOR];
-	if (dev->size < 2 * SECTOR || rx_dev_read(dev, h, sizeof(h), SECTOR) != 0) {
-		rx_clear(dev->ctx);
+	*size = 0;
+	if (dev->size < 2 * SECTOR)
 		return 0;
-	}
+	int r = rx_dev_read(dev, h, sizeof(h), SECTOR);
+	if (r)
+		return r;
 	if (memcmp(h, "EFI PART", 8) != 0)
 		return 0;
 	uint64_t backup = get_le64(h + 32);
 	if (backup >= (UINT64_C(1) << 53) / SECTOR)
 		return 0;	/* nonsense: the header's own checks will refuse it */
-	return (backup + 1) * SECTOR;
+	*size = (backup + 1) * SECTOR;
+	return 0;
 }
 
 /* 1 found (out filled), 0 no GPT, <0 error. */
@@ -178,8 +182,12 @@ static int read_gpt(struct rx_dev *dev, const uint8_t *mbr, struct rx_parttable 
 	char *pwhy = out->gpt_primary_problem, *bwhy = out->gpt_backup_problem;
 	size_t pcap = sizeof(out->gpt_primary_problem), bcap = sizeof(out->gpt_backup_problem);
 	/* A truncated copy of a disk is read at the size its table states; parts are cut later. */
-	uint64_t last_lba = RX_MAX(sectors, gpt_disk_size(dev) / SECTOR) - 1;
-	int r = rx_gpt_read_copy(dev, 1, last_lba, hdr, &e, pwhy, pcap);
+	uint64_t stated;
+	int r = gpt_disk_size(dev, &stated);
+	if (r)
+		return r;
+	uint64_t last_lba = RX_MAX(sectors, stated / SECTOR) - 1;
+	r = rx_gpt_read_copy(dev, 1, last_lba, hdr, &e, pwhy, pcap);
 	if (r == 1) {
 		/* The backup is judged too (info warns about it; writers refuse a disk with one damaged). */
 		uint64_t alt = get_le64(hdr + 32);

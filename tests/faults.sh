@@ -47,6 +47,31 @@ verify_fs() {
 	return 0
 }
 
+# The ESP of the whole disk $1 (partition 2, bytes 1 MiB..2 MiB, as create lays out an 8 MiB
+# disk) is consistent for fsck.fat -n, its loader is one of the files $2 and $3, and the
+# RedoxFS beside it checks clean and is unchanged ($ESP_FS_MAN): a fault in the ESP never
+# reaches it. FAT has no transactions: a cut between writing the new chain and pointing the
+# entry at it leaves that chain allocated and unused (fsck.fat "reclaims" it; the two FAT
+# copies then differ in those entries only), as leaked clusters are allowed in qcow2 above.
+# Anything else fsck.fat says is damage.
+verify_esp() {
+	dd if="$1" of="$WORK/v.esp" bs=1M skip=1 count=1 status=none
+	fsck.fat -n "$WORK/v.esp" >"$WORK/v.out" 2>&1
+	if grep -v -E '^(fsck\.fat [0-9.]+ \(.*\)|FATs differ but appear to be intact\.|  Using first FAT\.|Reclaimed [0-9]+ unused clusters \([0-9]+ bytes\)\.|Leaving filesystem unchanged\.|/.*: [0-9]+ files, [0-9]+/[0-9]+ clusters|)$' \
+		"$WORK/v.out" >"$WORK/v.bad"; then
+		echo "# fsck.fat -n finds damage:"; sed 's/^/#   /' "$WORK/v.out" | head -8; return 1
+	fi
+	if ! mtype -i "$WORK/v.esp" ::/EFI/BOOT/BOOTAA64.EFI >"$WORK/v.efi" 2>"$WORK/v.out" ||
+		{ ! cmp -s "$WORK/v.efi" "$2" && ! cmp -s "$WORK/v.efi" "$3"; }; then
+		echo "# the loader is neither the old nor the new one"; sed 's/^/#   /' "$WORK/v.out" | head -3; return 1
+	fi
+	"$R" manifest "$1" >"$WORK/v.man" 2>&1
+	if ! "$R" check -q "$1" >"$WORK/v.out" 2>&1 || ! cmp -s "$WORK/v.man" "$ESP_FS_MAN"; then
+		echo "# the RedoxFS beside the ESP changed or is damaged"; return 1
+	fi
+	return 0
+}
+
 # plan R W F SEEDS MAX: the fault specs, one a line; an even sample of at most MAX.
 plan() {
 	awk -v r="$1" -v w="$2" -v f="$3" -v seeds="$4" 'BEGIN {
@@ -66,6 +91,8 @@ plan() {
 #   MODE fs: TARGET is an image holding a RedoxFS, restored from BASE before each run.
 #   MODE new: TARGET is a file the command creates (it must not exist before).
 #   MODE replace: TARGET (restored from BASE) is replaced whole by the command.
+#   MODE esp: TARGET is a whole disk (restored from BASE) whose ESP the command
+#   changes: see verify_esp ($ESP_OLD and $ESP_NEW are the loader before and after).
 # COMMAND is evaluated by sh with $T naming the target. The points are shared
 # among $FAULT_JOBS lanes (default 2), each with its own copy of the target.
 sweep() {
@@ -84,6 +111,8 @@ sweep() {
 	if [ "$mode" = fs ]; then
 		"$R" manifest "$T" >"$WORK/new.man"
 		verify_fs "$T" "$WORK/new.man" "$WORK/new.man" || { fail "$name: the uninterrupted run leaves a clean image"; return; }
+	elif [ "$mode" = esp ]; then
+		verify_esp "$T" "$ESP_NEW" "$ESP_NEW" || { fail "$name: the uninterrupted run leaves the new loader"; return; }
 	fi
 	[ "$old" != "$new" ] || { fail "$name: the command changes something"; return; }
 	set -- $(echo "$counts" | sed 's/[a-z]*=//g')
@@ -158,11 +187,16 @@ lane() {
 		case $known in
 		*" $s "*) ;;
 		*)
-			if [ "$mode" != fs ]; then
+			if [ "$mode" != fs ] && [ "$mode" != esp ]; then
 				echo "# $name: $spec: $T is neither the old nor the new file"; bad=1; break
 			fi
 			checked=$((checked + 1))
-			if ! verify_fs "$T" "$WORK/../old.man" "$WORK/../new.man"; then
+			if [ "$mode" = esp ]; then
+				verify_esp "$T" "$ESP_OLD" "$ESP_NEW"
+			else
+				verify_fs "$T" "$WORK/../old.man" "$WORK/../new.man"
+			fi
+			if [ $? -ne 0 ]; then
 				echo "# $name: $spec: the image is damaged (see above)"; bad=1
 				cp "$T" "$WORK/../../faults-failed-$(basename "$T")" 2>/dev/null
 				break
@@ -328,6 +362,21 @@ $PY "$top_srcdir/tests/tools/mkpe.py" --size 65536 --seed fa "$WORK/loader.efi"
 sweep "create a whole disk with a loader and a tree" new "$WORK/disk.img" "" 520 14 \
 	'"$RXIMG" create -q "$T" --size 8M --bootloader "'"$WORK"'/loader.efi" --from "'"$SRC"'/etc"'
 writer_done create
+
+# Replacing the EFI application in the ESP of a whole disk: the ESP stays consistent (FAT has
+# no transactions, so the new file's chain is written and flushed before the entry points to
+# it, and the old chain is freed last) and the loader is the old or the new one.
+if command -v fsck.fat >/dev/null && command -v mtype >/dev/null; then
+	$PY "$top_srcdir/tests/tools/mkpe.py" --size 70000 --seed fb "$WORK/loader2.efi"
+	"$R" create -q "$WORK/esp-base.img" --size 8M --bootloader "$WORK/loader.efi" --from "$SRC/etc"
+	ESP_OLD=$WORK/loader.efi ESP_NEW=$WORK/loader2.efi ESP_FS_MAN=$WORK/esp-fs.man
+	"$R" manifest "$WORK/esp-base.img" >"$ESP_FS_MAN"
+	sweep "bootloader install replacing the EFI application" esp "$WORK/disk.img" "$WORK/esp-base.img" 300 14 \
+		'"$RXIMG" bootloader install "$T" "'"$WORK"'/loader2.efi"'
+	writer_done "bootloader install"
+else
+	skip "bootloader install replacing the EFI application" "needs fsck.fat and mtype"
+fi
 
 diag "injection points in total: $total"
 done_testing
