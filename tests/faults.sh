@@ -57,11 +57,14 @@ verify_fs() {
 verify_esp() {
 	dd if="$1" of="$WORK/v.esp" bs=1M skip=1 count=1 status=none
 	fsck.fat -n "$WORK/v.esp" >"$WORK/v.out" 2>&1
-	if grep -v -E '^(fsck\.fat [0-9.]+ \(.*\)|FATs differ but appear to be intact\.|  Using first FAT\.|Reclaimed [0-9]+ unused clusters \([0-9]+ bytes\)\.|Leaving filesystem unchanged\.|/.*: [0-9]+ files, [0-9]+/[0-9]+ clusters|)$' \
+	if grep -v -E '^(fsck\.fat [0-9.]+ \(.*\)|FATs differ but appear to be intact\.|  Using first FAT\.|Reclaimed [0-9]+ unused clusters? \([0-9]+ bytes\)\.|Leaving filesystem unchanged\.|/.*: [0-9]+ files?, [0-9]+/[0-9]+ clusters?|)$' \
 		"$WORK/v.out" >"$WORK/v.bad"; then
 		echo "# fsck.fat -n finds damage:"; sed 's/^/#   /' "$WORK/v.out" | head -8; return 1
 	fi
-	if ! mtype -i "$WORK/v.esp" ::/EFI/BOOT/BOOTAA64.EFI >"$WORK/v.efi" 2>"$WORK/v.out" ||
+	# Old state "none": the ESP had no loader; then none at all is the old state.
+	if [ "$2" = none ] && ! mdir -i "$WORK/v.esp" ::/EFI/BOOT/BOOTAA64.EFI >/dev/null 2>&1; then
+		:
+	elif ! mtype -i "$WORK/v.esp" ::/EFI/BOOT/BOOTAA64.EFI >"$WORK/v.efi" 2>"$WORK/v.out" ||
 		{ ! cmp -s "$WORK/v.efi" "$2" && ! cmp -s "$WORK/v.efi" "$3"; }; then
 		echo "# the loader is neither the old nor the new one"; sed 's/^/#   /' "$WORK/v.out" | head -3; return 1
 	fi
@@ -366,16 +369,23 @@ writer_done create
 # Replacing the EFI application in the ESP of a whole disk: the ESP stays consistent (FAT has
 # no transactions, so the new file's chain is written and flushed before the entry points to
 # it, and the old chain is freed last) and the loader is the old or the new one.
-if command -v fsck.fat >/dev/null && command -v mtype >/dev/null; then
+if command -v fsck.fat >/dev/null && command -v mtype >/dev/null && command -v mdir >/dev/null; then
 	$PY "$top_srcdir/tests/tools/mkpe.py" --size 70000 --seed fb "$WORK/loader2.efi"
 	"$R" create -q "$WORK/esp-base.img" --size 8M --bootloader "$WORK/loader.efi" --from "$SRC/etc"
 	ESP_OLD=$WORK/loader.efi ESP_NEW=$WORK/loader2.efi ESP_FS_MAN=$WORK/esp-fs.man
 	"$R" manifest "$WORK/esp-base.img" >"$ESP_FS_MAN"
 	sweep "bootloader install replacing the EFI application" esp "$WORK/disk.img" "$WORK/esp-base.img" 300 14 \
 		'"$RXIMG" bootloader install "$T" "'"$WORK"'/loader2.efi"'
+	# Into an ESP without one: /EFI and /EFI/BOOT are made first.
+	cp "$WORK/esp-base.img" "$WORK/esp-empty.img"
+	"$R" rm -r "$WORK/esp-empty.img:esp:/EFI"
+	ESP_OLD=none
+	sweep "bootloader install into an ESP without a loader" esp "$WORK/disk.img" "$WORK/esp-empty.img" 330 16 \
+		'"$RXIMG" bootloader install "$T" "'"$WORK"'/loader2.efi"'
 	writer_done "bootloader install"
 else
-	skip "bootloader install replacing the EFI application" "needs fsck.fat and mtype"
+	skip "bootloader install replacing the EFI application" "needs fsck.fat and mtools"
+	skip "bootloader install into an ESP without a loader" "needs fsck.fat and mtools"
 fi
 
 diag "injection points in total: $total"
