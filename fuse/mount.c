@@ -744,10 +744,6 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	fuse_reply_err(req, r ? EIO : 0);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	fuse_reply_err(req, 0);
-}
 
 /* ---- directories ---- */
 
@@ -970,7 +966,11 @@ static const struct fuse_lowlevel_ops ops = {
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
-	.flush = op_flush,
+	/*
+	 * No .flush: close(2) has nothing to do here (data reaches the filesystem
+	 * by write, and commits by fsync or unmount), and without it the kernel
+	 * stops sending FLUSH after the first ENOSYS: one round trip less per close.
+	 */
 	.release = op_release,
 	.fsync = op_fsync,
 	.opendir = op_opendir,
