@@ -361,9 +361,11 @@ int fat_write_file(struct fat_fs *fs, const char *path, fat_source_fn src, void 
 			break;
 	}
 	free(buf);
-	/* New data lands before anything points at it; then the chain, then the entry. */
-	if (!r)
-		r = rx_dev_flush(fs->dev);
+	/*
+	 * The data and its chain land (fat_commit flushes them) before the entry
+	 * points at them: a chain that lands without its data is only allocated
+	 * space no entry uses yet, so both go in one flush.
+	 */
 	if (!r)
 		r = fat_commit(fs);
 	if (r) {
@@ -441,8 +443,7 @@ int fat_mkdir(struct fat_fs *fs, const char *path)
 		set_entry_cluster(fs, cl + FAT_DIRENT, parent.is_root ? 0 : parent.first_cluster, 0);
 		r = rx_dev_write(fs->dev, cl, fs->b.cluster_size, fat_cluster_off(fs, c));
 		free(cl);
-		if (!r)
-			r = rx_dev_flush(fs->dev);
+		/* The cluster and its chain entry in one flush, as for a file's data. */
 		if (!r)
 			r = fat_commit(fs);
 		if (r)

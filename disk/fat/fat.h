@@ -17,13 +17,14 @@
  * Writing has no journal to lean on, so the guarantee comes from the order of
  * writes (each step is flushed before the next begins):
  *   1. FAT32: the FSInfo free count is set to "unknown" (always valid);
- *   2. new data goes into clusters that are free on disk;
- *   3. the new chains are linked in FAT 1, then in FAT 2;
- *   4. the directory changes (a new entry's long-name slots are placed in the
+ *   2. new data goes into clusters that are free on disk, and the new chains
+ *      are linked in FAT 1 and FAT 2 (one step: a chain that lands without
+ *      its data is only space that no entry uses yet);
+ *   3. the directory changes (a new entry's long-name slots are placed in the
  *      same sector as its short entry whenever they fit; replacing a file
  *      rewrites only its short entry);
- *   5. clusters that are no longer referenced are freed in FAT 1, then FAT 2;
- *   6. FAT32: the FSInfo free count and next-free hint are written.
+ *   4. clusters that are no longer referenced are freed in FAT 1, then FAT 2;
+ *   5. FAT32: the FSInfo free count and next-free hint are written.
  * A kill at any instant (assuming sector writes are atomic) leaves every file
  * with its old or its new content, never cross-linked or truncated: at worst
  * `fsck.fat -n` reports lost clusters (the new chain not yet linked in, or the
