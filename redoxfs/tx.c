@@ -543,13 +543,27 @@ int rfs_tx_checkpoint(struct rfs_tx *tx)
 	return r;
 }
 
+static int same_ptr(struct rfs_ptr a, struct rfs_ptr b)
+{
+	return a.addr == b.addr && a.hash == b.hash;
+}
+
+/* Field by field: the struct's padding holds nothing defined to compare. */
+static int same_header(const struct rfs_header *a, const struct rfs_header *b)
+{
+	return a->version == b->version && !memcmp(a->uuid, b->uuid, sizeof(a->uuid)) && a->size == b->size &&
+	       a->generation == b->generation && same_ptr(a->tree, b->tree) && same_ptr(a->alloc, b->alloc) &&
+	       same_ptr(a->release, b->release) && a->hash == b->hash && a->encrypted == b->encrypted &&
+	       !memcmp(a->raw, b->raw, sizeof(a->raw));
+}
+
 int rfs_tx_commit(struct rfs_tx *tx)
 {
 	struct rfs *fs = tx->fs;
 	int r = 0;
 
 	if (!tx->rebuild && tx->ndirty == 0 && tx->deferred.count == 0 && tx->records_written == 0 &&
-	    memcmp(&fs->hdr, &tx->saved, sizeof(fs->hdr)) == 0) {
+	    same_header(&fs->hdr, &tx->saved)) {
 		tx_free_all(tx);	/* nothing changed: no new generation */
 		return 0;
 	}
