@@ -5,7 +5,7 @@ SCRIPT lines: "send TEXT" (C escapes: \\t, \\n, \\x04), "expect REGEX" (wait up 
 10 s for it in the output so far, from the last match on). Exit status 0 when
 every expect matched and the program exited 0; the whole output goes to stdout.
 """
-import os, pty, re, select, signal, sys, time
+import fcntl, os, pty, re, select, signal, struct, sys, termios, time
 
 def main():
     sep = sys.argv.index("--")
@@ -13,6 +13,8 @@ def main():
     cmd = sys.argv[sep + 1:]
     pid, fd = pty.fork()
     if pid == 0:
+        # Wide enough that a long prompt (a deep build path) never wraps mid-pattern.
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 1000, 0, 0))
         os.execvp(cmd[0], cmd)
     out = b""
     pos = 0
