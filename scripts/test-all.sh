@@ -17,6 +17,7 @@ total_fail=0
 run_suite() {  # run_suite DIR CONFIGURE-ARGS...
 	dir=$1
 	shift
+	stage_start=$(date +%s)
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	(cd "$dir" && "$top/configure" -q --enable-werror "$@" && make -j"$(nproc)" -s)
@@ -27,6 +28,7 @@ run_suite() {  # run_suite DIR CONFIGURE-ARGS...
 	f=$(cat "$dir"/tests/*.trs "$dir"/tests/unit/*.trs 2>/dev/null | grep -c '^:test-result: \(FAIL\|XPASS\|ERROR\)' || true)
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
+	echo "$dir: $p passed, $f failed ($(($(date +%s) - stage_start)) s)"
 	if [ "$status" -ne 0 ]; then
 		for log in "$dir"/tests/*.log "$dir"/tests/unit/*.log; do
 			grep -q '^not ok' "$log" 2>/dev/null && { echo "== $log"; grep -B2 -A20 '^not ok' "$log" | head -80; }
