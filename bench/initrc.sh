@@ -10,7 +10,7 @@
 #   RXIMG defaults to ./rximg; INITFS to the golden initfs-bootstrap.img
 #   (decompressed from ../shared/golden), or give any initfs archive.
 # Environment: BENCH_RUNS=20, TMPDIR (where the disk goes; default /tmp).
-# Prints the median and minimum of each way, in milliseconds.
+# Prints the median and minimum of each way, in milliseconds. Needs hyperfine.
 set -euo pipefail
 
 RXIMG=${1:-./rximg}
@@ -38,35 +38,34 @@ rm -f "$W/bulk"
 "$RXIMG" cat "$W/base.img:/boot/initfs:/etc/init.rc" | grep -q . ||
 	{ echo "initrc.sh: the archive has no /etc/init.rc" >&2; exit 1; }
 
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# Each way is a script of its own, timed by hyperfine (no shell around the timed run,
+# so the figure is the way's own, not a date(1) or shell start-up besides); a fresh
+# copy of the disk is made and synced before each run, outside the timed region.
+cat >"$W/way_rximg" <<EOF
+#!/bin/sh
+EDITOR='sed -i 1s/\$/#/' VISUAL= exec "$RXIMG" edit "$W/disk.img:/boot/initfs:/etc/init.rc"
+EOF
+cat >"$W/way_users" <<EOF
+#!/bin/sh
+set -e
+rm -rf "$W/x" "$W/x.bootstrap" "$W/x.initfs-meta" "$W/new.initfs"
+"$RXIMG" initfs extract "$W/disk.img:/boot/initfs" "$W/x" >/dev/null
+sed -i '1s/\$/#/' "$W/x/etc/init.rc"
+"$RXIMG" initfs repack "$W/x" -o "$W/new.initfs" >/dev/null 2>&1
+"$RXIMG" put "$W/new.initfs" "$W/disk.img:/boot/initfs"
+EOF
+chmod +x "$W/way_rximg" "$W/way_users"
 
-way_rximg() {
-	EDITOR="sed -i 1s/\$/#/" VISUAL= "$RXIMG" edit "$W/disk.img:/boot/initfs:/etc/init.rc" 2>/dev/null
-}
-way_users() {
-	rm -rf "$W/x" "$W/x.bootstrap" "$W/x.initfs-meta" "$W/new.initfs"
-	"$RXIMG" initfs extract "$W/disk.img:/boot/initfs" "$W/x" >/dev/null
-	sed -i '1s/$/#/' "$W/x/etc/init.rc"
-	"$RXIMG" initfs repack "$W/x" -o "$W/new.initfs" >/dev/null 2>&1
-	"$RXIMG" put "$W/new.initfs" "$W/disk.img:/boot/initfs"
-}
-
-for way in way_rximg way_users; do
-	: >"$W/$way.t"
-	for i in $(seq "$RUNS"); do
-		cp --sparse=always "$W/base.img" "$W/disk.img"
-		sync
-		t0=$(now_ns)
-		$way
-		t1=$(now_ns)
-		echo $(( (t1 - t0) / 1000 )) >>"$W/$way.t"
-	done
-	"$RXIMG" check -q "$W/disk.img"
-done
 printf '| way | median ms | min ms |\n|---|---:|---:|\n'
 for way in way_rximg way_users; do
-	med=$(median <"$W/$way.t")
-	min=$(sort -n "$W/$way.t" | head -1)
-	printf '| %s | %.1f | %.1f |\n' "${way#way_}" "$(echo "$med / 1000" | bc -l)" "$(echo "$min / 1000" | bc -l)"
+	hyperfine -N -r "$RUNS" --prepare "sh -c 'cp --sparse=always $W/base.img $W/disk.img && sync'" \
+		--export-json "$W/$way.json" "$W/$way" >&2
+	"$RXIMG" check -q "$W/disk.img"
+	python3 - "$W/$way.json" "${way#way_}" <<'PY'
+import json, sys
+t = sorted(json.load(open(sys.argv[1]))["results"][0]["times"])
+n = len(t)
+med = t[n // 2] if n % 2 else (t[n // 2 - 1] + t[n // 2]) / 2
+print("| %s | %.1f | %.1f |" % (sys.argv[2], med * 1000, t[0] * 1000))
+PY
 done
