@@ -41,10 +41,11 @@ overall=0
 run_suite build-test || overall=1
 
 # valgrind memcheck over the CLI: scripts chosen for the verbs they cover
-# (diff reads and compares whole trees; parttable: GPT, MBR, partitions) within
-# ~5 minutes (tests/hostile.sh would take over an hour under valgrind).
+# (verbs: every verb of the command line, writers and their commits included;
+# diff reads and compares whole trees; parttable: GPT, MBR, partitions) within
+# ~6 minutes (tests/hostile.sh would take over an hour under valgrind).
 # Any error or leak in any rximg run is written to a log of its own.
-VALGRIND_TESTS=${VALGRIND_TESTS:-tests/diff.sh tests/parttable.sh}
+VALGRIND_TESTS=${VALGRIND_TESTS:-tests/verbs.sh tests/diff.sh tests/parttable.sh}
 vg_logs=$top/build-test/tests/work/valgrind
 rm -rf "$vg_logs"
 mkdir -p "$vg_logs"
