@@ -98,4 +98,22 @@ ok "info of the whole disk" sh -c "'$R' info disk.img | grep -q '^Partitions: gp
 ok "diff of two whole disks" sh -c "'$R' diff disk.img like.img >dd.out; [ \$? -le 1 ]"
 ok "check of the whole disk" "$R" check -q disk.img
 
+# manifest --json on bad input: a clear error and no JSON, or valid JSON of what is intact.
+head -c 1000000 fs.img >trunc.img
+ok "manifest --json of a truncated image fails cleanly" fails_cleanly "trunc.img" "$R" manifest --json trunc.img
+ok "... and prints nothing on standard output" test ! -s "$WORK/.fc.out"
+cp fs.img dmg.img
+blk=$("$R" stat --json dmg.img:/etc/hostname | sed -n 's/.*"node_block":\([0-9]*\).*/\1/p')
+off=$("$R" info --json dmg.img | sed -n 's/.*"redoxfs":{[^}]*"offset":"\{0,1\}\([0-9]*\).*/\1/p')
+dd if=/dev/zero of=dmg.img bs=4096 seek=$(( ${off:-0} / 4096 + ${blk:-0} )) count=1 conv=notrunc status=none
+"$R" manifest --json dmg.img >mj.out 2>mj.err
+rc=$?
+ok "manifest --json with a damaged file node: exit 1, the error names the file" \
+	sh -c "[ $rc -eq 1 ] && grep -q '/etc/hostname' mj.err"
+ok "... and what is intact is still valid JSON" $PY -c "
+import json, sys
+d = json.load(open('mj.out'))
+paths = {e['path'] for e in d}
+sys.exit(0 if '/bin/prog' in paths and '/etc' in paths else 1)"
+
 done_testing
