@@ -10,62 +10,23 @@
 #     middle of heavy writes, SIGTERM, mount -- COMMAND; 7. locking against other writers.
 # Skipped as a whole, with the reason, where FUSE cannot be used.
 . "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/mountlib.sh"
 
 umask 022
 R=$RXIMG
 PY=${PYTHON3:-python3}
 TOOLS="$top_srcdir/tests/tools"
 H="$TOOLS/mount_helpers.py"
-MPS=""		# every mountpoint made, to unmount whatever is left at exit
 PIDFILES=""	# pid files of servers started with --pid-file
 HELPERS=""	# background helper processes still running
 ROOT=0
 [ "$(id -u)" = 0 ] && ROOT=1
 
 # ---------------------------------------------------------------------------------------
-# Mounts and their cleanup.
+# Mounts and their cleanup (tests/mountlib.sh: mount_img, is_mounted, unmount_all, ...).
 
 new_mp() {  # new_mp NAME: make a mountpoint, print its physical path
 	mkdir -p "$WORK/mnt/$1" && (cd "$WORK/mnt/$1" && pwd -P)
-}
-
-is_mounted() {  # is_mounted DIR (also true for a mount whose server died)
-	awk -v mp="$1" '$5 == mp { found = 1 } END { exit !found }' /proc/self/mountinfo
-}
-
-not_mounted() { ! is_mounted "$1"; }
-
-lazy_unmount() {
-	fusermount3 -u -z "$1" 2>/dev/null || umount -l "$1" 2>/dev/null
-}
-
-# A sanitizer build's mount server runs detached, its stderr on /dev/null: its reports go
-# to files instead, and each section ends by checking that there are none.
-SAN="$WORK/sanitizer"
-mkdir -p "$SAN/seen"
-rxmount() {  # rxmount ARGS...: rximg mount ARGS...
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SAN/mount" \
-	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SAN/mount:print_stacktrace=1" \
-		"$R" mount "$@"
-}
-
-mount_img() {  # mount_img MOUNTPOINT ARGS...: rximg mount ARGS... MOUNTPOINT, remembered for cleanup
-	local mp=$1
-	shift
-	MPS="$MPS $mp"
-	rxmount "$@" "$mp"
-}
-
-no_sanitizer_reports() {
-	local f found=0
-	for f in "$SAN"/mount.*; do
-		[ -e "$f" ] || continue
-		found=1
-		echo "== $f"
-		head -n 30 "$f"
-		mv "$f" "$SAN/seen/"
-	done
-	[ $found = 0 ]
 }
 
 server_pid() { cat "$1" 2>/dev/null; }
@@ -100,11 +61,7 @@ section() {  # section NAME: the previous section ends with a look for sanitizer
 }
 
 cleanup() {
-	for mp in $MPS; do
-		if is_mounted "$mp"; then
-			timeout 60 "$R" umount "$mp" >/dev/null 2>&1 || lazy_unmount "$mp"
-		fi
-	done
+	unmount_all
 	for pf in $PIDFILES; do
 		p=$(server_pid "$pf")
 		[ -n "$p" ] && ours "$p" "rximg mount" && kill -9 "$p" 2>/dev/null

@@ -15,41 +15,10 @@
 umask 022
 R=$RXIMG
 CHECKER="$top_builddir/tests/tools/posixcheck"
-MPS=""
-
-is_mounted() {  # is_mounted DIR (also true for a mount whose server died)
-	awk -v mp="$1" '$5 == mp { found = 1 } END { exit !found }' /proc/self/mountinfo 2>/dev/null ||
-		mount | grep -q " on $1 "
-}
-
-# A sanitizer build's mount server runs detached, its stderr on /dev/null: reports go to files.
-SAN="$WORK/sanitizer"
-mkdir -p "$SAN"
-rxmount() {  # rxmount ARGS... MOUNTPOINT: rximg mount, remembered for cleanup
-	eval "MPS=\"\$MPS \${$#}\""
-	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SAN/mount" \
-	UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SAN/mount:print_stacktrace=1" \
-		"$R" mount "$@"
-}
-
-no_sanitizer_reports() {
-	local f found=0
-	for f in "$SAN"/mount.*; do
-		[ -e "$f" ] || continue
-		found=1
-		echo "== $f"
-		head -n 30 "$f"
-	done
-	[ $found = 0 ]
-}
+. "$top_srcdir/tests/mountlib.sh"
 
 cleanup() {
-	for mp in $MPS; do
-		if is_mounted "$mp"; then
-			timeout 60 "$R" umount "$mp" >/dev/null 2>&1 ||
-				fusermount3 -u -z "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null
-		fi
-	done
+	unmount_all
 	rm -rf --one-file-system "$WORK"
 }
 trap cleanup EXIT
@@ -85,7 +54,7 @@ MP="$WORK/mnt"
 mkdir -p "$MP"
 if [ -z "$reason" ]; then
 	"$R" mkfs -s 64M "$IMG" >"$WORK/mkfs.err" 2>&1 || { cat "$WORK/mkfs.err"; fail "mkfs"; done_testing; exit; }
-	if ! rxmount -o allow_other,default_permissions "$IMG" "$MP" 2>"$WORK/mount.err"; then
+	if ! mount_img "$MP" -o allow_other,default_permissions "$IMG" 2>"$WORK/mount.err"; then
 		if grep -q "cannot mount on" "$WORK/mount.err"; then
 			reason="FUSE is not usable here: $(head -n1 "$WORK/mount.err")"
 		else
@@ -128,7 +97,7 @@ ok "the image checks clean after both runs" "$R" check -q "$IMG"
 
 # Without the writeback cache every write and time reaches the server as it happens.
 if ok "mount -o no_writeback_cache,allow_other,default_permissions" \
-	rxmount -o no_writeback_cache,allow_other,default_permissions "$IMG" "$MP"; then
+	mount_img "$MP" -o no_writeback_cache,allow_other,default_permissions "$IMG"; then
 	mkdir -m 0755 "$MP/user-nwc"
 	run_checker "user, no_writeback_cache" -a 65534:65534 "$MP/user-nwc"
 	ok "rximg umount" "$R" umount "$MP"
@@ -136,7 +105,7 @@ if ok "mount -o no_writeback_cache,allow_other,default_permissions" \
 fi
 
 # What the runs left is stored: a second mount shows the same owners, modes and sizes.
-ok "a read-only mount" rxmount -o ro "$IMG" "$MP"
+ok "a read-only mount" mount_img "$MP" -o ro "$IMG"
 ok "the unprivileged run's files still belong to it" \
 	sh -c "test \"\$(stat -c %u:%g '$MP/user/chmod/n1')\" = 65534:65534 && test \"\$(stat -c %a '$MP/user/chmod/n1')\" = 4755"
 ok "a 252-byte name made by the run is there" \
@@ -147,12 +116,12 @@ ok "rximg umount of the read-only mount" "$R" umount "$MP"
 # files were made, then a fresh mount must show them.
 PI="$WORK/persist.img"
 "$R" mkfs -s 16M "$PI" >/dev/null
-if rxmount "$PI" "$MP"; then
+if mount_img "$MP" "$PI"; then
 	(cd "$MP" && mkdir d d2 && touch d/chmod d/link d/gone1 d/moved d/old d/written d/cut &&
 		echo data >d/cut && ln d/gone1 d/gone2 && sleep 1.1 && chmod 600 d/chmod && ln d/link d/link2 &&
 		rm d/gone1 && mv d/moved d2/moved && echo more >>d/written && truncate -s 1 d/cut)
 	"$R" umount "$MP"
-	rxmount -o ro "$PI" "$MP"
+	mount_img "$MP" -o ro "$PI"
 	later() {  # later A FMT_A B FMT_B: stat's number for A is greater than for B
 		local a b
 		a=$(stat -c "$2" "$MP/$1") && b=$(stat -c "$4" "$MP/$3") || return 1
