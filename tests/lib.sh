@@ -62,6 +62,24 @@ test_image() {
 	echo "$CACHE/$name"
 }
 
+# skip_unless CMD...: skip the whole script, saying what it needs, when a command is missing.
+skip_unless() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || { echo "1..0 # SKIP needs $*"; exit 0; }
+	done
+}
+
+# initfs_disk DISK ARCHIVE: make DISK (in the current folder), a 64 MiB whole disk in the
+# installer's layout (BIOS p1, ESP p2, RedoxFS p3) with a stand-in EFI loader, whose
+# RedoxFS holds ARCHIVE as /boot/initfs and an /etc/hostname.
+initfs_disk() {
+	rm -rf .initfs-disk && mkdir -p .initfs-disk/boot .initfs-disk/etc &&
+		printf 'redox\n' >.initfs-disk/etc/hostname && cp "$2" .initfs-disk/boot/initfs &&
+		"${PYTHON3:-python3}" "$top_srcdir/tests/tools/mkpe.py" .initfs-disk.efi --size 120000 &&
+		"$RXIMG" create -q -s 64M -b .initfs-disk.efi --from .initfs-disk "$1"
+}
+
 # A private, writable copy of a test image (for tests that corrupt or modify it).
 copy_image() {
 	local src dst=$WORK/$1

@@ -11,16 +11,10 @@ R=$RXIMG
 PY=${PYTHON3:-python3}
 export SOURCE_DATE_EPOCH=1700000000
 ARC=$(test_image initfs-bootstrap.img) || { echo "1..0 # SKIP no initfs test image"; exit 0; }
-if ! command -v mcopy >/dev/null || ! command -v qemu-img >/dev/null || ! command -v sgdisk >/dev/null; then
-	echo "1..0 # SKIP needs mtools, qemu-img and sgdisk"
-	exit 0
-fi
+skip_unless mcopy qemu-img sgdisk
 cd "$WORK" || exit 1
 
-$PY "$top_srcdir/tests/tools/mkpe.py" loader.efi --size 120000
-mkdir -p tree/boot
-cp "$ARC" tree/boot/initfs
-"$R" create -q -s 64M -b loader.efi --from tree raw.img || { fail "rximg create"; done_testing; exit 1; }
+initfs_disk raw.img "$ARC" || { fail "rximg create"; done_testing; exit 1; }
 "$R" initfs extract "$ARC" ref >/dev/null || fail "rximg initfs extract"
 bootstrap_sha() { "$R" initfs info "$1" | grep -i bootstrap; }
 "$R" cp "raw.img:/boot/initfs" arc0.img

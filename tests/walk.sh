@@ -10,18 +10,11 @@ R=$RXIMG
 PY=${PYTHON3:-python3}
 export SOURCE_DATE_EPOCH=1700000000
 ARC=$(test_image initfs-bootstrap.img) || { echo "1..0 # SKIP no initfs test image"; exit 0; }
-if ! command -v mcopy >/dev/null || ! command -v qemu-img >/dev/null || ! command -v sgdisk >/dev/null; then
-	echo "1..0 # SKIP needs mtools, qemu-img and sgdisk"
-	exit 0
-fi
+skip_unless mcopy qemu-img sgdisk
 cd "$WORK" || exit 1
 
 # A whole disk in the installer's layout (BIOS p1, ESP p2, RedoxFS p3) with /boot/initfs.
-$PY "$top_srcdir/tests/tools/mkpe.py" loader.efi --size 120000
-mkdir -p tree/boot tree/etc
-printf 'redox\n' >tree/etc/hostname
-cp "$ARC" tree/boot/initfs
-"$R" create -q -s 64M -b loader.efi --from tree raw.img || { fail "rximg create"; done_testing; exit 1; }
+initfs_disk raw.img "$ARC" || { fail "rximg create"; done_testing; exit 1; }
 "$R" mkdir -p raw.img:esp:/EFI/redox/deep
 printf 'timeout 3\n' >startup.nsh
 "$R" put startup.nsh raw.img:esp:/EFI/redox/deep/
@@ -159,7 +152,7 @@ ok "escape: '..' in an ESP path is refused by name" fails_cleanly "not allowed i
 
 # ---- damage: reported per path, the rest goes on, exit non-zero ----
 cp --sparse=always raw.img dmg.img
-"$R" put "$WORK/loader.efi" dmg.img:/boot/initfs2
+"$R" put "$WORK/.initfs-disk.efi" dmg.img:/boot/initfs2
 printf 'RedoxFtw' | dd of=dmg.part bs=1 2>/dev/null
 head -c 200 /dev/urandom >>dmg.part
 "$R" put dmg.part dmg.img:/boot/bad.initfs
