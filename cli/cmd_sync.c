@@ -267,13 +267,21 @@ static int same_contents(struct vsync *y, const char *path, int fd, int *same)
 
 static int vsync_dir(struct vsync *y, int dirfd, const char *host_path, const char *vpath, unsigned depth);
 
-/* The permission bits of the source, where the format keeps them and they differ. */
-static int vsync_mode(struct vsync *y, const char *vpath, const struct stat *st)
+/*
+ * The permission bits of the source, where the format keeps them and they
+ * differ. known: the entry's attributes from before the sync touched it (NULL
+ * for an entry it made, which is looked up: the format may keep fewer bits).
+ */
+static int vsync_mode(struct vsync *y, const char *vpath, const struct stat *st, const struct vfs_attr *known)
 {
 	struct vfs_attr a;
 	if (!(y->v->has & VFS_HAS_PERMS))
 		return 0;
-	int r = vfs_stat(y->v, vpath, 0, &a);
+	int r = 0;
+	if (known)
+		a = *known;
+	else
+		r = vfs_stat(y->v, vpath, 0, &a);
 	if (r || (a.mode & 07777) == (st->st_mode & 07777))
 		return r;
 	a.mode = (uint16_t)(st->st_mode & 07777);
@@ -350,7 +358,7 @@ static int vsync_entry(struct vsync *y, int dirfd, const char *name, const char 
 			r = vfs_symlink(y->v, target, vpath);
 		return r;
 	}
-	return r ? r : vsync_mode(y, vpath, &st);
+	return r ? r : vsync_mode(y, vpath, &st, have ? &a : NULL);
 }
 
 static int vsync_dir(struct vsync *y, int dirfd, const char *host_path, const char *vpath, unsigned depth)

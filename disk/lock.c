@@ -390,7 +390,6 @@ void rx_lock_user_name(const struct rx_lock_user *u, char *buf, size_t cap)
 
 /* ---- Taking the locks ---- */
 
-
 /* The refusal when rximg's flock is taken. */
 static int flock_refusal(struct rx_ctx *ctx, int fd)
 {
