@@ -13,8 +13,12 @@
 #   - creating 10,000 empty files (xargs touch) in one directory,
 # the same through libfuse's own passthrough_ll example serving a directory of
 # the host filesystem (compiled from the libfuse3-dev examples if present): the
-# reference point for "what FUSE itself costs here", and the same straight on
-# the host filesystem (no FUSE; "remounts" are no-ops there, so its caches stay warm).
+# reference point for "what FUSE itself costs here"; through bench/fusenull.c,
+# which answers from memory and does no filesystem work at all (the floor under
+# any FUSE filesystem on the machine); and the same straight on the host
+# filesystem (no FUSE). Neither of the last two has a remount that empties
+# caches: their walks start after the kernel's dentries and inodes are dropped
+# (echo 2 > /proc/sys/vm/drop_caches, as root).
 # Prints a markdown table. Needs root (or fusermount3), /dev/fuse, gcc, libfuse3-dev.
 #
 # Environment: BENCH_RUNS (default 3, the median is shown), TMPDIR.
@@ -24,6 +28,7 @@ die() { printf 'mount.sh: %s\n' "$*" >&2; exit 1; }
 RXIMG=${1:-./rximg}
 [ -x "$RXIMG" ] || die "not an executable: $RXIMG"
 RXIMG=$(cd "$(dirname "$RXIMG")" && pwd)/$(basename "$RXIMG")
+BENCH_SRC=$(cd "$(dirname "$0")" && pwd)
 [ -c /dev/fuse ] || die "no /dev/fuse"
 RUNS=${BENCH_RUNS:-3}
 
@@ -62,6 +67,25 @@ EX=/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
 if [ -f "$EX" ] && gcc -O2 -Wall -o passthrough_ll "$EX" $(pkg-config --cflags --libs fuse3) 2>/dev/null; then
 	PT=$TMP/passthrough_ll
 fi
+# The floor under any FUSE filesystem here: bench/fusenull.c answers every request
+# from memory and does no filesystem work.
+NULLFS=""
+if gcc -O2 -Wall -o fusenull "$BENCH_SRC/fusenull.c" $(pkg-config --cflags --libs fuse3) 2>/dev/null; then
+	NULLFS=$TMP/fusenull
+fi
+# It keeps nothing across mounts, so its "remount" drops the kernel's caches instead
+# (root only): later reads and lookups go through FUSE again.
+null_mount() {
+	if mountpoint -q "$MP"; then
+		sync
+		[ -w /proc/sys/vm/drop_caches ] && echo 3 >/proc/sys/vm/drop_caches
+	else
+		"$NULLFS" "$MP" >/dev/null 2>&1 &
+		sleep 0.5
+	fi
+}
+null_umount() { :; }
+null_stop() { fusermount3 -u "$MP"; wait 2>/dev/null || true; }
 pt_mount() { (ulimit -n "$(ulimit -Hn)"; exec "$PT" -o source="$TMP/host" "$MP") & sleep 0.5; }
 pt_umount() { fusermount3 -u "$MP"; wait 2>/dev/null || true; }
 host_mount() { mkdir -p "$MP" && cp -a host/. "$MP/" 2>/dev/null || true; }
@@ -75,6 +99,8 @@ measure() {  # measure NAME: prints write small-write read walk create medians (
 		if [ "$who" = rx ]; then
 			rm -f img.rfs && "$RXIMG" mkfs -s 1G img.rfs >/dev/null && fallocate -l 1G img.rfs
 			"$RXIMG" sync walk img.rfs:/walk >/dev/null
+		elif [ "$who" = null ]; then
+			:	# it keeps nothing across mounts: the walk tree is copied in below
 		else
 			rm -rf host && mkdir host && cp -a walk host/
 		fi
@@ -85,6 +111,15 @@ measure() {  # measure NAME: prints write small-write read walk create medians (
 		${who}_umount; sync; ${who}_mount
 		t=$(now); dd if="$MP/big" of=/dev/null bs=1M status=none; r+=("$(mbps 256 "$(secs "$t")")")
 		${who}_umount; ${who}_mount
+		# The host has nothing to remount: its walk starts with the kernel's dentries and
+		# inodes dropped instead (root only). fusenull is given the tree first, then the same.
+		if [ "$who" = null ]; then
+			cp -a walk "$MP/"
+			null_mount
+		elif [ "$who" = host ]; then
+			sync
+			[ -w /proc/sys/vm/drop_caches ] && echo 2 >/proc/sys/vm/drop_caches
+		fi
 		t=$(now); find "$MP/walk" -type f -exec stat -c %s {} + >/dev/null; k+=("$(secs "$t")")
 		# On a fresh mount: passthrough_ll holds a descriptor per inode it was asked about.
 		${who}_umount; ${who}_mount
@@ -92,6 +127,7 @@ measure() {  # measure NAME: prints write small-write read walk create medians (
 		t=$(now); (cd "$MP/many" && printf 'f%05d\n' $(seq 10000) | xargs touch); c+=("$(secs "$t")")
 		${who}_umount
 		[ "$who" = host ] && rm -rf "$MP"
+		[ "$who" = null ] && null_stop
 	done
 	printf '%s %s %s %s %s\n' "$(printf '%s\n' "${w[@]}" | median)" "$(printf '%s\n' "${s[@]}" | median)" \
 		"$(printf '%s\n' "${r[@]}" | median)" "$(printf '%s\n' "${k[@]}" | median)" \
@@ -108,6 +144,10 @@ echo "| rximg mount -o no_writeback_cache | $rw | $rs | $rr | $rk | $rc |"
 if [ -n "$PT" ]; then
 	read -r pw ps pr pk pc < <(measure pt)
 	echo "| libfuse passthrough_ll (host fs) | $pw | $ps | $pr | $pk | $pc |"
+fi
+if [ -n "$NULLFS" ]; then
+	read -r nw ns nr nk nc < <(measure null)
+	echo "| FUSE doing no filesystem work (bench/fusenull.c) | $nw | $ns | $nr | $nk | $nc |"
 fi
 MP=$TMP/hostdir
 read -r hw hs hr hk hc < <(measure host)

@@ -6,10 +6,14 @@
 # Trees, built deterministically (a fixed seed): BENCH_FILES (default "200000";
 # e.g. "200000 1000000") trees of mixed sizes (most files a few KiB, some tens
 # of KiB, a few 1 MiB; about 7 KiB on average, 100 files a directory), and, with
-# BENCH_FLAT=N, one directory of N empty files. For each tree:
+# BENCH_FLAT=N (or a list, "1000 1000000"), one directory of N empty files. For each tree:
 #   rximg mkfs --from       vs  mke2fs -t ext4 -d   and  cp -a (the limit)
 #   rximg check             vs  e2fsck -fn
 #   rximg extract           vs  cp -a
+# and, for one directory, what should cost O(log N) a name through the h-tree
+# (100 runs each of rximg stat, put of a new file and rm; the seconds are for
+# all 100, each run a whole process with its own commit) and `rximg ls`
+# of the whole directory;
 # each once with a warm page cache and once cold (sync; echo 3 >
 # /proc/sys/vm/drop_caches before the run; skipped unless root). Peak RSS comes
 # from /usr/bin/time. Prints a markdown table. Needs python3, e2fsprogs, GNU time.
@@ -95,11 +99,28 @@ run_tree() {  # run_tree NAME FILES FLAT
 		PREP= measure "e2fsck -fn" $cache e2fsck -fn "$TMP/e.img"
 		PREP="rm -rf '$TMP/x'" measure "rximg extract" $cache "$RXIMG" extract -q "$TMP/r.img" "$TMP/x"
 	done
+	[ "$3" = 1 ] && flat_ops "$2"
 	rm -rf "$src" "$TMP/cp" "$TMP/x" "$TMP/r.img" "$TMP/e.img"
+}
+
+# flat_ops N: per-name operations on the image of one directory of N files
+# (f0000000 ... ), 100 names spread evenly over it
+flat_ops() {
+	local names="" i
+	for i in $(seq 0 99); do names="$names $(printf 'f%07d' $(($1 * i / 100)))"; done
+	: >"$TMP/one"
+	export RXIMG IMG="$TMP/r.img" ONE="$TMP/one" NAMES="$names"
+	PREP= measure "rximg stat x100" warm sh -c 'for n in $NAMES; do "$RXIMG" stat "$IMG:/$n"; done'
+	PREP= measure "rximg put x100 (new names)" warm sh -c 'for n in $NAMES; do "$RXIMG" put "$ONE" "$IMG:/$n.new"; done'
+	PREP= measure "rximg rm x100" warm sh -c 'for n in $NAMES; do "$RXIMG" rm "$IMG:/$n"; done'
+	PREP= measure "rximg ls (whole directory)" warm "$RXIMG" ls "$IMG:/"
+	PREP= measure "rximg check" warm "$RXIMG" check -q "$IMG"
 }
 
 for n in $FILES; do
 	run_tree "$n files" "$n" 0
 done
-[ "$FLAT" -gt 0 ] && run_tree "$FLAT entries in one directory" "$FLAT" 1
+for n in $FLAT; do
+	[ "$n" -gt 0 ] && run_tree "$n entries in one directory" "$n" 1
+done
 exit 0

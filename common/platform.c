@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#if HAVE_DECL_MADV_HUGEPAGE
+#include <sys/mman.h>
+#endif
 #include <sys/wait.h>
 #include <unistd.h>
 #if HAVE_SYS_RANDOM_H
@@ -409,6 +412,16 @@ void rx_tune_allocator(void)
 	/* Record buffers are 128 KiB: keep them on the heap, not a fresh mmap each time. */
 	mallopt(M_MMAP_THRESHOLD, 8 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
+void rx_advise_huge_pages(void *p, size_t len)
+{
+#if HAVE_DECL_MADV_HUGEPAGE
+	madvise(p, len, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)len;
 #endif
 }
 

@@ -112,6 +112,14 @@ int rx_pipe_cloexec(int fds[2]);
 
 /* Tune the allocator for rximg's 128 KiB record buffers (nothing where it cannot be tuned). */
 void rx_tune_allocator(void);
+/*
+ * Ask for [p, p+len) of untouched anonymous memory to be backed by huge pages
+ * (madvise MADV_HUGEPAGE on Linux; nothing elsewhere): one fault then maps
+ * RX_HUGE_PAGE_BYTES, not 4 KiB. p should be aligned to RX_HUGE_PAGE_BYTES.
+ * A hint: failures are ignored.
+ */
+#define RX_HUGE_PAGE_BYTES (2u << 20)
+void rx_advise_huge_pages(void *p, size_t len);
 
 /*
  * Unmount a FUSE mount of this user: umount2 as root, fusermount3 otherwise

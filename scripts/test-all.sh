@@ -74,9 +74,9 @@ run_suite build-fallback --without-blkid \
 	ac_cv_func_copy_file_range=no ac_cv_func_sync_file_range=no ac_cv_func_syncfs=no \
 	ac_cv_func_pipe2=no ac_cv_func_getentropy=no ac_cv_func_mallopt=no \
 	ac_cv_have_decl_fdatasync=no ac_cv_have_decl_BLKGETSIZE64=no rx_cv_have_proc=no rx_cv_proc_locks=no \
-	ac_cv_have_decl_F_OFD_SETLK=no ac_cv_have_decl_F_OFD_GETLK=no ac_cv_have_decl_F_SETLEASE=no \
+	ac_cv_have_decl_F_OFD_SETLK=no ac_cv_have_decl_F_OFD_GETLK=no ac_cv_have_decl_F_SETLEASE=no ac_cv_have_decl_MADV_HUGEPAGE=no \
 	ac_cv_have_decl_EUCLEAN=no ac_cv_have_decl_ENOKEY=no ac_cv_have_decl_EKEYREJECTED=no || overall=1
-if grep -q '^#define \(HAVE_COPY_FILE_RANGE\|HAVE_SYNCFS\|HAVE_PIPE2\|HAVE_GETENTROPY\|HAVE_PROC_FS\|HOLDER_LOOKUP_PROC\|HAVE_DECL_F_OFD_SETLK\|HAVE_DECL_F_SETLEASE\) 1' build-fallback/config.h; then
+if grep -q '^#define \(HAVE_COPY_FILE_RANGE\|HAVE_SYNCFS\|HAVE_PIPE2\|HAVE_GETENTROPY\|HAVE_PROC_FS\|HOLDER_LOOKUP_PROC\|HAVE_DECL_F_OFD_SETLK\|HAVE_DECL_F_SETLEASE\|HAVE_DECL_MADV_HUGEPAGE\) 1' build-fallback/config.h; then
 	echo "build-fallback: a forced-off feature is still on"
 	total_fail=$((total_fail + 1))
 	overall=1

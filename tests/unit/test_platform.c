@@ -376,6 +376,21 @@ int main(void)
 	ok(rx_stat_atime(&st).tv_sec == 10 && rx_stat_mtime(&st).tv_sec == 20 && rx_stat_ctime(&st).tv_sec == 30,
 	   "file times round-trip through struct stat");
 
+	/* A hint only: the memory reads as zeros and holds what is written, advised or not. */
+	size_t hlen = 2 * RX_HUGE_PAGE_BYTES;
+	uint8_t *hmem = rx_xcalloc(hlen + RX_HUGE_PAGE_BYTES, 1);
+	uint8_t *huge = (uint8_t *)(((uintptr_t)hmem + RX_HUGE_PAGE_BYTES - 1) &
+				    ~(uintptr_t)(RX_HUGE_PAGE_BYTES - 1));
+	rx_advise_huge_pages(huge, hlen);
+	int zero = rx_is_zero(huge, hlen);
+	for (size_t i = 0; i < hlen; i += 4096)
+		huge[i] = (uint8_t)(i >> 12 | 1);
+	int kept = 1;
+	for (size_t i = 0; i < hlen; i += 4096)
+		kept &= huge[i] == (uint8_t)(i >> 12 | 1) && huge[i + 1] == 0;
+	ok(zero && kept, "memory advised for huge pages reads as zeros and keeps what is written");
+	free(hmem);
+
 	int p[2];
 	ok(rx_pipe_cloexec(p) == 0 && (fcntl(p[0], F_GETFD) & FD_CLOEXEC) && (fcntl(p[1], F_GETFD) & FD_CLOEXEC),
 	   "a pipe whose ends close on exec");
