@@ -18,7 +18,8 @@
 # /proc/sys/vm/drop_caches before the run; skipped unless root). Peak RSS comes
 # from /usr/bin/time. Prints a markdown table. Needs python3, e2fsprogs, GNU time.
 # BENCH_BEFORE=/path/to/an/older/rximg adds its warm mkfs --from and check rows.
-# Scratch space: TMPDIR (needs about 4x the tree's size).
+# Scratch space: TMPDIR (needs about 4x the tree's size). BENCH_PEER_LIMIT
+# (default 900): seconds after which mke2fs -d is stopped and reported as such.
 set -euo pipefail
 
 die() { printf 'scale.sh: %s\n' "$*" >&2; exit 1; }
@@ -29,6 +30,7 @@ for t in python3 mke2fs e2fsck; do command -v $t >/dev/null || die "$t is requir
 [ -x /usr/bin/time ] || die "/usr/bin/time is required (apt-get install time)"
 FILES=${BENCH_FILES:-200000}
 FLAT=${BENCH_FLAT:-0}
+PEER_LIMIT=${BENCH_PEER_LIMIT:-900}
 cold_ok=0
 [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/drop_caches ] && cold_ok=1
 
@@ -68,8 +70,16 @@ measure() {
 		[ $cold_ok = 1 ] || return 0
 		drop
 	fi
-	/usr/bin/time -f '%e %M' -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" || {
+	local limit=()
+	[ -n "${LIMIT:-}" ] && limit=(timeout "$LIMIT")
+	STOPPED=0
+	/usr/bin/time -f '%e %M' -o "$TMP/t" "${limit[@]}" "$@" >/dev/null 2>"$TMP/err" || {
 		rc=$?
+		if [ $rc = 124 ] && [ -n "${LIMIT:-}" ]; then
+			printf '| %s | %s | %s | > %s (stopped) | |\n' "$TREE" "$label" "$cache" "$LIMIT"
+			STOPPED=1
+			return 0
+		fi
 		# e2fsck -n exits 4 when it would fix something; anything else is a failure
 		[ "$1" = e2fsck ] && [ $rc -le 4 ] || { cat "$TMP/err" >&2; die "$label failed ($rc)"; }
 	}
@@ -93,10 +103,12 @@ run_tree() {  # run_tree NAME FILES FLAT
 	fi
 	for cache in warm cold; do
 		PREP="rm -f '$TMP/r.img'" measure "rximg mkfs --from" $cache "$RXIMG" mkfs -q -s "$size" --from "$src" "$TMP/r.img"
-		PREP="rm -f '$TMP/e.img'" measure "mke2fs -t ext4 -d" $cache mke2fs -q -F -t ext4 -d "$src" "$TMP/e.img" "$size"
+		# mke2fs -d takes time quadratic in the entries of one directory (1.1 s for
+		# 5,000): a peer that has not finished in PEER_LIMIT seconds is stopped
+		PREP="rm -f '$TMP/e.img'" LIMIT=$PEER_LIMIT measure "mke2fs -t ext4 -d" $cache mke2fs -q -F -t ext4 -d "$src" "$TMP/e.img" "$size"
 		PREP="rm -rf '$TMP/cp'" measure "cp -a" $cache cp -a "$src" "$TMP/cp"
 		PREP= measure "rximg check" $cache "$RXIMG" check -q "$TMP/r.img"
-		PREP= measure "e2fsck -fn" $cache e2fsck -fn "$TMP/e.img"
+		[ $STOPPED = 1 ] || PREP= measure "e2fsck -fn" $cache e2fsck -fn "$TMP/e.img"
 		PREP="rm -rf '$TMP/x'" measure "rximg extract" $cache "$RXIMG" extract -q "$TMP/r.img" "$TMP/x"
 	done
 	[ "$3" = 1 ] && flat_ops "$2"
