@@ -106,9 +106,10 @@ run_tree() {  # run_tree NAME FILES FLAT
 		# mke2fs -d takes time quadratic in the entries of one directory (1.1 s for
 		# 5,000): a peer that has not finished in PEER_LIMIT seconds is stopped
 		PREP="rm -f '$TMP/e.img'" LIMIT=$PEER_LIMIT measure "mke2fs -t ext4 -d" $cache mke2fs -q -F -t ext4 -d "$src" "$TMP/e.img" "$size"
+		local e2_made=$((1 - STOPPED))
 		PREP="rm -rf '$TMP/cp'" measure "cp -a" $cache cp -a "$src" "$TMP/cp"
 		PREP= measure "rximg check" $cache "$RXIMG" check -q "$TMP/r.img"
-		[ $STOPPED = 1 ] || PREP= measure "e2fsck -fn" $cache e2fsck -fn "$TMP/e.img"
+		[ $e2_made = 0 ] || PREP= measure "e2fsck -fn" $cache e2fsck -fn "$TMP/e.img"
 		PREP="rm -rf '$TMP/x'" measure "rximg extract" $cache "$RXIMG" extract -q "$TMP/r.img" "$TMP/x"
 	done
 	[ "$3" = 1 ] && flat_ops "$2"

@@ -226,8 +226,10 @@ int rfs_dir_lookup(struct rfs *fs, const struct rfs_node *dir, const char *name,
 }
 
 struct list_acc {
-	struct rfs_dirent *ents;
+	struct rfs_dirent *ents;	/* name holds an offset into names until the end */
 	size_t count, cap;
+	char *names;
+	size_t used, room;
 };
 
 static int list_cb(void *arg, uint32_t id, const char *name, size_t len)
@@ -237,11 +239,17 @@ static int list_cb(void *arg, uint32_t id, const char *name, size_t len)
 		a->cap = a->cap ? a->cap * 2 : 32;
 		a->ents = rx_xrealloc(a->ents, a->cap * sizeof(*a->ents));
 	}
+	if (a->room - a->used < len + 1) {
+		a->room = RX_MAX(a->room * 2, (size_t)1024);
+		a->names = rx_xrealloc(a->names, a->room);
+	}
 	struct rfs_dirent *e = &a->ents[a->count++];
 	e->id = id;
 	e->len = (uint8_t)len;
-	memcpy(e->name, name, len);
-	e->name[len] = 0;
+	e->name = NULL;
+	memcpy(a->names + a->used, name, len);
+	a->names[a->used + len] = 0;
+	a->used += len + 1;
 	return 0;
 }
 
@@ -251,13 +259,23 @@ int rfs_dir_list(struct rfs *fs, const struct rfs_node *dir, struct rfs_dirent *
 	int r = rfs_dir_iterate(fs, dir, list_cb, &a);
 	*out = NULL;
 	*count = 0;
-	if (r) {
-		free(a.ents);
-		return r;
+	if (r == 0) {
+		/* One allocation: the entries, then their names in the same order. */
+		struct rfs_dirent *ents = rx_xmalloc(a.count * sizeof(*ents) + a.used + 1);
+		char *names = (char *)(ents + a.count);
+		if (a.used)
+			memcpy(names, a.names, a.used);
+		for (size_t i = 0, off = 0; i < a.count; i++) {
+			ents[i] = a.ents[i];
+			ents[i].name = names + off;
+			off += ents[i].len + 1u;
+		}
+		*out = ents;
+		*count = a.count;
 	}
-	*out = a.ents;
-	*count = a.count;
-	return 0;
+	free(a.ents);
+	free(a.names);
+	return r;
 }
 
 static int dirent_cmp(const void *a, const void *b)
