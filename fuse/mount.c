@@ -804,12 +804,7 @@ static void cache_listed_nodes(struct mnt *m, const struct dirh *d, off_t off, s
 	size_t first = off > 2 ? (size_t)off - 2 : 0;
 	if (first >= d->count)
 		return;
-	size_t n = RX_MIN(RX_MIN(fits, d->count - first), (size_t)512);
-	uint32_t *ids = rx_xmalloc(n * sizeof(*ids));
-	for (size_t i = 0; i < n; i++)
-		ids[i] = d->ents[first + i].id;
-	rfs_cache_nodes(m->fs, ids, n);
-	free(ids);
+	rfs_cache_entries(m->fs, d->ents + first, RX_MIN(RX_MIN(fits, d->count - first), (size_t)512));
 }
 
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -330,7 +330,7 @@ static int ptr_index_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* rfs_cache_nodes reads runs of at most this many blocks, skipping gaps of up to CACHE_FILL_GAP - 1. */
+/* rfs_cache_entries reads runs of at most this many blocks, skipping gaps of up to CACHE_FILL_GAP - 1. */
 #define CACHE_FILL_BLOCKS 16u
 #define CACHE_FILL_GAP 4u
 
@@ -376,15 +376,16 @@ int rfs_read_ptr(struct rfs *fs, struct rfs_ptr ptr, int meta, void *buf)
 	return r;
 }
 
-void rfs_cache_nodes(struct rfs *fs, const uint32_t *ids, size_t count)
+void rfs_cache_entries(struct rfs *fs, const struct rfs_dirent *ents, size_t count)
 {
 	struct rfs_ptr *want = rx_xmalloc(RX_MAX(count, (size_t)1) * sizeof(*want));
 	uint8_t *buf = rx_xmalloc(CACHE_FILL_BLOCKS * RFS_BLOCK);
+	struct rx_ctx saved = *fs->ctx;
 	size_t n = 0;
 
 	for (size_t i = 0; i < count; i++) {
 		struct rfs_ptr ptr;
-		if (rfs_node_ptr(fs, ids[i], &ptr) != 0 || rfs_ptr_is_null(ptr) ||
+		if (rfs_node_ptr(fs, ents[i].id, &ptr) != 0 || rfs_ptr_is_null(ptr) ||
 		    rfs_ptr_level(ptr) != 0 || rfs_ptr_check(fs, ptr, 1) != 0 || cached(fs, ptr))
 			continue;
 		size_t have;
@@ -392,7 +393,6 @@ void rfs_cache_nodes(struct rfs *fs, const uint32_t *ids, size_t count)
 			continue;	/* held in memory by the transaction */
 		want[n++] = ptr;
 	}
-	rx_clear(fs->ctx);	/* what failed here fails again, and is reported, when read */
 	qsort(want, n, sizeof(*want), ptr_index_cmp);
 	for (size_t i = 0; i < n;) {
 		/* A run: blocks no further apart than a read of what lies between costs. */
@@ -409,9 +409,9 @@ void rfs_cache_nodes(struct rfs *fs, const uint32_t *ids, size_t count)
 					cache_put(fs, want[k], b);
 			}
 		}
-		rx_clear(fs->ctx);
 		i = j;
 	}
 	free(buf);
 	free(want);
+	*fs->ctx = saved;	/* what failed here fails again, and is reported, when read */
 }

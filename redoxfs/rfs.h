@@ -147,15 +147,7 @@ int rfs_read_ptr_at(struct rfs *fs, struct rfs_ptr ptr, size_t off, struct rfs_p
 int rfs_node_get(struct rfs *fs, uint32_t id, struct rfs_node *out);
 /* Where the node tree says node id is (a null pointer when it is not there). */
 int rfs_node_ptr(struct rfs *fs, uint32_t id, struct rfs_ptr *out);
-/*
- * Read the node blocks of ids into the block cache, in address order and a run
- * of nearby blocks per read, each verified against its pointer: for a caller
- * about to ask for each of them (a directory listing with attributes). Best
- * effort and silent: a node that cannot be found, read or verified is left
- * out, and reading it later reports why. Callers keep count well under the
- * cache's 4096 blocks.
- */
-void rfs_cache_nodes(struct rfs *fs, const uint32_t *ids, size_t count);
+
 /* The node a directory entry names: one missing from the tree is damage (RX_ECORRUPT), not ENOENT. */
 int rfs_node_of_entry(struct rfs *fs, uint32_t id, struct rfs_node *out);
 /*
@@ -265,5 +257,16 @@ enum { RFS_PREFETCH_NODES = 1, RFS_PREFETCH_CONTENTS = 2 };
  * most 32 MiB are hinted (prefetch.h); what lies beyond is read as before.
  */
 void rfs_prefetch_entries(struct rfs *fs, const struct rfs_dirent *ents, size_t count, int what);
+/*
+ * Read the node blocks of a listing's entries into the block cache, in
+ * address order and a run of nearby blocks per read, each verified against
+ * its pointer: for a caller about to ask for each of them (a listing with
+ * attributes) when the blocks are likely in the page cache already, where
+ * rfs_prefetch_entries' hints would not save the reads. Best effort and
+ * silent: a node that cannot be found, read or verified is left out, and
+ * reading it later reports why. Callers keep count well under the cache's
+ * 4096 blocks.
+ */
+void rfs_cache_entries(struct rfs *fs, const struct rfs_dirent *ents, size_t count);
 
 #endif
